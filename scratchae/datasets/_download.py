@@ -1,0 +1,182 @@
+"""The download cache: where files live, how they are fetched and verified.
+
+Each dataset keeps its files in ``<cache root>/<dataset name>/``.  The cache root is
+``$SCRATCHAE_HOME`` when set, else the platform's per-user cache folder.
+
+A file is fetched by trying each mirror in turn.  Its bytes stream into a temporary file in the
+cache folder while being hashed; only when the transfer is complete (the byte count matches any
+``Content-Length``) and the SHA-256 matches the expected value does ``os.replace`` give it its
+real name.  Anything else deletes the temporary file, so a failed or corrupted transfer never
+leaves a file behind.  When every mirror fails, ``DownloadError`` lists each failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+__all__ = ["DEFAULT_TIMEOUT", "DownloadError", "cache_root", "sha256_file", "fetch", "ensure_files"]
+
+DEFAULT_TIMEOUT = 5.0  # seconds, for connecting and for each read
+_CHUNK = 1 << 16
+_USER_AGENT = "scratchae-datasets/0.1 (+python urllib)"
+
+
+class DownloadError(OSError):
+    """No mirror delivered a file whose SHA-256 matched."""
+
+
+def cache_root() -> Path:
+    """The folder that holds downloaded datasets.
+
+    ``$SCRATCHAE_HOME`` if set; otherwise ``%LOCALAPPDATA%\\scratchae\\Cache`` on Windows,
+    ``~/Library/Caches/scratchae`` on macOS, and ``$XDG_CACHE_HOME/scratchae`` or
+    ``~/.cache/scratchae`` elsewhere.  Nothing is created here; folders are made on first write.
+    """
+    home = os.environ.get("SCRATCHAE_HOME")
+    if home:
+        return Path(home).expanduser()
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "scratchae" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "scratchae"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "scratchae"
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return f"cannot connect ({exc.reason})"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, http.client.IncompleteRead):
+        return f"transfer cut short ({len(exc.partial)} bytes read, {exc.expected} more expected)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _fetch_one(url: str, dest: Path, sha256: str, timeout: float) -> None:
+    """Download ``url`` to ``dest`` if its SHA-256 matches; raise on any problem."""
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        length = response.headers.get("Content-Length")
+        expected_len = int(length) if length and length.isdigit() else None
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        try:
+            digest = hashlib.sha256()
+            received = 0
+            with open(fd, "wb") as out:
+                while chunk := response.read(_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    received += len(chunk)
+            if expected_len is not None and received != expected_len:
+                raise ValueError(
+                    f"transfer cut short ({received} of {expected_len} bytes received)"
+                )
+            got = digest.hexdigest()
+            if got != sha256:
+                raise ValueError(
+                    f"SHA-256 mismatch (expected {sha256}, got {got}; {received} bytes)"
+                )
+            os.replace(tmp, dest)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+
+
+def fetch(
+    filename: str,
+    dest_dir: Path,
+    sha256: str,
+    mirrors: Sequence[str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    what: str = "dataset",
+    offline_hint: str = "",
+) -> Path:
+    """Fetch ``filename`` from the first mirror that serves it with the right SHA-256.
+
+    Each mirror is a base URL; the file's URL is ``mirror + filename`` (a missing trailing
+    slash is added).  Returns ``dest_dir / filename``.  Raises ``DownloadError`` naming every
+    mirror's failure, followed by ``offline_hint``.
+    """
+    if not mirrors:
+        raise DownloadError(f"no mirrors configured for {what} file {filename}")
+    dest = Path(dest_dir) / filename
+    failures: list[str] = []
+    for mirror in mirrors:
+        url = (mirror if mirror.endswith("/") else mirror + "/") + filename
+        print(f"scratchae: downloading {url}", file=sys.stderr, flush=True)
+        try:
+            _fetch_one(url, dest, sha256, timeout)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            failures.append(f"  - {url}: {_describe(exc)}")
+            continue
+        return dest
+    lines = [f"could not download {what} file {filename} from any mirror:", *failures]
+    if offline_hint:
+        lines.append(offline_hint)
+    raise DownloadError("\n".join(lines))
+
+
+def ensure_files(
+    files: Mapping[str, str],
+    dest_dir: Path,
+    mirrors: Sequence[str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    what: str = "dataset",
+    offline_hint: str = "",
+) -> tuple[dict[str, Path], bool]:
+    """Make sure each ``filename -> sha256`` in ``files`` is in ``dest_dir`` and verified.
+
+    A cached file is re-hashed on every call; one whose hash is wrong (corrupted, truncated,
+    or an older version) is deleted and fetched again.  Returns the paths and whether
+    anything had to be downloaded.  Stops at the first file that cannot be fetched.
+    """
+    paths: dict[str, Path] = {}
+    downloaded = False
+    for filename, sha256 in files.items():
+        path = Path(dest_dir) / filename
+        if path.is_file():
+            got = sha256_file(path)
+            if got == sha256:
+                paths[filename] = path
+                continue
+            print(
+                f"scratchae: cached {path} is corrupt (SHA-256 {got}, expected {sha256}); "
+                "deleting it and downloading again",
+                file=sys.stderr,
+                flush=True,
+            )
+            path.unlink()
+        paths[filename] = fetch(
+            filename, dest_dir, sha256, mirrors,
+            timeout=timeout, what=what, offline_hint=offline_hint,
+        )
+        downloaded = True
+    return paths, downloaded
