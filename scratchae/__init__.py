@@ -1,0 +1,1 @@
+"""scratchae (placeholder, filled in by the lead)."""

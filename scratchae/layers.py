@@ -1,0 +1,326 @@
+"""Layers: `Input` and `Dense`, the pieces with parameters.
+
+The contract every differentiable piece of scratchae follows
+------------------------------------------------------------
+    y  = piece.forward(x)     x: (N, input_dim) -> y: (N, units). Caches what backward needs.
+    dx = piece.backward(dy)   dy = dL/dy, shape of y -> dx = dL/dx, shape of x.
+                              Parameter gradients are *written* (never accumulated) into
+                              `piece.grads`, a dict with the same keys, shapes and dtypes
+                              as `piece.params` ('kernel', 'bias').
+
+Calling backward before forward raises a clear error. Activations (`scratchae.activations`),
+losses and regularizers follow the same contract.
+
+`Dense(units, activation="relu")` is the affine map y = x . kernel + bias followed by an
+activation piece (CS231n's "sandwich" layer), so each part can be checked on its own:
+
+    >>> import numpy as np
+    >>> layer = Dense(2, input_dim=3, dtype="float64")
+    >>> layer.set_weights([np.array([[1., 0.], [0., 1.], [1., 1.]]), np.array([0.5, -0.5])])
+    >>> layer.forward(np.array([[1., 2., 3.]]))          # [1+3+.5, 2+3-.5]
+    array([[4.5, 4.5]])
+
+Calling a layer on the symbolic tensor from `Input(shape=(784,))` builds it and records the
+chain, Keras-style, for `scratchae.models.Model(inputs, outputs)`.
+"""
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from . import activations as _activations
+from . import config, initializers, regularizers
+from ._validate import positive_int
+from .utils import as_rng
+
+_name_counters: dict[str, itertools.count] = defaultdict(itertools.count)
+
+
+def _unique_name(base: str) -> str:
+    """Keras's naming: dense, dense_1, dense_2, ..."""
+    k = next(_name_counters[base])
+    return base if k == 0 else f"{base}_{k}"
+
+
+class SymbolicTensor:
+    """A placeholder for data flowing through a model being defined (Keras's KerasTensor).
+
+    It knows its shape (None for the batch), the layer that produced it and that layer's input,
+    so `Model(inputs, outputs)` can walk the chain back from outputs to inputs.
+    """
+
+    def __init__(self, shape: tuple, layer: "Layer", parent: "SymbolicTensor | None") -> None:
+        self.shape = shape
+        self.layer = layer
+        self.parent = parent
+
+    def __repr__(self) -> str:
+        return f"<SymbolicTensor shape={self.shape} from {self.layer.name}>"
+
+
+class Layer:
+    """Base class: name, params/grads twin dicts, and the symbolic call."""
+
+    def __init__(self, name: str | None = None, dtype: Any = None) -> None:
+        base = _snake(type(self).__name__)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {type(name).__name__}")
+        self.name = name or _unique_name(base)
+        self.dtype = config.standardize_dtype(dtype)
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.built = False
+        self.input_dim: int | None = None
+        self.penalty = 0.0      # activity penalty of the last forward (0 without a regularizer)
+
+    def __call__(self, inputs: SymbolicTensor | np.ndarray):
+        if isinstance(inputs, SymbolicTensor):
+            if len(inputs.shape) != 2:
+                raise ValueError(f"{self.name} expects inputs of shape (batch, features), got {inputs.shape}")
+            self.build(inputs.shape[-1])
+            return SymbolicTensor(self.output_shape, self, inputs)
+        if isinstance(inputs, (list, tuple)):
+            raise ValueError(
+                f"{self.name} takes one input; multi-input layers are out of scope in scratchae"
+            )
+        return self.forward(np.asarray(inputs))
+
+    def build(self, input_dim: int) -> None:
+        self.input_dim = input_dim
+        self.built = True
+
+    @property
+    def output_shape(self) -> tuple:
+        raise NotImplementedError
+
+    def count_params(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the parameters, in Keras order (kernel, then bias)."""
+        return [p.copy() for p in self.params.values()]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        """Copy `weights` (Keras order) into the parameters, checking count, shapes and values."""
+        if len(weights) != len(self.params):
+            raise ValueError(f"{self.name} expects {len(self.params)} weight arrays, got {len(weights)}")
+        checked = []
+        for (key, param), w in zip(self.params.items(), weights):
+            w = np.asarray(w)
+            if w.shape != param.shape:
+                raise ValueError(f"{self.name}/{key}: expected shape {param.shape}, got {w.shape}")
+            if not np.issubdtype(w.dtype, np.number) or not np.all(np.isfinite(w)):
+                raise ValueError(f"{self.name}/{key}: weights must be finite numbers")
+            checked.append(w)
+        for param, w in zip(self.params.values(), checked):   # all checked first: no half-set layer
+            param[...] = w
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype.name}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class InputLayer(Layer):
+    """Marks the start of a model: checks the width of the data, passes it on unchanged."""
+
+    def __init__(self, shape: tuple[int, ...], name: str | None = None, dtype: Any = None) -> None:
+        super().__init__(name=name, dtype=dtype)
+        if isinstance(shape, int):
+            shape = (shape,)
+        if not isinstance(shape, (tuple, list)) or len(shape) != 1:
+            raise ValueError(
+                f"Input shape must be (features,) for scratchae's Dense models, got {shape!r}"
+            )
+        self.input_dim = positive_int("Input shape[0]", shape[0])
+        self.built = True
+
+    @property
+    def output_shape(self) -> tuple:
+        return (None, self.input_dim)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return dy
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "shape": [self.input_dim]}
+
+
+def Input(shape: tuple[int, ...], name: str | None = None, dtype: Any = None) -> SymbolicTensor:
+    """The symbolic input of a functional model: `input_img = Input(shape=(784,))`."""
+    layer = InputLayer(shape, name=name, dtype=dtype)
+    return SymbolicTensor(layer.output_shape, layer, None)
+
+
+class Dense(Layer):
+    """Fully connected layer: y = activation(x . kernel + bias), with Keras's arguments.
+
+    Parameters
+    ----------
+    units : int
+        Width of the output.
+    activation : 'relu', 'sigmoid', 'linear', None or an Activation
+        Applied after the affine map (None: identity).
+    use_bias : bool
+        Whether to add a bias.
+    kernel_initializer, bias_initializer : str or callable
+        Keras names: 'glorot_uniform' (default kernel), 'zeros' (default bias), ...
+    activity_regularizer : Regularizer or None
+        A penalty on the layer's output (after the activation), e.g. `l1(1e-5)`. Its value is
+        stored in `self.penalty` by forward and added to the loss by the model.
+    input_dim, input_shape : int or (int,)
+        Build the layer at once (otherwise it is built by its first input).
+    dtype : 'float32' (default from `config.floatx()`) or 'float64'
+        Parameter and computation type. Inputs of another float type are converted to it.
+    seed : int, Generator or None
+        Randomness of the initial weights (None: the library generator, see `utils`).
+
+    Shapes: kernel (input_dim, units), bias (units,); x (N, input_dim) -> y (N, units).
+    """
+
+    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 activity_regularizer: regularizers.Regularizer | None = None,
+                 input_dim: int | None = None, input_shape: tuple[int, ...] | None = None,
+                 dtype: Any = None, name: str | None = None,
+                 seed: int | np.random.Generator | None = None) -> None:
+        super().__init__(name=name, dtype=dtype)
+        self.units = positive_int("units", units)
+        self.activation = _activations.get(activation)
+        if not isinstance(use_bias, bool):
+            raise TypeError(f"use_bias must be True or False, got {use_bias!r}")
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._init_names = (kernel_initializer if isinstance(kernel_initializer, str) else "custom",
+                            bias_initializer if isinstance(bias_initializer, str) else "custom")
+        self._rng = as_rng(seed) if seed is not None else None
+        self._x: np.ndarray | None = None
+        if input_shape is not None:
+            if isinstance(input_shape, int) or len(input_shape) != 1:
+                raise ValueError(f"input_shape must be a 1-tuple (features,), got {input_shape!r}")
+            input_dim = input_shape[0]
+        if input_dim is not None:
+            self.build(positive_int("input_dim", input_dim))
+
+    # -- building ---------------------------------------------------------------------------
+    def build(self, input_dim: int) -> None:
+        """Create kernel (input_dim, units) and bias (units,), once."""
+        if self.built:
+            if input_dim != self.input_dim:
+                raise ValueError(
+                    f"{self.name} was built for inputs of width {self.input_dim}, "
+                    f"cannot be called on width {input_dim}"
+                )
+            return
+        rng = self._rng if self._rng is not None else as_rng(None)
+        kernel = self.kernel_initializer((input_dim, self.units), self.dtype, rng)
+        self.params["kernel"] = np.ascontiguousarray(kernel, dtype=self.dtype)
+        if self.use_bias:
+            bias = self.bias_initializer((self.units,), self.dtype, rng)
+            self.params["bias"] = np.ascontiguousarray(bias, dtype=self.dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        super().build(input_dim)
+
+    @property
+    def output_shape(self) -> tuple:
+        return (None, self.units)
+
+    # -- forward / backward ----------------------------------------------------------------
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """y = activation(x . kernel + bias); x (N, input_dim) -> y (N, units).
+
+        Caches x (for the kernel gradient) and lets the activation cache what it needs. With an
+        activity regularizer, also computes the penalty of y into `self.penalty`.
+        """
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{self.name} expects a NumPy array, got {type(x).__name__}")
+        if x.ndim != 2:
+            raise ValueError(f"{self.name} expects a 2-D input (N, features), got shape {x.shape}")
+        if not self.built:
+            self.build(x.shape[1])
+        if x.shape[1] != self.input_dim:
+            raise ValueError(
+                f"{self.name} expects inputs with {self.input_dim} features (kernel shape "
+                f"{self.params['kernel'].shape}), got shape {x.shape}"
+            )
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        self._x = x
+        z = x @ self.params["kernel"]
+        if self.use_bias:
+            z += self.params["bias"]
+        self.logits = z
+        y = self.activation.forward(z)
+        if self.activity_regularizer is not None:
+            self.penalty = self.activity_regularizer.forward(y)
+        return y
+
+    def backward(self, dy: np.ndarray | None, *, dlogits: np.ndarray | None = None,
+                 need_dx: bool = True) -> np.ndarray | None:
+        """Backpropagate through y = activation(z), z = x . kernel + bias.
+
+        Given dy = dL/dy, shape (N, units):
+
+            dy    += d(penalty)/dy          if there is an activity regularizer
+            dz     = activation.backward(dy)                      (N, units)
+            dL/dkernel = x^T . dz                                 (input_dim, units)
+            dL/dbias   = sum_n dz[n, :]                           (units,)
+            dL/dx      = dz . kernel^T                            (N, input_dim)
+
+        `dlogits` is an extra gradient already taken with respect to z (the model passes the
+        fused sigmoid + BCE gradient this way, skipping the sigmoid's own backward); dy may
+        then be None. `need_dx=False` skips the last product when nobody needs dL/dx (the
+        first layer of a model). Writes self.grads, returns dL/dx (or None).
+        """
+        if self._x is None:
+            raise RuntimeError(f"{self.name}.backward called before forward: call forward(x) first")
+        if dy is not None and dy.shape != self.logits.shape:
+            raise ValueError(f"{self.name}: dy must have shape {self.logits.shape}, got {dy.shape}")
+        if self.activity_regularizer is not None and self.activity_regularizer._cache is not None:
+            dpen = self.activity_regularizer.backward()
+            dy = dpen if dy is None else dy + dpen
+        dz = self.activation.backward(dy) if dy is not None else None
+        if dlogits is not None:
+            dz = dlogits if dz is None else dz + dlogits
+        if dz is None:
+            raise ValueError(f"{self.name}.backward needs dy or dlogits")
+        np.matmul(self._x.T, dz, out=self.grads["kernel"])
+        if self.use_bias:
+            np.sum(dz, axis=0, out=self.grads["bias"])
+        return dz @ self.params["kernel"].T if need_dx else None
+
+    def get_config(self) -> dict:
+        reg = self.activity_regularizer
+        return {**super().get_config(), "units": self.units, "activation": self.activation.name,
+                "use_bias": self.use_bias, "kernel_initializer": self._init_names[0],
+                "bias_initializer": self._init_names[1],
+                "activity_regularizer": reg.get_config() if reg is not None else None,
+                "input_dim": self.input_dim}
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "Dense":
+        init = lambda n: n if n in initializers.INITIALIZERS else "zeros"   # custom: weights loaded anyway
+        return cls(cfg["units"], activation=cfg["activation"], use_bias=cfg["use_bias"],
+                   kernel_initializer=init(cfg["kernel_initializer"]),
+                   bias_initializer=init(cfg["bias_initializer"]),
+                   activity_regularizer=regularizers.from_config(cfg["activity_regularizer"]),
+                   input_dim=cfg["input_dim"], dtype=cfg["dtype"], name=cfg["name"])
+
+    def __repr__(self) -> str:
+        return f"Dense({self.units}, activation={self.activation.name!r}, name={self.name!r})"
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")

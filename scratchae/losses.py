@@ -1,0 +1,189 @@
+"""Losses: a scalar from predictions and targets, with its gradient.
+
+Same contract as every piece, with the target as a second input:
+
+    value  = loss.forward(y_pred, y_true)     caches; returns a Python float
+    dpred  = loss.backward()                  dL/dy_pred, shape (N, D)
+    value, dpred = loss.value_and_grad(y_pred, y_true)
+
+Both losses are the mean over all N x D elements (Keras: mean over the last axis, then over
+the batch; the same thing when every row has D entries).
+
+The fused sigmoid + binary cross-entropy
+----------------------------------------
+When the last layer is a sigmoid, p = sigmoid(z), and the loss is BCE, the two derivatives
+multiply to something much simpler:
+
+    dL/dp = (p - y) / (p (1 - p)) / (N D)          (BCE)
+    dp/dz = p (1 - p)                              (sigmoid)
+    dL/dz = (p - y) / (N D)                        (their product: the p(1-p) cancels)
+
+and the value can be computed from z without ever forming log(p):
+
+    -[y log p + (1 - y) log(1 - p)] = softplus(z) - y z,   softplus(z) = max(z, 0) + log(1 + e^-|z|)
+
+`BinaryCrossentropy(from_logits=True)` is that fused form: exact for any finite z, never NaN or
+inf, with no clipping. The model uses it automatically when its last layer is a sigmoid and its
+loss is BCE; the unfused pair (Sigmoid.backward then BinaryCrossentropy.backward) is kept for
+teaching and is tested equal to it away from saturation.
+
+    >>> import numpy as np
+    >>> bce = BinaryCrossentropy()
+    >>> round(bce.forward(np.array([[0.5, 0.9]]), np.array([[1.0, 1.0]])), 6)   # -(ln .5 + ln .9)/2
+    0.399254
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import config
+from .activations import sigmoid
+
+
+class Loss:
+    """Base class for losses."""
+
+    name = "loss"
+
+    def __init__(self) -> None:
+        self._cache: tuple | None = None
+
+    def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        """Keras's argument order: loss(y_true, y_pred) -> value (no cache)."""
+        return self._value(*self._check(y_pred, y_true))
+
+    def forward(self, y_pred: np.ndarray, y_true: np.ndarray) -> float:
+        y_pred, y_true = self._check(y_pred, y_true)
+        self._cache = (y_pred, y_true)
+        return self._value(y_pred, y_true)
+
+    def backward(self, dvalue: float = 1.0) -> np.ndarray:
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        g = self._grad(*self._cache)
+        return g if dvalue == 1.0 else g * float(dvalue)
+
+    def value_and_grad(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[float, np.ndarray]:
+        value = self.forward(y_pred, y_true)
+        return value, self.backward()
+
+    # subclasses fill these in
+    def _value(self, y_pred: np.ndarray, y_true: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def _grad(self, y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def _check(y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not isinstance(y_pred, np.ndarray) or not isinstance(y_true, np.ndarray):
+            raise TypeError("y_pred and y_true must be NumPy arrays")
+        if y_pred.shape != y_true.shape:
+            raise ValueError(f"y_pred and y_true must have the same shape, got {y_pred.shape} and {y_true.shape}")
+        if y_pred.size == 0:
+            raise ValueError("y_pred and y_true are empty")
+        if y_true.dtype != y_pred.dtype:
+            y_true = y_true.astype(y_pred.dtype)
+        return y_pred, y_true
+
+    def get_config(self) -> dict:
+        return {"class_name": type(self).__name__}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class BinaryCrossentropy(Loss):
+    """Binary cross-entropy, mean over all elements.
+
+        L = -(1 / (N D)) * sum_{n,j} [ y log p + (1 - y) log(1 - p) ]
+
+    from_logits=False: y_pred are probabilities, clipped to [1e-7, 1 - 1e-7] first (Keras).
+    from_logits=True:  y_pred are logits z and p = sigmoid(z); the fused, exact form above.
+    """
+
+    name = "binary_crossentropy"
+
+    def __init__(self, from_logits: bool = False) -> None:
+        super().__init__()
+        if not isinstance(from_logits, bool):
+            raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
+        self.from_logits = from_logits
+
+    def _value(self, y_pred, y_true):
+        if self.from_logits:
+            z = y_pred
+            # softplus(z) - y z, with softplus(z) = max(z, 0) + log1p(exp(-|z|)): exp of a
+            # non-positive number never overflows, and log1p keeps precision for tiny e^-|z|.
+            per = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))) - y_true * z
+        else:
+            eps = config.EPSILON
+            p = np.clip(y_pred, eps, 1 - eps)
+            per = -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p))
+        return float(per.mean(dtype=np.float64))
+
+    def _grad(self, y_pred, y_true):
+        """dL/dy_pred, shape (N, D).
+
+        from_logits=False (the honest, unfused derivative of the clipped form):
+            dL/dp = (p - y) / (p (1 - p)) / (N D)    where eps < p < 1 - eps
+                  = 0                                where p was clipped (the clip is flat there)
+        from_logits=True (fused with the sigmoid, see the module docstring):
+            dL/dz = (sigmoid(z) - y) / (N D)
+        """
+        n_elements = y_pred.size
+        if self.from_logits:
+            return (sigmoid(y_pred) - y_true) / n_elements
+        eps = config.EPSILON
+        p = np.clip(y_pred, eps, 1 - eps)
+        inside = (y_pred > eps) & (y_pred < 1 - eps)
+        return (p - y_true) / (p * (1 - p)) * inside / n_elements
+
+    def get_config(self) -> dict:
+        return {"class_name": "BinaryCrossentropy", "from_logits": self.from_logits}
+
+    def __repr__(self) -> str:
+        return f"BinaryCrossentropy(from_logits={self.from_logits})"
+
+
+class MeanSquaredError(Loss):
+    """Mean squared error, L = (1 / (N D)) * sum (y_pred - y)^2."""
+
+    name = "mean_squared_error"
+
+    def _value(self, y_pred, y_true):
+        return float(np.square(y_pred - y_true).mean(dtype=np.float64))
+
+    def _grad(self, y_pred, y_true):
+        """dL/dy_pred = 2 (y_pred - y) / (N D), shape (N, D)."""
+        return (y_pred - y_true) * (2.0 / y_pred.size)
+
+
+_NAMES = {
+    "binary_crossentropy": BinaryCrossentropy,
+    "bce": BinaryCrossentropy,
+    "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
+}
+
+
+def get(identifier: str | Loss) -> Loss:
+    """A loss from a Keras name ('binary_crossentropy', 'mse', ...) or an instance."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        try:
+            return _NAMES[identifier.lower()]()
+        except KeyError:
+            raise ValueError(f"unknown loss {identifier!r}: expected one of {sorted(_NAMES)}") from None
+    raise TypeError(f"loss must be a name or a scratchae Loss, got {type(identifier).__name__}")
+
+
+def from_config(config_: dict) -> Loss:
+    kinds = {"BinaryCrossentropy": BinaryCrossentropy, "MeanSquaredError": MeanSquaredError}
+    try:
+        cls = kinds[config_["class_name"]]
+    except (KeyError, TypeError):
+        raise ValueError(f"not a loss config: {config_!r}") from None
+    kwargs = {k: v for k, v in config_.items() if k != "class_name"}
+    return cls(**kwargs)
