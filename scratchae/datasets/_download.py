@@ -30,7 +30,23 @@ _USER_AGENT = "scratchae-datasets/0.1 (+python urllib)"
 
 
 class DownloadError(OSError):
-    """No mirror delivered a file whose SHA-256 matched."""
+    """No mirror delivered a file whose SHA-256 matched.
+
+    ``failures`` holds one ``(url, reason)`` pair per mirror tried; ``summary`` is a one-line
+    version of the message for status lines.
+    """
+
+    def __init__(self, message: str, failures: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.failures = list(failures)
+
+    @property
+    def summary(self) -> str:
+        if not self.failures:
+            return str(self).splitlines()[0]
+        reasons = list(dict.fromkeys(reason for _, reason in self.failures))
+        n = len(self.failures)
+        return f"{n} mirror{'s' if n != 1 else ''} failed: {'; '.join(reasons)}"
 
 
 def cache_root() -> Path:
@@ -78,6 +94,7 @@ def _fetch_one(url: str, dest: Path, sha256: str, timeout: float) -> None:
     """Download ``url`` to ``dest`` if its SHA-256 matches; raise on any problem."""
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     with urllib.request.urlopen(request, timeout=timeout) as response:
+        print(f"scratchae: downloading {url}", file=sys.stderr, flush=True)
         length = response.headers.get("Content-Length")
         expected_len = int(length) if length and length.isdigit() else None
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -127,20 +144,20 @@ def fetch(
     if not mirrors:
         raise DownloadError(f"no mirrors configured for {what} file {filename}")
     dest = Path(dest_dir) / filename
-    failures: list[str] = []
+    failures: list[tuple[str, str]] = []
     for mirror in mirrors:
         url = (mirror if mirror.endswith("/") else mirror + "/") + filename
-        print(f"scratchae: downloading {url}", file=sys.stderr, flush=True)
         try:
             _fetch_one(url, dest, sha256, timeout)
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            failures.append(f"  - {url}: {_describe(exc)}")
+            failures.append((url, _describe(exc)))
             continue
         return dest
-    lines = [f"could not download {what} file {filename} from any mirror:", *failures]
+    lines = [f"could not download {what} file {filename} from any mirror:"]
+    lines += [f"  - {url}: {reason}" for url, reason in failures]
     if offline_hint:
         lines.append(offline_hint)
-    raise DownloadError("\n".join(lines))
+    raise DownloadError("\n".join(lines), failures)
 
 
 def ensure_files(

@@ -1,0 +1,82 @@
+"""Fashion-MNIST (Zalando's 28x28 clothing images), loaded like ``keras.datasets.fashion_mnist``.
+
+    from scratchae.datasets import fashion_mnist
+    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
+
+Same IDX layout as MNIST (60,000 / 10,000 uint8 images, labels 0-9).  Sources, in order:
+``path=`` (a folder of the four IDX files, checked by structure); the cache folder
+``<cache root>/fashion-mnist`` (re-hashed on every load); the folder Debian's
+``dataset-fashion-mnist`` package installs (``SYSTEM_FOLDERS``; its files are recompressed, so
+they are checked by structure, not by these hashes); else download from ``MIRRORS``.
+
+Labels: 0 T-shirt/top, 1 Trouser, 2 Pullover, 3 Dress, 4 Coat, 5 Sandal, 6 Shirt, 7 Sneaker,
+8 Bag, 9 Ankle boot.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+from ._download import DEFAULT_TIMEOUT, DownloadError
+from ._source import Arrays, Source, load_idx_dataset
+
+__all__ = ["MIRRORS", "SHA256", "SYSTEM_FOLDERS", "CLASS_NAMES", "load_data", "DownloadError"]
+
+MIRRORS: tuple[str, ...] = (
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",  # Zalando Research's copy
+)
+
+# SHA-256 of the gzip files, from TensorFlow Datasets' url_checksums/fashion_mnist.txt.
+SHA256: dict[str, str] = {
+    "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+    "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+    "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+    "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+}
+
+# Where distribution packages put the files (Debian/Ubuntu: `apt install dataset-fashion-mnist`).
+SYSTEM_FOLDERS: tuple[str, ...] = ("/usr/share/datasets/fashion-mnist",)
+
+CLASS_NAMES: tuple[str, ...] = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+
+OFFLINE_HINT = (
+    "Offline alternatives: fashion_mnist.load_data(path='folder') for a folder holding the four "
+    "Fashion-MNIST IDX files (on Debian/Ubuntu, `apt install dataset-fashion-mnist` puts them in "
+    "/usr/share/datasets/fashion-mnist); or use MNIST's bundled subset with "
+    "mnist.load_data(subset=True) / `scratchae --dataset mnist-5k`."
+)
+
+
+def _load_full(
+    path: str | os.PathLike | None = None,
+    *,
+    mirrors: Sequence[str] = MIRRORS,
+    hashes: Mapping[str, str] = SHA256,
+    timeout: float = DEFAULT_TIMEOUT,
+    system_folders: Sequence[str | os.PathLike] = SYSTEM_FOLDERS,
+) -> tuple[Arrays, Source]:
+    """Fashion-MNIST plus where it came from.  The keywords are for tests."""
+    return load_idx_dataset(
+        "fashion-mnist", path=path, hashes=hashes, mirrors=mirrors, timeout=timeout,
+        offline_hint=OFFLINE_HINT, system_folders=system_folders,
+    )
+
+
+def load_data(
+    path: str | os.PathLike | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Arrays:
+    """Load Fashion-MNIST as ``(x_train, y_train), (x_test, y_test)``, uint8 arrays.
+
+    ``path`` is a folder of the four IDX files (gzipped or not).  Shapes (60000, 28, 28),
+    (60000,), (10000, 28, 28), (10000,).  Raises ``DownloadError`` (an ``OSError``) naming
+    each mirror's failure when nothing local is found and the download fails, ``ValueError``
+    for a malformed local folder.
+    """
+    arrays, _ = _load_full(path, timeout=timeout)
+    return arrays
