@@ -117,6 +117,9 @@ def load_idx_dataset(
     files are there; the first of ``system_folders`` that holds all four; else download the
     missing or corrupt files into the cache.
     """
+    valid = isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
+    if not (valid and 0 < timeout < float("inf")):
+        raise ValueError(f"timeout must be a positive number of seconds; got {timeout!r}")
     if path is not None:
         folder = Path(path).expanduser()
         return read_idx_folder(find_idx_files(folder)), Source("folder", folder)

@@ -54,15 +54,24 @@ OFFLINE_HINT = (
 def _load_full(
     path: str | os.PathLike | None = None,
     *,
-    mirrors: Sequence[str] = MIRRORS,
-    hashes: Mapping[str, str] = SHA256,
+    mirrors: Sequence[str] | None = None,
+    hashes: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
-    system_folders: Sequence[str | os.PathLike] = SYSTEM_FOLDERS,
+    system_folders: Sequence[str | os.PathLike] | None = None,
 ) -> tuple[Arrays, Source]:
-    """Fashion-MNIST plus where it came from.  The keywords are for tests."""
+    """Fashion-MNIST plus where it came from.
+
+    ``mirrors``, ``hashes`` and ``system_folders`` default to the module constants (read at
+    call time, so tests may substitute a local server either way).
+    """
     return load_idx_dataset(
-        "fashion-mnist", path=path, hashes=hashes, mirrors=mirrors, timeout=timeout,
-        offline_hint=OFFLINE_HINT, system_folders=system_folders,
+        "fashion-mnist",
+        path=path,
+        hashes=SHA256 if hashes is None else hashes,
+        mirrors=MIRRORS if mirrors is None else mirrors,
+        timeout=timeout,
+        offline_hint=OFFLINE_HINT,
+        system_folders=SYSTEM_FOLDERS if system_folders is None else system_folders,
     )
 
 

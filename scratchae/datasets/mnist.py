@@ -86,15 +86,23 @@ def load_subset() -> Arrays:
 def _load_full(
     path: str | os.PathLike | None = None,
     *,
-    mirrors: Sequence[str] = MIRRORS,
-    hashes: Mapping[str, str] = SHA256,
+    mirrors: Sequence[str] | None = None,
+    hashes: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> tuple[Arrays, Source]:
-    """Full MNIST plus where it came from.  ``mirrors``/``hashes`` are for tests."""
+    """Full MNIST plus where it came from.
+
+    ``mirrors`` and ``hashes`` default to ``MIRRORS`` and ``SHA256`` (read at call time, so
+    tests may substitute a local server either way).
+    """
     if path is None and os.environ.get("SCRATCHAE_DATA"):
         path = os.environ["SCRATCHAE_DATA"]
     return load_idx_dataset(
-        "mnist", path=path, hashes=hashes, mirrors=mirrors, timeout=timeout,
+        "mnist",
+        path=path,
+        hashes=SHA256 if hashes is None else hashes,
+        mirrors=MIRRORS if mirrors is None else mirrors,
+        timeout=timeout,
         offline_hint=OFFLINE_HINT,
     )
 
