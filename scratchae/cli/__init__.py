@@ -1,0 +1,50 @@
+"""The `scratchae` command: one sub-command per module of this package.
+
+    scratchae demo         train the article's autoencoders and draw its figures  (cli/train.py)
+    scratchae train NAME   train one autoencoder                                   (cli/train.py)
+    scratchae gradcheck    check every backward pass of the article's models       (cli/gradcheck.py)
+
+Exit codes: 0 success, 1 a check failed, 2 bad arguments or missing data, 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: printed as one line, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import gradcheck, train   # each module adds its own sub-commands
+
+    parser = argparse.ArgumentParser(
+        prog="scratchae",
+        description="Autoencoders from scratch in NumPy: train the article's models, check gradients.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n")[1],
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    train.add_commands(sub)
+    gradcheck.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see the module docstring)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.run(args) or EXIT_OK)
+    except UsageError as exc:
+        print(f"scratchae: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\nscratchae: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,5 @@
+"""`scratchae gradcheck` (placeholder: being written)."""
+
+
+def add_commands(sub) -> None:
+    pass

@@ -1,0 +1,5 @@
+"""`scratchae demo` and `scratchae train` (placeholder: being written)."""
+
+
+def add_commands(sub) -> None:
+    pass
