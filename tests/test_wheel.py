@@ -87,3 +87,36 @@ def test_wheel_has_every_datasets_module(wheel_path):
     for module in ("__init__", "idx", "mnist", "fashion_mnist", "loader", "_download", "_source"):
         assert f"scratchae/datasets/{module}.py" in names
     assert not any(n.startswith(("tests/", "scripts/")) for n in names)
+
+
+@pytest.mark.slow
+def test_installed_wheel_loads_the_subset_outside_the_checkout(wheel_path, tmp_path):
+    """Install the wheel into a fresh venv and load the subset from there (about 6 s).
+
+    The venv sees the system's numpy/matplotlib (``--system-site-packages``) and the wheel is
+    installed with ``--no-deps --no-index``, so this needs no network.  The child runs from
+    ``tmp_path`` so the checkout is not on its import path.
+    """
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)],
+        check=True, timeout=120,
+    )
+    python = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+         "--no-index", str(wheel_path)],
+        check=True, timeout=120, capture_output=True,
+    )
+    code = (
+        "import scratchae.datasets as d; from scratchae.datasets import mnist;"
+        "(a, b), (c, e) = mnist.load_data(subset=True);"
+        "print(d.__file__); print(a.shape, c.shape, int(b.sum()))"
+    )
+    proc = subprocess.run(
+        [str(python), "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    where, shapes = proc.stdout.strip().splitlines()
+    assert Path(where).resolve().is_relative_to(venv.resolve())
+    assert shapes == "(4000, 28, 28) (1000, 28, 28) 18000"  # 400 of each digit: 400*45
