@@ -1,0 +1,176 @@
+"""Adam and SGD against their closed forms (Keras's), state and dtypes, bad arguments."""
+import math
+
+import numpy as np
+import pytest
+
+from scratchae import optimizers
+from scratchae.optimizers import SGD, Adam
+
+P0 = [0.5, -1.0, 2.0]
+
+
+def grad_at(t):
+    """A gradient that changes every step (t = 1, 2, ...), as plain Python floats."""
+    return [0.3 * t - 1.0, 2.0 / t, -0.05 * (-1) ** t]
+
+
+# -- Adam -----------------------------------------------------------------------------------
+def test_adam_first_step_moves_each_weight_by_about_lr():
+    lr = 0.1
+    w = np.array([1.0, 1.0, 1.0, 1.0])
+    g = np.array([1e-2, -1.0, 1e3, -1e2])          # five orders of magnitude apart
+    Adam(learning_rate=lr).apply([("w", w, g)])
+    # step 1: m = .1 g, v = .001 g^2, a_1 = lr sqrt(.001) / .1, so the step is
+    # lr * sqrt(.001)|g| / (sqrt(.001)|g| + 1e-7) * sign(g) = lr * sign(g) * (1 - <3.2e-4)
+    np.testing.assert_allclose(w, 1.0 - lr * np.sign(g), rtol=1e-3)
+
+
+def test_adam_ten_steps_against_closed_form():
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-7
+    opt = Adam(learning_rate=lr, beta_1=b1, beta_2=b2, epsilon=eps)
+    w = np.array(P0)
+    p, m, v = list(P0), [0.0] * 3, [0.0] * 3
+    for t in range(1, 11):
+        g = grad_at(t)
+        opt.apply([("w", w, np.array(g))])
+        a_t = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        for i in range(3):
+            m[i] = b1 * m[i] + (1 - b1) * g[i]
+            v[i] = b2 * v[i] + (1 - b2) * g[i] ** 2
+            p[i] = p[i] - a_t * m[i] / (math.sqrt(v[i]) + eps)
+        np.testing.assert_allclose(w, p, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(opt.momentums["w"], m, rtol=1e-12)
+    np.testing.assert_allclose(opt.velocities["w"], v, rtol=1e-12)
+    assert opt.iterations == 10
+
+
+def test_adam_defaults_are_keras():
+    opt = Adam()
+    assert (opt.learning_rate, opt.beta_1, opt.beta_2, opt.epsilon) == (1e-3, 0.9, 0.999, 1e-7)
+    # a_1 = 1e-3 * sqrt(1 - .999) / (1 - .9)
+    assert opt.step_size(1) == pytest.approx(1e-3 * math.sqrt(0.001) / 0.1, rel=1e-14)
+
+
+def test_adam_state_is_keyed_by_path():
+    opt = Adam(learning_rate=0.1)
+    a, b = np.zeros(2), np.zeros(3)
+    opt.apply([("layer/a", a, np.ones(2)), ("layer/b", b, -np.ones(3))])
+    assert set(opt.momentums) == {"layer/a", "layer/b"}
+    np.testing.assert_allclose(opt.momentums["layer/a"], [0.1, 0.1])      # (1 - .9) * 1
+    np.testing.assert_allclose(opt.momentums["layer/b"], [-0.1] * 3)
+
+
+# -- SGD ------------------------------------------------------------------------------------
+def test_sgd_plain_against_closed_form():
+    lr = 0.1
+    opt = SGD(learning_rate=lr)
+    w, p = np.array(P0), list(P0)
+    for t in range(1, 6):
+        g = grad_at(t)
+        opt.apply([("w", w, np.array(g))])
+        p = [pi - lr * gi for pi, gi in zip(p, g)]
+        np.testing.assert_allclose(w, p, rtol=1e-14)
+
+
+def test_sgd_momentum_against_closed_form():
+    lr, mu = 0.1, 0.9
+    opt = SGD(learning_rate=lr, momentum=mu)
+    w, p, vel = np.array(P0), list(P0), [0.0] * 3
+    for t in range(1, 6):
+        g = grad_at(t)
+        opt.apply([("w", w, np.array(g))])
+        vel = [mu * vi - lr * gi for vi, gi in zip(vel, g)]     # Keras: v = mu v - lr g
+        p = [pi + vi for pi, vi in zip(p, vel)]                 #        p = p + v
+        np.testing.assert_allclose(w, p, rtol=1e-13)
+    np.testing.assert_allclose(opt.momentums["w"], vel, rtol=1e-13)
+
+
+def test_sgd_one_step_by_hand():
+    w = np.array([1.0, -2.0])
+    SGD(learning_rate=0.5).apply([("w", w, np.array([4.0, -1.0]))])
+    np.testing.assert_array_equal(w, [1.0 - 2.0, -2.0 + 0.5])
+
+
+# -- dtypes ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("make", [lambda: Adam(learning_rate=0.01),
+                                  lambda: SGD(learning_rate=0.01, momentum=0.9),
+                                  lambda: SGD(learning_rate=0.01)], ids=["adam", "sgd_mom", "sgd"])
+def test_update_keeps_dtype_in_place(make, dtype):
+    opt = make()
+    w = np.array(P0, dtype=dtype)
+    w_id = id(w)
+    for t in range(1, 4):
+        opt.apply([("w", w, np.array(grad_at(t), dtype=dtype))])
+    assert id(w) == w_id and w.dtype == dtype
+    for name, arr in opt.get_state().items():
+        if name != "iterations":
+            assert arr.dtype == dtype, name
+    # float32 follows the float64 trajectory to float32 precision
+    ref = make()
+    w64 = np.array(P0)
+    for t in range(1, 4):
+        ref.apply([("w", w64, np.array(grad_at(t)))])
+    np.testing.assert_allclose(w, w64, rtol=1e-5)
+
+
+def test_float32_adam_step_is_not_upcast_by_numpy_scalars():
+    # NumPy 2 trap: np.float64(lr) * float32 array is float64. Hand the optimizer NumPy scalars.
+    opt = Adam(learning_rate=np.float64(0.01), beta_1=np.float64(0.9), beta_2=np.float64(0.999),
+               epsilon=np.float64(1e-7))
+    w = np.ones(4, dtype=np.float32)
+    opt.apply([("w", w, np.full(4, 0.5, dtype=np.float32))])
+    assert w.dtype == np.float32
+    assert opt.momentums["w"].dtype == np.float32 and opt.velocities["w"].dtype == np.float32
+
+
+# -- bad arguments ---------------------------------------------------------------------------
+@pytest.mark.parametrize("cls", [Adam, SGD])
+@pytest.mark.parametrize("lr, err, msg", [
+    (-0.1, ValueError, "learning_rate must be > 0"),
+    (0.0, ValueError, "learning_rate must be > 0"),
+    (math.inf, ValueError, "learning_rate must be finite"),
+    (math.nan, ValueError, "learning_rate must be finite"),
+    (True, TypeError, "learning_rate must be a real number"),
+    ("0.01", TypeError, "learning_rate must be a real number"),
+])
+def test_bad_learning_rate(cls, lr, err, msg):
+    with pytest.raises(err, match=msg):
+        cls(learning_rate=lr)
+
+
+@pytest.mark.parametrize("kwargs, err, msg", [
+    ({"beta_1": 1.0}, ValueError, "must be < 1"),
+    ({"beta_2": 1.0}, ValueError, "must be < 1"),
+    ({"beta_1": 1.5}, ValueError, "beta_1 must be <= 1"),
+    ({"beta_2": -0.1}, ValueError, "beta_2 must be >= 0"),
+    ({"beta_1": math.nan}, ValueError, "beta_1 must be finite"),
+    ({"beta_1": "0.9"}, TypeError, "beta_1 must be a real number"),
+    ({"epsilon": 0.0}, ValueError, "epsilon must be > 0"),
+])
+def test_bad_adam_arguments(kwargs, err, msg):
+    with pytest.raises(err, match=msg):
+        Adam(**kwargs)
+
+
+@pytest.mark.parametrize("momentum, err, msg", [
+    (-0.5, ValueError, "momentum must be >= 0"),
+    (1.5, ValueError, "momentum must be <= 1"),
+    (False, TypeError, "momentum must be a real number"),
+])
+def test_bad_momentum(momentum, err, msg):
+    with pytest.raises(err, match=msg):
+        SGD(momentum=momentum)
+
+
+def test_gradient_shape_mismatch():
+    with pytest.raises(ValueError, match=r"w: gradient shape \(3,\) != parameter shape \(2,\)"):
+        Adam().apply([("w", np.zeros(2), np.zeros(3))])
+
+
+def test_names():
+    assert isinstance(optimizers.get("adam"), Adam)
+    assert isinstance(optimizers.get("SGD"), SGD)
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        optimizers.get("rmsprop")
