@@ -310,3 +310,22 @@ def test_cache_root_follows_platform_conventions(monkeypatch, tmp_path):
     monkeypatch.setattr("sys.platform", "win32")
     monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
     assert cache_root() == tmp_path / "local" / "scratchae" / "Cache"
+
+
+def test_system_folder_rescues_a_corrupt_cache_when_offline(
+    server, synthetic, tmp_path, closed_port_url
+):
+    arrays, _, hashes = synthetic
+    fashion_mnist._load_full(mirrors=[server.mirror("ok")], hashes=hashes, timeout=2,
+                             system_folders=())
+    cache = tmp_path / "home" / "fashion-mnist"
+    (cache / "train-images-idx3-ubyte.gz").write_bytes(b"junk")
+    system = tmp_path / "system"
+    system.mkdir()
+    for name in hashes:  # a structure-checked copy, as a distribution package would install
+        (system / name).write_bytes(server.blobs[name])
+    loaded, source = fashion_mnist._load_full(
+        mirrors=[closed_port_url], hashes=hashes, timeout=2, system_folders=[system]
+    )
+    _assert_same(arrays, loaded)
+    assert source.kind == "folder" and source.location == system

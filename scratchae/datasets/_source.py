@@ -114,8 +114,8 @@ def load_idx_dataset(
 
     ``hashes`` maps the four standard ``.gz`` file names to their SHA-256.  Order of search:
     ``path`` if given (structure checks only); the cache ``<cache_dir>/<name>`` if all four
-    files are there; the first of ``system_folders`` that holds all four; else download the
-    missing or corrupt files into the cache.
+    files are there (each re-hashed); the first of ``system_folders`` that holds all four; else
+    download the missing or corrupt files into the cache.
     """
     valid = isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
     if not (valid and 0 < timeout < float("inf")):
@@ -124,19 +124,29 @@ def load_idx_dataset(
         folder = Path(path).expanduser()
         return read_idx_folder(find_idx_files(folder)), Source("folder", folder)
 
-    cache = Path(cache_dir) if cache_dir is not None else _download.cache_root() / name
-    cached_all = all((cache / fn).is_file() for fn in FILENAMES.values())
-    if not cached_all:
+    def from_system() -> tuple[Arrays, Source] | None:
         for folder in system_folders:
             try:
                 files = find_idx_files(folder)
             except ValueError:
                 continue
             return read_idx_folder(files), Source("folder", Path(folder))
+        return None
+
+    cache = Path(cache_dir) if cache_dir is not None else _download.cache_root() / name
+    cached_all = all((cache / fn).is_file() for fn in FILENAMES.values())
+    if not cached_all and (found := from_system()) is not None:
+        return found
 
     ordered = {FILENAMES[role]: hashes[FILENAMES[role]] for role in _ROLES}
-    paths, downloaded = _download.ensure_files(
-        ordered, cache, mirrors, timeout=timeout, what=name, offline_hint=offline_hint
-    )
+    try:
+        paths, downloaded = _download.ensure_files(
+            ordered, cache, mirrors, timeout=timeout, what=name, offline_hint=offline_hint
+        )
+    except _download.DownloadError:
+        # A corrupt cache with no network: a system copy is still better than failing.
+        if cached_all and (found := from_system()) is not None:
+            return found
+        raise
     arrays = read_idx_folder({role: paths[FILENAMES[role]] for role in _ROLES})
     return arrays, Source("download" if downloaded else "cache", cache)

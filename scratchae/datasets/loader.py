@@ -95,7 +95,7 @@ def add_gaussian_noise(
     return np.clip(noise, np.float32(0.0), np.float32(1.0), out=noise)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Dataset:
     """Training-ready data: float32 (N, 784) images in [0, 1] and uint8 labels 0-9."""
 
