@@ -219,9 +219,12 @@ class Report:
         return "\n".join(lines)
 
     def __str__(self) -> str:
-        parts = [self.table()] + [str(p) for p in self.parts]
+        return self._render(top=True)
+
+    def _render(self, top: bool) -> str:
+        parts = [self.table()] + [p._render(top=False) for p in self.parts]
         worst = self.worst
-        if self.located is not None:
+        if top and self.located is not None:
             r = self.located
             parts.append(f"First wrong piece: {r.layer}, tensor {r.tensor}"
                          + (f" -- hint: {r.hint.text}" if r.hint else ""))
@@ -594,12 +597,15 @@ def check_layer(layer: Any, x: np.ndarray, *, dy: np.ndarray | None = None, mode
                                 parts=False, **opts).rows
         if reg is not None:
             y = _as64(act.forward(z))
-            rows += check_layer(reg, y, name=f"{label} > {type(reg).__name__.lower()}", parts=False,
-                                **opts).rows
+            from .regularizers import L1, L2
+            reg_name = "l1" if isinstance(reg, L1) else "l2" if isinstance(reg, L2) else type(reg).__name__.lower()
+            rows += check_layer(reg, y, name=f"{label} > {reg_name}", parts=False, **opts).rows
     kind = "Dense layer" if _is_dense_like(piece) else type(layer).__name__
     title = f"check_layer {label}: {kind}, x {tuple(x64.shape)}"
     rep = _finish(title, rows, [note])
-    rep.located = next((r for r in rows if not r.ok), None)
+    # a wrong activation or penalty makes the whole layer wrong: name the part first
+    rep.located = next((r for r in rows if not r.ok and " > " in r.layer),
+                       next((r for r in rows if not r.ok), None))
     return rep
 
 
@@ -685,7 +691,7 @@ def check_model(model: Any, x: np.ndarray, y: np.ndarray, *, mode: str = "elemen
                                         name="loss (fused, from logits)", **opts))
         else:
             rep.parts.append(check_loss(m.loss, out, y64, name="loss", **opts))
-        rep.located = next((r for part in rep.parts for r in part.rows if not r.ok), None)
+        rep.located = next((part.located for part in rep.parts if part.located is not None), None)
         if rep.located is None and not all(r.ok for r in rows):
             rep.notes.append("every piece passes alone but the model does not: look at how the "
                              "model chains them (what is passed between layers)")

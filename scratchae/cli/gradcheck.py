@@ -1,5 +1,148 @@
-"""`scratchae gradcheck` (placeholder: being written)."""
+"""`scratchae gradcheck`: check every backward pass of the article's autoencoders.
+
+    scratchae gradcheck                          every layer, loss and whole model of the deep,
+                                                 shallow and sparse (l1) autoencoders, and the
+                                                 optimizers against their closed forms
+    scratchae gradcheck --model deep             one model only
+    scratchae gradcheck --list                   the shipped deliberately wrong backward passes
+    scratchae gradcheck --broken relu-no-mask    swap one in: see a failure, its place, its hint
+    scratchae gradcheck --exercise dense --init my_dense.py     copy an exercise template
+    scratchae gradcheck --exercise dense my_dense.py            check your backward
+
+Exit code 0 when everything passes, 1 when a check fails, 2 for bad arguments.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import EXIT_FAILED, EXIT_OK, UsageError
+
+MODELS = ("deep", "shallow", "sparse")
 
 
 def add_commands(sub) -> None:
-    pass
+    p = sub.add_parser("gradcheck", help="check the backward passes of the article's models",
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("path", nargs="?", help="your exercise file (with --exercise)")
+    p.add_argument("--model", choices=MODELS + ("all",), default="all",
+                   help="which autoencoder to check (default: all three)")
+    p.add_argument("--broken", metavar="NAME", help="swap in a deliberately wrong backward pass")
+    p.add_argument("--list", action="store_true", help="list the deliberately wrong backward passes")
+    p.add_argument("--exercise", metavar="PIECE", help="dense, relu, sigmoid, bce or l1")
+    p.add_argument("--init", metavar="PATH", help="with --exercise: write the template to PATH")
+    p.add_argument("--force", action="store_true", help="with --init: overwrite an existing file")
+    p.add_argument("--batch", type=int, default=4, help="batch size of the random inputs (default 4)")
+    p.add_argument("-k", "--samples", type=int, default=12,
+                   help="elements checked per large tensor (default 12)")
+    p.add_argument("--mode", choices=("elements", "direction"), default="elements",
+                   help="element-wise (default) or one random direction per tensor")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, inputs and samples")
+    p.set_defaults(run=run)
+
+
+def _build(name: str, seed: int):
+    from .. import autoencoders
+    builder = {"deep": autoencoders.deep, "shallow": autoencoders.shallow,
+               "sparse": autoencoders.sparse}[name]
+    return builder(seed=seed).model
+
+
+def _list() -> int:
+    from ..exercises.broken import BROKEN
+    width = max(map(len, BROKEN))
+    print("Deliberately wrong backward passes (scratchae gradcheck --broken NAME):")
+    for b in BROKEN.values():
+        print(f"  {b.name:<{width}}  {b.description} [{b.model} model; expect hint: {b.hint}]")
+    return EXIT_OK
+
+
+def _exercise(args) -> int:
+    from .. import exercises
+    piece = args.exercise
+    if piece not in exercises.EXERCISES:
+        raise UsageError(f"unknown exercise {piece!r}; choose from {', '.join(exercises.EXERCISES)}")
+    if args.init:
+        try:
+            path = exercises.write_template(piece, args.init, force=args.force)
+        except (FileExistsError, FileNotFoundError, OSError) as exc:
+            raise UsageError(str(exc)) from None
+        print(f"wrote {path}: fill in backward(), then run\n"
+              f"  scratchae gradcheck --exercise {piece} {path}")
+        return EXIT_OK
+    if not args.path:
+        raise UsageError(f"give your file: scratchae gradcheck --exercise {piece} PATH "
+                         f"(or --init PATH to create it from the template)")
+    try:
+        report = exercises.run_exercise(piece, args.path)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    except exercises.ExerciseError as exc:
+        print(f"NOT CHECKED: {exc}")
+        return EXIT_FAILED
+    print(report)
+    if report.ok:
+        print(f"\nWell done: your {piece} backward matches the finite differences.")
+        return EXIT_OK
+    print(f"\nNot yet: your {piece} backward is wrong (see the hint above).")
+    return EXIT_FAILED
+
+
+def run(args) -> int:
+    if args.list:
+        return _list()
+    if args.exercise:
+        return _exercise(args)
+    if args.path or args.init:
+        raise UsageError("a PATH or --init only goes with --exercise PIECE")
+    if args.batch < 1 or args.samples < 1:
+        raise UsageError("--batch and --samples must be positive")
+    from .. import gradcheck
+    from ..optimizers import SGD, Adam
+
+    names = MODELS if args.model == "all" else (args.model,)
+    broken = None
+    if args.broken:
+        from ..exercises.broken import BROKEN
+        broken = BROKEN.get(args.broken)
+        if broken is None:
+            raise UsageError(f"unknown broken piece {args.broken!r}; see --list")
+        if args.model == "all":
+            names = (broken.model,)
+        elif broken.piece == "l1" and args.model != "sparse":
+            raise UsageError("l1-sign needs --model sparse (the only model with an L1 penalty)")
+    start = time.perf_counter()
+    rng = np.random.default_rng(args.seed)
+    failed = []
+    for name in names:
+        model = _build(name, args.seed)
+        x = rng.random((args.batch, model.input_dim)).astype(np.float32)
+        if broken is not None:
+            from ..exercises.broken import install
+            where = install(broken, model)
+            print(f"[broken] {broken.description}: swapped into {model.name} ({where})\n")
+        t0 = time.perf_counter()
+        report = gradcheck.check_model(model, x, x, localize="always", k=args.samples,
+                                       mode=args.mode, seed=args.seed)
+        print(report)
+        print(f"({time.perf_counter() - t0:.1f} s)\n")
+        if not report.ok:
+            failed.append(model.name)
+    if broken is None:
+        for opt in (Adam(), SGD(0.01), SGD(0.01, momentum=0.9)):
+            report = gradcheck.check_optimizer(opt)
+            label = f"{type(opt).__name__}(momentum={opt.momentum})" if isinstance(opt, SGD) \
+                else type(opt).__name__
+            worst = report.worst
+            print(f"check_optimizer {label}: {len(report.rows)} steps against the closed form, "
+                  f"worst {worst.error:.1e} -> {'PASS' if report.ok else 'FAIL'}")
+            if not report.ok:
+                print(report)
+                failed.append(label)
+    took = time.perf_counter() - start
+    if failed:
+        print(f"\nFAILED: {', '.join(failed)} ({took:.1f} s)")
+        return EXIT_FAILED
+    print(f"\nAll gradient checks passed ({took:.1f} s)")
+    return EXIT_OK

@@ -1,0 +1,154 @@
+"""Deliberately wrong backward passes: what a failing gradient check looks like.
+
+Each class subclasses a real scratchae piece and changes only its backward with one classic
+mistake. `scratchae gradcheck --broken NAME` swaps one into an article model; the checker must
+fail, name the piece and tensor, and give the hint listed in `BROKEN`. They are the checker's
+negative controls too (tests/test_exercises.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..activations import ReLU, Sigmoid
+from ..layers import Dense
+from ..losses import BinaryCrossentropy
+from ..regularizers import L1
+
+
+class TransposedKernelDense(Dense):
+    """dL/dkernel computed as dz^T . x (units, input_dim), then forced into the kernel's shape."""
+
+    def backward(self, dy, **kwargs):
+        dx = super().backward(dy, **kwargs)
+        right = self.grads["kernel"]                 # x^T . dz, (input_dim, units)
+        wrong = right.T.copy()                       # dz^T . x, (units, input_dim)
+        right[...] = wrong.reshape(right.shape)      # "fixed" by a reshape: no error, wrong numbers
+        return dx
+
+
+class DoubleBiasDense(Dense):
+    """The bias gradient summed twice over the batch: 2 * sum_n dz[n]."""
+
+    def backward(self, dy, **kwargs):
+        dx = super().backward(dy, **kwargs)
+        self.grads["bias"] *= 2
+        return dx
+
+
+class ZeroInputGradDense(Dense):
+    """Fills the parameter gradients but hands back zeros instead of dz . kernel^T."""
+
+    def backward(self, dy, **kwargs):
+        dx = super().backward(dy, **kwargs)
+        return None if dx is None else np.zeros_like(dx)
+
+
+class NoMaskReLU(ReLU):
+    """Forgets the mask: dL/dx = dy everywhere, as if ReLU were the identity."""
+
+    def backward(self, dy):
+        self._check_dy(dy, self._cached())
+        return dy.copy()
+
+
+class SigmoidNoUpstream(Sigmoid):
+    """Returns the local derivative y (1 - y) and forgets to multiply by dy."""
+
+    def backward(self, dy):
+        y = self._cached()
+        self._check_dy(dy, y)
+        return y * (1 - y)
+
+
+class SigmoidDerivativeFromX(Sigmoid):
+    """Uses the input x instead of the output y: dy * x * (1 - x)."""
+
+    def forward(self, x):
+        self._input = x
+        return super().forward(x)
+
+    def backward(self, dy):
+        self._check_dy(dy, self._cached())
+        return dy * self._input * (1 - self._input)
+
+
+class NoMeanBCE(BinaryCrossentropy):
+    """The BCE gradient without its 1/(N*D): the gradient of a sum, for a loss that is a mean."""
+
+    def _grad(self, y_pred, y_true):
+        return super()._grad(y_pred, y_true) * y_pred.size
+
+
+class SignFlippedL1(L1):
+    """Gradient of factor * sum|h| with the wrong sign: -factor * sign(h)."""
+
+    def gradient(self, h):
+        return -np.sign(h) * self.l1
+
+
+@dataclass(frozen=True)
+class Broken:
+    """One shipped mistake: where it goes, what the checker should say."""
+
+    name: str
+    cls: type
+    piece: str            # "dense", "relu", "sigmoid", "bce" or "l1"
+    tensor: str           # the tensor whose gradient is wrong when the piece is checked alone
+    hint: str             # the hint kind the checker should give
+    model: str            # the article model it is shown on
+    description: str
+
+
+BROKEN: dict[str, Broken] = {b.name: b for b in [
+    Broken("dense-transposed", TransposedKernelDense, "dense", "kernel", "transpose", "deep",
+           "Dense kernel gradient computed transposed (dz^T . x), reshaped to fit"),
+    Broken("dense-bias-twice", DoubleBiasDense, "dense", "bias", "scale", "deep",
+           "Dense bias gradient twice too large (factor 2)"),
+    Broken("dense-zero-dx", ZeroInputGradDense, "dense", "x", "zero", "deep",
+           "Dense passes a zero gradient down to the layer below"),
+    Broken("relu-no-mask", NoMaskReLU, "relu", "x", "mask", "deep",
+           "ReLU backward without its mask (dy passes everywhere)"),
+    Broken("sigmoid-no-upstream", SigmoidNoUpstream, "sigmoid", "x", "upstream", "shallow",
+           "sigmoid backward returns y(1-y) without multiplying by dy"),
+    Broken("sigmoid-from-x", SigmoidDerivativeFromX, "sigmoid", "x", "formula", "shallow",
+           "sigmoid derivative computed from the input x instead of the output y"),
+    Broken("bce-no-mean", NoMeanBCE, "bce", "y_pred", "scale", "shallow",
+           "binary cross-entropy gradient missing its 1/(N*D)"),
+    Broken("l1-sign", SignFlippedL1, "l1", "h", "sign", "sparse",
+           "L1 activity penalty gradient with its sign flipped"),
+]}
+
+
+def install(broken: Broken, model) -> str:
+    """Swap `broken` into `model` (the caller's own throw-away model); return the piece's label.
+
+    Dense and ReLU mistakes go into the second Dense layer, sigmoid ones into the last, the L1
+    one into the layer that has the regularizer. A wrong sigmoid or BCE only shows if the model
+    does not fuse sigmoid + BCE, so the model is switched to the unfused chain for them.
+    """
+    chain = model._chain
+    if broken.piece == "dense":
+        layer = chain[1] if len(chain) > 1 else chain[0]
+        layer.__class__ = broken.cls
+        return layer.name
+    if broken.piece == "relu":
+        layer = chain[1] if len(chain) > 2 else chain[0]
+        layer.activation.__class__ = broken.cls
+        return f"{layer.name} > relu"
+    if broken.piece == "sigmoid":
+        chain[-1].activation.__class__ = broken.cls
+        model._fused = lambda: False
+        return f"{chain[-1].name} > sigmoid"
+    if broken.piece == "bce":
+        model.loss = broken.cls()
+        model._fused = lambda: False
+        return "loss"
+    if broken.piece == "l1":
+        for layer in chain:
+            if layer.activity_regularizer is not None:
+                layer.activity_regularizer.__class__ = broken.cls
+                return f"{layer.name} > l1"
+        raise ValueError("the l1 mistake needs a model with an L1 activity regularizer (sparse)")
+    raise ValueError(f"unknown piece {broken.piece!r}")
