@@ -734,6 +734,8 @@ def check_optimizer(optimizer: Any, *, steps: int = 5, seed: int = 0) -> Report:
     form computed here independently. Optimizers have no backward pass, so this replaces the
     finite-difference check.
     """
+    if not callable(getattr(optimizer, "apply", None)):
+        raise TypeError(f"check_optimizer needs a scratchae optimizer (Adam or SGD), got {type(optimizer).__name__}")
     opt = copy.deepcopy(optimizer)
     opt.iterations = 0
     for slot in getattr(opt, "_slots", ()):

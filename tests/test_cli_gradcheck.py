@@ -1,0 +1,65 @@
+"""`scratchae gradcheck`: in-process runs through scratchae.cli.main, one real subprocess."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scratchae.cli import main
+from scratchae.exercises.broken import BROKEN
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = Path(__file__).parent / "exercise_solutions"
+
+
+def test_full_run_passes(capsys):
+    assert main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    for name in ("deep_autoencoder", "shallow_autoencoder", "check_optimizer Adam", "All gradient checks passed"):
+        assert name in out
+    assert "FAIL" not in out and "> l1" in out
+
+
+def test_list(capsys):
+    assert main(["gradcheck", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in BROKEN)
+
+
+@pytest.mark.parametrize("name", ["relu-no-mask", "bce-no-mean", "l1-sign"])
+def test_broken_fails_with_hint(name, capsys):
+    assert main(["gradcheck", "--broken", name]) == 1
+    out = capsys.readouterr().out
+    assert "First wrong piece" in out and "hint:" in out and "FAIL" in out
+
+
+def test_usage_errors(capsys):
+    assert main(["gradcheck", "--broken", "nope"]) == 2
+    assert main(["gradcheck", "--exercise", "conv", "x.py"]) == 2
+    assert main(["gradcheck", "--exercise", "dense"]) == 2
+    assert main(["gradcheck", "--broken", "l1-sign", "--model", "deep"]) == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_exercise_flow(tmp_path, capsys):
+    path = tmp_path / "my_dense.py"
+    assert main(["gradcheck", "--exercise", "dense", "--init", str(path)]) == 0
+    assert path.exists()
+    assert main(["gradcheck", "--exercise", "dense", "--init", str(path)]) == 2      # no overwrite
+    assert main(["gradcheck", "--exercise", "dense", str(path)]) == 1
+    assert "NotImplementedError" in capsys.readouterr().out
+    assert main(["gradcheck", "--exercise", "dense", str(SOLUTIONS / "dense.py")]) == 0
+    assert "Well done" in capsys.readouterr().out
+    assert main(["gradcheck", "--exercise", "dense", str(tmp_path / "none.py")]) == 2
+    bad = tmp_path / "bad.py"
+    bad.write_text("def (\n")
+    assert main(["gradcheck", "--exercise", "dense", str(bad)]) == 1
+    assert "syntax error" in capsys.readouterr().out
+
+
+def test_subprocess_broken_exits_one():
+    proc = subprocess.run([sys.executable, "-m", "scratchae", "gradcheck", "--broken", "dense-transposed"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 1, proc.stderr
+    assert "transposed" in proc.stdout
