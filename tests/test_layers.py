@@ -115,7 +115,9 @@ def sign_structured_case(draw):
     col_sign = np.where(draw(arrays(np.bool_, d)), -1.0, 1.0)
     row_sign = np.where(draw(arrays(np.bool_, d)), -1.0, 1.0)
     x = draw(arrays(np.float64, (n, d), elements=st.floats(0.1, 1.0))) * col_sign
-    kernel = draw(arrays(np.float64, (d, u), elements=st.floats(0.1, 1.0))) * row_sign[:, None]
+    # kernel entries scaled by 1/d keep |z| <= 2: the sigmoid stays out of saturation, where
+    # y(1-y) ~ 1e-5 would leave gradients no bigger than the rounding noise
+    kernel = draw(arrays(np.float64, (d, u), elements=st.floats(0.1, 1.0))) * row_sign[:, None] / d
     bias = draw(arrays(np.float64, u, elements=st.floats(-1.0, 1.0)))
     dy = draw(arrays(np.float64, (n, u), elements=st.floats(0.5, 1.5)))
     return act, use_bias, reg, x, kernel, bias, dy
@@ -134,7 +136,7 @@ def test_dense_gradient_check(case):
     act, use_bias, reg, x, kernel, bias, dy = case
     z = x @ kernel + (bias if use_bias else 0.0)
     if act == "relu" or reg == "l1":
-        # off the kink: a step of h = 1e-5 moves z by at most 1e-5 * max|x or kernel| <= 1e-5
+        # off the kink: a step of h = 1e-5 moves z by at most 1e-5 * max(|x|, |kernel|, 1) = 1e-5
         assume(np.abs(z).min() > 1e-3)
     layer = _build(act, use_bias, reg, kernel, bias)
     errors = check_piece(layer, x, dy=dy)
