@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["reconstructions", "denoising", "code_distributions", "compare_losses",
            "loss_curves", "first_layer_weights"]
@@ -144,6 +145,7 @@ def compare_losses(histories: Mapping[str, Any]) -> Figure:
         ax.plot(range(1, len(losses) + 1), losses, marker=".", label=k)
     ax.set_title("Training Loss: " + " vs ".join(f"{k} {v[-1]:.4f}" for k, v in named))
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("training loss")
     ax.legend()
     return fig
@@ -158,6 +160,7 @@ def loss_curves(histories: Mapping[str, Any]) -> Figure:
     for k, losses in named:
         ax.plot(range(1, len(losses) + 1), losses, marker=".", label=f"{k} (final {losses[-1]:.4f})")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("training loss (per epoch)")
     ax.set_title("Training loss of each model")
     ax.legend()
