@@ -53,7 +53,11 @@ class Loss:
         return self._value(*self._check(y_pred, y_true))
 
     def forward(self, y_pred: np.ndarray, y_true: np.ndarray) -> float:
-        y_pred, y_true = self._check(y_pred, y_true)
+        return self.forward_trusted(*self._check(y_pred, y_true))
+
+    def forward_trusted(self, y_pred: np.ndarray, y_true: np.ndarray) -> float:
+        """forward without the input checks: for callers that validated the data once already
+        (a model checks its whole dataset when `fit` starts, not every batch)."""
         self._cache = (y_pred, y_true)
         return self._value(y_pred, y_true)
 
@@ -74,14 +78,18 @@ class Loss:
     def _grad(self, y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    @staticmethod
-    def _check(y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _check(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not isinstance(y_pred, np.ndarray) or not isinstance(y_true, np.ndarray):
             raise TypeError("y_pred and y_true must be NumPy arrays")
         if y_pred.shape != y_true.shape:
             raise ValueError(f"y_pred and y_true must have the same shape, got {y_pred.shape} and {y_true.shape}")
         if y_pred.size == 0:
             raise ValueError("y_pred and y_true are empty")
+        for name, a in (("y_pred", y_pred), ("y_true", y_true)):
+            if not np.issubdtype(a.dtype, np.floating):
+                raise TypeError(f"{name} must hold floats, got dtype {a.dtype}")
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"{name} holds NaN or infinite values")
         if y_true.dtype != y_pred.dtype:
             y_true = y_true.astype(y_pred.dtype)
         return y_pred, y_true
@@ -109,6 +117,15 @@ class BinaryCrossentropy(Loss):
         if not isinstance(from_logits, bool):
             raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
         self.from_logits = from_logits
+
+    def _check(self, y_pred, y_true):
+        y_pred, y_true = super()._check(y_pred, y_true)
+        lo, hi = float(y_true.min()), float(y_true.max())
+        if lo < 0 or hi > 1:
+            raise ValueError(f"binary cross-entropy needs targets y_true in [0, 1], got values in [{lo:g}, {hi:g}]")
+        if not self.from_logits and (float(y_pred.min()) < 0 or float(y_pred.max()) > 1):
+            raise ValueError("y_pred must be probabilities in [0, 1] (or use from_logits=True for logits)")
+        return y_pred, y_true
 
     def _value(self, y_pred, y_true):
         if self.from_logits:

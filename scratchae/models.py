@@ -204,9 +204,9 @@ class Model:
     def _loss_forward(self, y_pred: np.ndarray, y: np.ndarray) -> float:
         """Data loss (fused from the logits when possible) plus every activity penalty."""
         if self._fused():
-            value = _FUSED_BCE.forward(self._chain[-1].logits, y)
+            value = _FUSED_BCE.forward_trusted(self._chain[-1].logits, y)
         else:
-            value = self.loss.forward(y_pred, y)
+            value = self.loss.forward_trusted(y_pred, y)
         return value + sum(l.penalty for l in self._chain if l.activity_regularizer is not None)
 
     def _backward(self) -> None:
@@ -247,12 +247,11 @@ class Model:
         if isinstance(self, Sequential) and self._layers and not self._layers[0].built:
             self._build_on(x)
         self._require_built()
+        x_in = x
         x = _as_matrix(x, "x", self.input_dim, self.dtype)
         if y is None:
             return x, None
-        if y is x or (isinstance(y, np.ndarray) and isinstance(x, np.ndarray) and y is x):
-            return x, x
-        y_arr = _as_matrix(y, "y", self._chain[-1].units, self.dtype)
+        y_arr = x if y is x_in else _as_matrix(y, "y", self._chain[-1].units, self.dtype)
         if len(y_arr) != len(x):
             raise ValueError(f"x and y must have the same number of samples, got {len(x)} and {len(y_arr)}")
         if isinstance(self.loss, _losses.BinaryCrossentropy):
@@ -284,10 +283,7 @@ class Model:
         verbose = _check_verbose(verbose)
         if y is None:
             raise ValueError("fit needs targets y; for an autoencoder pass the input twice: fit(x, x)")
-        same = y is x
-        x, y = self._check_data(x, y)
-        if same:
-            y = x
+        x, y = self._check_data(x, y)      # y is x again when the caller passed x twice
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -305,7 +301,9 @@ class Model:
         bs = min(batch_size, n)
         xb_buf = np.empty((bs, x.shape[1]), dtype=x.dtype)
         yb_buf = xb_buf if y is x else np.empty((bs, y.shape[1]), dtype=y.dtype)
-        with _StopOnInterrupt() as stop:
+        # Divergence shows up as a non-finite loss, reported below with where it happened;
+        # NumPy's overflow warnings on the way there would only bury that message.
+        with _StopOnInterrupt() as stop, np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(initial_epoch, initial_epoch + epochs):
                 if verbose == 1 or verbose == 2:
                     _print(f"Epoch {epoch + 1}/{initial_epoch + epochs}")
@@ -336,9 +334,9 @@ class Model:
                     total += value * m
                     done += m
                     bar.update(done, total / done)
-                    if stop.requested:
+                    if stop.requested and done < n:
                         break
-                if stop.requested:
+                if stop.requested and done < n:
                     history.interrupted = True
                     if verbose:
                         _print(f"\nInterrupted at epoch {epoch + 1} after {done}/{n} samples; "
@@ -346,9 +344,12 @@ class Model:
                     break
                 logs = {"loss": total / done}
                 if val is not None:
-                    logs["val_loss"] = self._evaluate_checked(*val, batch_size=bs)
+                    logs["val_loss"] = self._evaluate_checked(*val, batch_size=batch_size)
                 bar.finish(done, logs)
                 history._record(epoch, logs)
+                if stop.requested:        # Ctrl-C in the epoch's last batch: keep the epoch, stop
+                    history.interrupted = True
+                    break
         if history.interrupted:
             raise KeyboardInterrupt(f"training of {self.name!r} interrupted; see model.history")
         return history
@@ -363,7 +364,8 @@ class Model:
         """One optimizer step on one batch; returns its loss (penalties included, before the step)."""
         self._require_compiled()
         x, y = self._check_data(x, y)
-        value = self._train_step(x, y, self._optimizer_triples())
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = self._train_step(x, y, self._optimizer_triples())
         if not math.isfinite(value):
             raise NonFiniteLossError(f"loss is {value} on this batch; the update was not applied")
         return value
@@ -413,6 +415,8 @@ class Model:
                 w = np.asarray(w)
                 if w.shape != p.shape:
                     raise ValueError(f"{layer.name}/{key}: expected shape {p.shape}, got {w.shape}")
+                if not np.issubdtype(w.dtype, np.number) or not np.all(np.isfinite(w)):
+                    raise ValueError(f"{layer.name}/{key}: weights must be finite numbers")
             i += k
         for layer, ws in staged:
             layer.set_weights(list(ws))
@@ -533,6 +537,7 @@ class Sequential(Model):
             width = prev.input_dim if isinstance(prev, InputLayer) else getattr(prev, "units", None)
             if width is not None:
                 layer.build(width)
+        _check_unique_names(self._layers + [layer])
         self._layers.append(layer)
         self._check_dtypes()
 
@@ -571,7 +576,16 @@ def _trace_chain(inputs: Any, outputs: Any) -> list[Layer]:
             raise ValueError(f"layer {layer.name!r} appears twice in the chain: branching and "
                              "repeated layers are out of scope in scratchae")
         seen.add(id(layer))
+    _check_unique_names(chain)
     return chain
+
+
+def _check_unique_names(layers: list[Layer]) -> None:
+    """Weights are saved under '<layer name>/<param>': two layers may not share a name."""
+    names = [l.name for l in layers]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"all layer names in a model must be unique; repeated: {dup}")
 
 
 def _InputFor(t: SymbolicTensor) -> InputLayer:
@@ -701,6 +715,11 @@ def load_model(path: str | os.PathLike) -> Model:
     for p, param in expected.items():
         param[...] = weights[p]
 
+    if meta.get("rng_state") is not None:
+        try:
+            model._rng = _rng_from_json(meta["rng_state"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path!r}: invalid generator state ({exc})") from None
     comp = meta.get("compile")
     if comp is not None:
         try:
@@ -715,11 +734,6 @@ def load_model(path: str | os.PathLike) -> Model:
                 if arr.shape != model._flat.shape or arr.dtype != model._flat.dtype:
                     raise ValueError(f"{path!r}: optimizer state {slot}/{key} is {arr.dtype}{arr.shape}, "
                                      f"expected {model._flat.dtype}{model._flat.shape}")
-    if meta.get("rng_state") is not None:
-        try:
-            model._rng = _rng_from_json(meta["rng_state"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{path!r}: invalid generator state ({exc})") from None
     return model
 
 

@@ -187,14 +187,12 @@ def test_shape_mismatch_empty_and_non_arrays():
         BinaryCrossentropy(from_logits="yes")
 
 
-@pytest.mark.xfail(strict=True, reason="library gap: losses._check does not validate values (DESIGN.md section 7); only models.Model does")
 def test_bce_targets_outside_unit_interval_are_rejected():
     # DESIGN.md section 7: "BCE targets outside [0, 1]" get a clear ValueError
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         BinaryCrossentropy().forward(np.full((1, 2), 0.5), np.array([[0.0, 255.0]]))
 
 
-@pytest.mark.xfail(strict=True, reason="library gap: losses._check does not validate values (DESIGN.md section 7); only models.Model does")
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_non_finite_predictions_are_rejected(bad):
     # DESIGN.md section 7: NaN or inf gets a ValueError naming the problem (not a nan loss)

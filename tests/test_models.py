@@ -465,11 +465,7 @@ def test_summary_prints_to_stdout(capsys):
     assert "only" in out and "Total params: 15" in out
 
 
-# -- known bugs (xfail until fixed) ----------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="bug: models.py fit computes val_loss with bs = min(batch_size, "
-                   "len(x_train)) (line ~305/349) instead of batch_size, so with a summed activity "
-                   "penalty val_loss != evaluate(x_val, y_val, batch_size) when the training set is "
-                   "smaller than batch_size")
+# -- regressions of bugs found in review ----------------------------------------------------------
 def test_val_loss_uses_the_fit_batch_size_even_with_few_training_samples():
     x, xv = structured(20, 8, seed=1), structured(100, 8, seed=2)
     m, _, _ = small_chain(sizes=(8, 5, 8), acts=("relu", "sigmoid"), reg_at=0, factor=1e-2)
@@ -478,9 +474,6 @@ def test_val_loss_uses_the_fit_batch_size_even_with_few_training_samples():
     assert hist.history["val_loss"][0] == pytest.approx(m.evaluate(xv, xv, batch_size=32), rel=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Model.set_weights (models.py ~line 404-418) stages only "
-                   "shapes; finiteness is checked inside each Layer.set_weights, so a NaN in a later "
-                   "layer leaves the earlier layers already overwritten")
 def test_set_weights_with_nan_in_a_later_layer_changes_nothing():
     m, _, _ = small_chain(sizes=(5, 3, 5), acts=("relu", "sigmoid"))
     snapshot = m.get_weights()

@@ -379,11 +379,6 @@ def test_pickled_object_array_is_refused(tmp_path):
         load_model(p)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a model whose layers share a name is accepted (models.py "
-                   "_trace_chain / Sequential.add do not check names); save keys weights by "
-                   "'weights/<layer name>/<param>' so one layer's arrays overwrite the other's and "
-                   "load_model silently loads wrong weights. Keras raises 'All layer names should be "
-                   "unique'; do the same in Model.__init__/Sequential.add (or at least in save)")
 def test_duplicate_layer_names_are_refused_or_round_trip(tmp_path):
     inp = Input(shape=(6,))
     out = Dense(6, name="same", activation="sigmoid")(Dense(6, name="same", activation="relu")(inp))

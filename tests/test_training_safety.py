@@ -218,9 +218,6 @@ def test_diverging_sgd_stops_with_finite_weights():
     assert all(np.all(np.isfinite(w)) for w in m.get_weights())
 
 
-@pytest.mark.xfail(strict=True, reason="bug: divergence surfaces as numpy RuntimeWarnings "
-                   "(overflow in matmul) before NonFiniteLossError; fit should run its arithmetic "
-                   "under np.errstate so the user sees only the clear error")
 def test_diverging_sgd_raises_no_runtime_warning():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 12)).astype(np.float32)
@@ -273,10 +270,6 @@ def test_ctrl_c_outside_fit_is_not_swallowed():
             pass
 
 
-@pytest.mark.xfail(strict=True, reason="bug: models.py _check_data returns early when y is x "
-                   "(line ~253), skipping the BCE [0, 1] target check, so the article's "
-                   "fit(x_train, x_train) on float images left in 0-255 trains silently on a "
-                   "meaningless loss; run the range check on x in that branch too")
 @pytest.mark.parametrize("entry", ["fit", "train_on_batch", "evaluate"])
 def test_bce_range_check_also_when_x_is_y(entry):
     m = make()
