@@ -84,6 +84,16 @@ def _losses(history: Any, name: str) -> list[float]:
     return values
 
 
+def _epoch_axis(ax, epochs: int) -> None:
+    """Epochs counted from 1, whole numbers only, even for a one-epoch run."""
+    ax.set_xlabel("epoch")
+    ax.set_xlim(0.5, epochs + 0.5)
+    if epochs <= 20:
+        ax.set_xticks(range(1, epochs + 1))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _named(mapping: Any, what: str) -> list[tuple[str, Any]]:
     if not isinstance(mapping, Mapping) or not mapping:
         raise TypeError(f"{what} must be a non-empty dict {{name: ...}}, got {type(mapping).__name__}")
@@ -144,8 +154,7 @@ def compare_losses(histories: Mapping[str, Any]) -> Figure:
     for k, losses in named:
         ax.plot(range(1, len(losses) + 1), losses, marker=".", label=k)
     ax.set_title("Training Loss: " + " vs ".join(f"{k} {v[-1]:.4f}" for k, v in named))
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _epoch_axis(ax, max(len(v) for _, v in named))
     ax.set_ylabel("training loss")
     ax.legend()
     return fig
@@ -159,8 +168,7 @@ def loss_curves(histories: Mapping[str, Any]) -> Figure:
     ax = fig.add_subplot(1, 1, 1)
     for k, losses in named:
         ax.plot(range(1, len(losses) + 1), losses, marker=".", label=f"{k} (final {losses[-1]:.4f})")
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _epoch_axis(ax, max(len(v) for _, v in named))
     ax.set_ylabel("training loss (per epoch)")
     ax.set_title("Training loss of each model")
     ax.legend()
