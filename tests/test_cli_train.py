@@ -173,3 +173,49 @@ def test_help_shows_examples(command, example, capsys):
     assert exc.value.code == 0
     text = capsys.readouterr().out
     assert "examples:" in text and example in text and "--dataset" in text
+
+
+# -- data from a folder, and Ctrl-C --------------------------------------------------------------
+def test_train_on_a_folder_of_idx_files(tmp_path):
+    from scratchae.datasets import mnist, write_idx
+
+    (x, y), (xt, yt) = mnist.load_subset()
+    folder = tmp_path / "my data"
+    folder.mkdir()
+    write_idx(folder / "train-images-idx3-ubyte.gz", x[:96])
+    write_idx(folder / "train-labels-idx1-ubyte.gz", y[:96])
+    write_idx(folder / "t10k-images-idx3-ubyte", xt[:8])
+    write_idx(folder / "t10k-labels-idx1-ubyte", yt[:8])
+    r = scratchae("train", "shallow", "--dataset", str(folder), "--epochs", "2", "--code-size", "4",
+                  "--verbose", "0", "--out", "r", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"Data: IDX files from folder {folder} (96 train / 8 test)")
+    history = json.loads((tmp_path / "r" / "shallow-history.json").read_text())
+    assert history["dataset"]["train"] == 96 and len(history["loss"]) == 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_and_keeps_completed_epochs(tmp_path):
+    import signal
+    import time
+
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    p = subprocess.Popen([sys.executable, "-m", "scratchae", "train", "sparse", "--dataset", "mnist-5k",
+                          "--epochs", "100", "--verbose", "2", "--out", "r"], cwd=tmp_path, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = ""
+    deadline = time.monotonic() + 120
+    while "Epoch 2/100" not in seen and time.monotonic() < deadline:
+        line = p.stdout.readline()
+        if not line:
+            break
+        seen += line
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, (seen + out, err)
+    assert err.strip().splitlines()[-1] == "scratchae: interrupted"
+    assert "saved the" in err
+    history = json.loads((tmp_path / "r" / "sparse-history.json").read_text())
+    assert history["interrupted"] is True and history["epochs"] == len(history["loss"]) >= 1
+    model = load_model(tmp_path / "r" / "sparse.npz")
+    assert model.predict(np.zeros((1, 784), np.float32)).shape == (1, 784)

@@ -369,12 +369,25 @@ def run_train(args: argparse.Namespace) -> int:
         xt_in = add_gaussian_noise(xt, settings["noise_factor"], seed=seed + 1)
     if args.verbose:
         ae.model.summary()
-    r = _train_one(name, ae, x_in, x, xt_in, xt, settings["epochs"], args)
+    out = args.out
+    model_path = os.path.join(out, f"{name}.npz")
+    dataset_info = {"name": data.name, "description": data.description, "train": len(x), "test": len(xt)}
+    try:
+        r = _train_one(name, ae, x_in, x, xt_in, xt, settings["epochs"], args)
+    except KeyboardInterrupt:
+        # Nothing lost: keep the completed epochs (fit leaves the model usable), then exit 130.
+        done = ae.model.history.history.get("loss", []) if ae.model.history else []
+        if done:
+            ae.model.save(model_path)
+            _save_json({"model": name, "loss": [float(v) for v in done], "epochs": len(done),
+                        "interrupted": True, "dataset": dataset_info, "arguments": settings,
+                        "scratchae_version": __version__},
+                       os.path.join(out, f"{name}-history.json"))
+            print(f"scratchae: saved the {len(done)} completed epoch(s) to {model_path}", file=sys.stderr)
+        raise
 
     print()
     print(_table([r]))
-    out = args.out
-    model_path = os.path.join(out, f"{name}.npz")
     ae.model.save(model_path)
     n = min(5, len(xt))
     outputs = ae.model.predict(xt_in)
@@ -393,8 +406,8 @@ def run_train(args: argparse.Namespace) -> int:
             "test_loss": r["test_loss"],
             "mean_code": r["mean_code"],
             "seconds": r["seconds"],
-            "dataset": {"name": data.name, "description": data.description,
-                        "train": len(x), "test": len(xt)},
+            "interrupted": False,
+            "dataset": dataset_info,
             "arguments": settings,
             "scratchae_version": __version__,
         }, os.path.join(out, f"{name}-history.json")),
