@@ -201,7 +201,9 @@ def _load_data(name: str):
         data = load(name)
     except (OSError, ValueError, TypeError) as exc:
         reason = getattr(exc, "summary", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UsageError(f"cannot load dataset {name!r}: {reason}") from None
+        hint = ("; offline, --dataset mnist-5k uses the subset bundled with scratchae"
+                if isinstance(exc, OSError) else "")
+        raise UsageError(f"cannot load dataset {name!r}: {reason}{hint}") from None
     print(f"Data: {data.description}")
     print(f"      {len(data.x_train):,} training and {len(data.x_test):,} test images, "
           f"{data.x_train.shape[1]} pixels each", flush=True)
