@@ -27,7 +27,6 @@ import time
 
 # Small matrix products (batch 32) are fastest on one BLAS thread, and far faster than
 # several threads fighting over two busy cores. Must be set before NumPy loads.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402

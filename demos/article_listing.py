@@ -20,7 +20,6 @@ Training all six models takes about half a minute on two cores with the bundled 
 import os
 import sys
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # batch-32 products: one BLAS thread is fastest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
 import matplotlib

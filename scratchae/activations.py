@@ -106,7 +106,8 @@ def sigmoid(x: Array) -> Array:
         x <  0:  e^x / (1 + e^x)        (the same number, rewritten)
     """
     e = np.exp(-np.abs(x))                      # in (0, 1], never overflows
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    r = 1.0 / (1.0 + e)                         # sigmoid(|x|)
+    return np.where(x >= 0, r, e * r)           # sigmoid(-|x|) = e^-|x| / (1 + e^-|x|)
 
 
 class Sigmoid(Activation):

@@ -130,13 +130,16 @@ class BinaryCrossentropy(Loss):
     def _value(self, y_pred, y_true):
         if self.from_logits:
             z = y_pred
-            # softplus(z) - y z, with softplus(z) = max(z, 0) + log1p(exp(-|z|)): exp of a
-            # non-positive number never overflows, and log1p keeps precision for tiny e^-|z|.
-            per = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))) - y_true * z
-        else:
-            eps = config.EPSILON
-            p = np.clip(y_pred, eps, 1 - eps)
-            per = -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p))
+            # sum of softplus(z) - y z, with softplus(z) = max(z, 0) + log(1 + exp(-|z|)): exp
+            # of a non-positive number never overflows. log(1 + e) instead of log1p(e): for
+            # e < epsilon it gives 0 instead of ~e, an absolute error below the dtype's
+            # epsilon, and NumPy's float32 log is about 4x faster than its log1p.
+            total = (float(np.maximum(z, 0).sum()) + float(np.log(1 + np.exp(-np.abs(z))).sum())
+                     - float(np.vdot(y_true, z)))
+            return total / z.size
+        eps = config.EPSILON
+        p = np.clip(y_pred, eps, 1 - eps)
+        per = -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p))
         return float(per.mean(dtype=np.float64))
 
     def _grad(self, y_pred, y_true):
@@ -174,6 +177,17 @@ class MeanSquaredError(Loss):
     def _grad(self, y_pred, y_true):
         """dL/dy_pred = 2 (y_pred - y) / (N D), shape (N, D)."""
         return (y_pred - y_true) * (2.0 / y_pred.size)
+
+
+def fused_sigmoid_bce_grad(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dL/dz of the fused sigmoid + BCE, (p - y) / (N D), given p = sigmoid(z) already computed.
+
+    The same number as `BinaryCrossentropy(from_logits=True).backward()`, without computing the
+    sigmoid a second time (a model's last layer has just computed it). Tested equal to it.
+    """
+    g = p - y
+    g *= 1.0 / p.size
+    return g
 
 
 _NAMES = {

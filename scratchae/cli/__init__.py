@@ -18,16 +18,24 @@ class UsageError(Exception):
     """A problem with what the user asked for: printed as one line, exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (`scratchae: error: ...`) and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"scratchae: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import gradcheck, train   # each module adds its own sub-commands
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="scratchae",
         description="Autoencoders from scratch in NumPy: train the article's models, check gradients.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n")[1],
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     train.add_commands(sub)
     gradcheck.add_commands(sub)
     return parser

@@ -17,16 +17,9 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
-from typing import Any, Callable
 
-# Training steps are small matrix products (batch 32); one BLAS thread runs them fastest, and
-# far faster than several threads competing for two busy cores. Effective only if NumPy is not
-# loaded yet; `_limit_blas_threads` below covers the case where it already is.
-_USER_SET_THREADS = any(v in os.environ for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"))
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
+from .._files import atomic_write  # noqa: E402
 from . import UsageError  # noqa: E402
 
 MODELS = ("vanilla", "shallow", "denoising", "sparse")
@@ -166,33 +159,6 @@ def _check_train(args: argparse.Namespace) -> dict:
 
 
 # -- shared steps --------------------------------------------------------------------------------
-def _limit_blas_threads() -> None:
-    """One BLAS thread for the small products of minibatch training, unless the user chose.
-
-    Uses NumPy's bundled OpenBLAS through ctypes (there is no public NumPy call for it); if the
-    library or the symbol is not there, nothing happens.
-    """
-    if _USER_SET_THREADS:
-        return
-    import ctypes
-    import glob
-
-    import numpy as np
-
-    folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in glob.glob(os.path.join(folder, "*openblas*")):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for symbol in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                       "openblas_set_num_threads64_", "openblas_set_num_threads"):
-            fn = getattr(lib, symbol, None)
-            if fn is not None:
-                fn(1)
-                return
-
-
 def _load_data(name: str):
     """The dataset, or a one-line UsageError saying why it could not be had."""
     from ..datasets import load
@@ -210,30 +176,13 @@ def _load_data(name: str):
     return data
 
 
-def _atomic_write(path: str, write: Callable[[Any], None], binary: bool = True) -> None:
-    """Write through `write(file)` to a temporary file beside `path`, then rename it over `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600; give the file the usual mode
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _save_figure(fig, path: str) -> str:
-    _atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
     return path
 
 
 def _save_json(obj: dict, path: str) -> str:
-    _atomic_write(path, lambda f: (json.dump(obj, f, indent=2), f.write("\n")), binary=False)
+    atomic_write(path, lambda f: (json.dump(obj, f, indent=2), f.write("\n")), text=True)
     return path
 
 
@@ -281,7 +230,6 @@ def run_demo(args: argparse.Namespace) -> int:
     from ..datasets import add_gaussian_noise
 
     _check_common(args)
-    _limit_blas_threads()
     data = _load_data(args.dataset)
     _make_out(args.out)
     recipe = autoencoders.ARTICLE
@@ -355,7 +303,6 @@ def run_train(args: argparse.Namespace) -> int:
     from ..datasets import add_gaussian_noise
 
     settings = _check_train(args)
-    _limit_blas_threads()
     data = _load_data(args.dataset)
     _make_out(args.out)
     name, seed = settings["model"], settings["seed"]

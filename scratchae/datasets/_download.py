@@ -16,11 +16,12 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from .._files import atomic_write
 
 __all__ = ["DEFAULT_TIMEOUT", "DownloadError", "cache_root", "sha256_file", "fetch", "ensure_files"]
 
@@ -98,15 +99,15 @@ def _fetch_one(url: str, dest: Path, sha256: str, timeout: float) -> None:
         length = response.headers.get("Content-Length")
         expected_len = int(length) if length and length.isdigit() else None
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        try:
+
+        def stream(out) -> None:
+            # hash while writing; raising here makes atomic_write drop the temporary file
             digest = hashlib.sha256()
             received = 0
-            with open(fd, "wb") as out:
-                while chunk := response.read(_CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    received += len(chunk)
+            while chunk := response.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                received += len(chunk)
             if expected_len is not None and received != expected_len:
                 raise ValueError(
                     f"transfer cut short ({received} of {expected_len} bytes received)"
@@ -116,13 +117,8 @@ def _fetch_one(url: str, dest: Path, sha256: str, timeout: float) -> None:
                 raise ValueError(
                     f"SHA-256 mismatch (expected {sha256}, got {got}; {received} bytes)"
                 )
-            os.replace(tmp, dest)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+
+        atomic_write(dest, stream)
 
 
 def fetch(

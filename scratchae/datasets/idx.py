@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import gzip
 import os
-import tempfile
 import zlib
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 import numpy as np
+
+from .._files import atomic_write
 
 __all__ = ["TYPE_CODES", "IMAGES_MAGIC", "LABELS_MAGIC", "read_idx", "write_idx"]
 
@@ -203,15 +204,4 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None 
 
 def write_atomic(path: str | os.PathLike, payload: bytes) -> None:
     """Write ``payload`` to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with open(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, lambda fh: fh.write(payload))

@@ -1,0 +1,181 @@
+"""How fast does scratchae train the article's deep autoencoder, against what it must cost?
+
+For each batch size and hidden size, in one process:
+
+  scratchae    epoch time of `Model.fit` (median of the timed epochs after one warm-up epoch)
+  floor        the same steps doing only the 12 matrix products of a step (4 forward,
+               4 kernel gradients, 4 input gradients), into preallocated outputs: what no
+               NumPy implementation can beat
+  ratio        scratchae / floor
+  samples/s    training samples per second
+  peak MB      peak of NumPy's allocations during one more, untimed epoch (tracemalloc)
+  torch        (when PyTorch is importable) the same loop in PyTorch eager: Linear layers,
+               BCE on sigmoid outputs, torch.optim.Adam with Keras's epsilon; and
+               torch / scratchae
+
+Data: full Fashion-MNIST when Debian's `dataset-fashion-mnist` is installed (or --data DIR),
+else the bundled MNIST subset tiled to 60,000 images.
+
+    python benchmarks/train_speed.py                      # the full grid, prints a table
+    python benchmarks/train_speed.py --json speed.json    # also writes the rows as JSON
+    python benchmarks/train_speed.py --batch-sizes 32 --hidden-sizes 128 --epochs 3
+
+PyTorch is never a dependency; to include it, run this script from an environment that has
+it, e.g. `python -m venv /tmp/t && /tmp/t/bin/pip install torch numpy matplotlib` and
+`PYTHONPATH=. /tmp/t/bin/python benchmarks/train_speed.py`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from scratchae import autoencoders  # noqa: E402
+from scratchae.datasets import fashion_mnist, mnist, to_vectors  # noqa: E402
+from scratchae.utils import set_random_seed  # noqa: E402
+
+DEBIAN_FASHION = "/usr/share/datasets/fashion-mnist"
+
+
+def load_data(path: str | None) -> tuple[np.ndarray, str]:
+    folder = path or (DEBIAN_FASHION if os.path.isdir(DEBIAN_FASHION) else None)
+    if folder:
+        (x, _), _ = fashion_mnist.load_data(path=folder)
+        return to_vectors(x), f"Fashion-MNIST from {folder} ({len(x):,} images)"
+    (x, _), _ = mnist.load_data(subset=True)
+    x = np.tile(to_vectors(x), (15, 1))
+    return x, f"bundled MNIST subset tiled to {len(x):,} images"
+
+
+def time_scratchae(x: np.ndarray, batch: int, hidden: int, epochs: int) -> tuple[list[float], float]:
+    set_random_seed(0)
+    model = autoencoders.deep(hidden_size=hidden).model
+    model.fit(x, x, batch_size=batch, epochs=1, verbose=0)           # warm-up
+    times = []
+    for _ in range(epochs):
+        t = time.perf_counter()
+        model.fit(x, x, batch_size=batch, epochs=1, verbose=0)
+        times.append(time.perf_counter() - t)
+    # tracemalloc slows every allocation down, so memory is measured on a separate,
+    # untimed epoch
+    tracemalloc.start()
+    model.fit(x, x, batch_size=batch, epochs=1, verbose=0)
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return times, peak
+
+
+def time_floor(n: int, batch: int, hidden: int, repeats: int) -> list[float]:
+    """Only the 12 matrix products per step, for the same shapes and number of steps."""
+    rng = np.random.default_rng(0)
+    sizes = [784, hidden, 32, hidden, 784]
+    f32 = np.float32
+    W = [rng.standard_normal((a, b)).astype(f32) for a, b in zip(sizes, sizes[1:])]
+    H = [rng.standard_normal((batch, s)).astype(f32) for s in sizes]       # activations
+    dW = [np.empty_like(w) for w in W]
+    dX = [np.empty((batch, s), f32) for s in sizes[:-1]]
+    steps = -(-n // batch)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(steps):
+            for i, w in enumerate(W):
+                np.matmul(H[i], w, out=H[i + 1])
+            for i in range(len(W) - 1, -1, -1):
+                np.matmul(H[i].T, H[i + 1], out=dW[i])
+                np.matmul(H[i + 1], W[i].T, out=dX[i])
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def time_torch(x: np.ndarray, batch: int, hidden: int, epochs: int) -> list[float] | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(784, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 32), torch.nn.ReLU(),
+        torch.nn.Linear(32, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 784), torch.nn.Sigmoid())
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = torch.nn.BCELoss()
+    data = torch.from_numpy(x)
+    gen = torch.Generator().manual_seed(0)
+
+    def epoch() -> None:
+        order = torch.randperm(len(data), generator=gen)
+        for i in range(0, len(data), batch):
+            xb = data[order[i:i + batch]]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(net(xb), xb)
+            loss.backward()
+            opt.step()
+
+    epoch()                                                               # warm-up
+    times = []
+    for _ in range(epochs):
+        t = time.perf_counter()
+        epoch()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 64, 128, 256])
+    p.add_argument("--hidden-sizes", type=int, nargs="+", default=[128, 512])
+    p.add_argument("--epochs", type=int, default=3, help="timed epochs per measurement (after a warm-up)")
+    p.add_argument("--data", help="folder of Fashion-MNIST/MNIST IDX files")
+    p.add_argument("--no-torch", action="store_true", help="skip PyTorch even when importable")
+    p.add_argument("--json", help="also write the rows to this JSON file")
+    args = p.parse_args(argv)
+
+    x, source = load_data(args.data)
+    try:
+        import torch
+        torch_version = None if args.no_torch else torch.__version__
+    except ImportError:
+        torch_version = None
+    print(f"data: {source}; numpy {np.__version__}; python {platform.python_version()}; "
+          f"{os.cpu_count()} CPUs; torch {torch_version or 'not used'}")
+    head = (f"{'batch':>5} {'hidden':>6} {'scratchae s':>11} {'floor s':>8} {'ratio':>6} "
+            f"{'samples/s':>10} {'peak MB':>8}" + (f" {'torch s':>8} {'torch/ours':>10}" if torch_version else ""))
+    print(head)
+    print("-" * len(head))
+    rows = []
+    for hidden in args.hidden_sizes:
+        for batch in args.batch_sizes:
+            ours, peak = time_scratchae(x, batch, hidden, args.epochs)
+            floor = time_floor(len(x), batch, hidden, args.epochs)
+            tt = time_torch(x, batch, hidden, args.epochs) if torch_version else None
+            row = {"batch_size": batch, "hidden_size": hidden, "epoch_s": statistics.median(ours),
+                   "epoch_s_all": ours, "floor_s": statistics.median(floor), "floor_s_all": floor,
+                   "peak_mb": peak}
+            row["ratio"] = row["epoch_s"] / row["floor_s"]
+            row["samples_per_s"] = len(x) / row["epoch_s"]
+            line = (f"{batch:>5} {hidden:>6} {row['epoch_s']:>11.2f} {row['floor_s']:>8.2f} "
+                    f"{row['ratio']:>6.2f} {row['samples_per_s']:>10,.0f} {peak:>8.1f}")
+            if tt is not None:
+                row["torch_s"] = statistics.median(tt)
+                row["torch_s_all"] = tt
+                row["torch_over_ours"] = row["torch_s"] / row["epoch_s"]
+                line += f" {row['torch_s']:>8.2f} {row['torch_over_ours']:>10.2f}"
+            print(line, flush=True)
+            rows.append(row)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"data": source, "numpy": np.__version__, "torch": torch_version, "rows": rows}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
