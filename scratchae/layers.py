@@ -244,6 +244,17 @@ class Dense(Layer):
         Caches x (for the kernel gradient) and lets the activation cache what it needs. With an
         activity regularizer, also computes the penalty of y into `self.penalty`.
         """
+        y = self.activation.forward(self.forward_logits(x))
+        if self.activity_regularizer is not None:
+            self.penalty = self.activity_regularizer.forward(y)
+        return y
+
+    def forward_logits(self, x: np.ndarray) -> np.ndarray:
+        """The affine part alone, z = x . kernel + bias (N, units); caches x for backward.
+
+        `forward` is this followed by the activation. A model whose loss fuses the last
+        sigmoid (see `scratchae.losses.sigmoid_bce_from_logits`) calls it directly.
+        """
         if not isinstance(x, np.ndarray):
             raise TypeError(f"{self.name} expects a NumPy array, got {type(x).__name__}")
         if x.ndim != 2:
@@ -262,10 +273,7 @@ class Dense(Layer):
         if self.use_bias:
             z += self.params["bias"]
         self.logits = z
-        y = self.activation.forward(z)
-        if self.activity_regularizer is not None:
-            self.penalty = self.activity_regularizer.forward(y)
-        return y
+        return z
 
     def backward(self, dy: np.ndarray | None, *, dlogits: np.ndarray | None = None,
                  need_dx: bool = True) -> np.ndarray | None:

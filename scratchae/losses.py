@@ -179,6 +179,28 @@ class MeanSquaredError(Loss):
         return (y_pred - y_true) * (2.0 / y_pred.size)
 
 
+def sigmoid_bce_from_logits(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """p = sigmoid(z) and the mean BCE of p against y, sharing one exponential.
+
+    The training fast path of a model whose last layer is a sigmoid (see `scratchae.models`);
+    the same numbers as `activations.sigmoid(z)` and `BinaryCrossentropy(from_logits=True)`,
+    which compute them separately and stay the readable reference (tested equal):
+
+        e = exp(-|z|),  d = 1 + e,  r = 1 / d = sigmoid(|z|)
+        p = r where z >= 0, else e r                  (sigmoid, stable for any finite z)
+        L = [ sum max(z, 0) + sum log d - sum y z ] / (N D)
+    """
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)                               # e = exp(-|z|), in (0, 1]
+    d = e + 1
+    total = float(np.maximum(z, 0).sum()) + float(np.log(d).sum()) - float(np.vdot(y, z))
+    np.reciprocal(d, out=d)                        # r = sigmoid(|z|)
+    e *= d                                         # e r = sigmoid(-|z|)
+    p = np.where(z >= 0, d, e)
+    return p, total / z.size
+
+
 def fused_sigmoid_bce_grad(p: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dL/dz of the fused sigmoid + BCE, (p - y) / (N D), given p = sigmoid(z) already computed.
 

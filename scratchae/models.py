@@ -196,22 +196,37 @@ class Model:
             h = layer.forward(h)
         return h
 
-    def _loss_forward(self, y_pred: np.ndarray, y: np.ndarray) -> float:
-        """Data loss (fused from the logits when possible) plus every activity penalty."""
-        if self._fused():
-            value = _FUSED_BCE.forward_trusted(self._chain[-1].logits, y)
+    def _forward_loss(self, x: np.ndarray, y: np.ndarray) -> float:
+        """Forward pass and loss of one batch: data loss plus every activity penalty.
+
+        When the loss fuses with the last sigmoid, the last layer stops at its logits and
+        `sigmoid_bce_from_logits` gives the probabilities and the loss from one exponential
+        (a last layer with its own activity penalty takes the plain route, as the penalty
+        needs the sigmoid's backward).
+        """
+        chain = self._chain
+        last = chain[-1]
+        if self._fused() and last.activity_regularizer is None:
+            h = x
+            for layer in chain[:-1]:
+                h = layer.forward(h)
+            p, value = _losses.sigmoid_bce_from_logits(last.forward_logits(h), y)
+            self._fused_cache = (p, y)
+        elif self._fused():
+            p = self._forward(x)
+            value = _FUSED_BCE.forward_trusted(last.logits, y)
+            self._fused_cache = (p, y)
         else:
-            value = self.loss.forward_trusted(y_pred, y)
-        return value + sum(l.penalty for l in self._chain if l.activity_regularizer is not None)
+            value = self.loss.forward_trusted(self._forward(x), y)
+        return value + sum(l.penalty for l in chain if l.activity_regularizer is not None)
 
     def _backward(self) -> None:
-        """Fill every layer's grads from the loss cached by the last _loss_forward."""
+        """Fill every layer's grads from the loss cached by the last _forward_loss."""
         chain = self._chain
         if self._fused():
-            # the fused gradient (sigmoid(z) - y) / (N D), from the probabilities the last
-            # layer's sigmoid already computed (no second sigmoid)
-            p, y = self._chain[-1].activation._cache, _FUSED_BCE._cache[1]
-            dy, dlogits = None, _losses.fused_sigmoid_bce_grad(p, y)
+            # dL/dz = (sigmoid(z) - y) / (N D) into the last layer's logits, skipping the
+            # sigmoid's own backward (see scratchae.losses)
+            dy, dlogits = None, _losses.fused_sigmoid_bce_grad(*self._fused_cache)
         else:
             dy, dlogits = self.loss.backward(), None
         for i in range(len(chain) - 1, -1, -1):
@@ -221,19 +236,19 @@ class Model:
     def compute_loss(self, x: np.ndarray, y: np.ndarray) -> float:
         """The training loss of one batch (penalties included), without changing anything."""
         self._require_compiled()
-        return self._loss_forward(self._forward(x), y)
+        return self._forward_loss(x, y)
 
     def compute_gradients(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         """(loss, {path: dL/dparam}) for one batch, without updating the weights."""
         self._require_compiled()
-        value = self._loss_forward(self._forward(x), y)
+        value = self._forward_loss(x, y)
         self._backward()
         return value, {path: g.copy() for path, _, g in self.parameters()}
 
     def _train_step(self, x: np.ndarray, y: np.ndarray, triples: list) -> float:
         """Forward, loss, backward, update. `triples` come from _optimizer_triples(), taken
         before the step (packing after backward would lose the gradients just written)."""
-        value = self._loss_forward(self._forward(x), y)
+        value = self._forward_loss(x, y)
         if not math.isfinite(value):
             return value          # the caller stops; this batch's update is not applied
         self._backward()
@@ -391,7 +406,7 @@ class Model:
         total = 0.0
         for i in range(0, len(x), batch_size):
             xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-            total += self._loss_forward(self._forward(xb), yb) * len(xb)
+            total += self._forward_loss(xb, yb) * len(xb)
         return total / len(x)
 
     # -- weights ----------------------------------------------------------------------------

@@ -251,7 +251,7 @@ def test_ctrl_c_finishes_the_batch_keeps_history_and_leaves_model_usable(monkeyp
 
 def test_ctrl_c_in_first_epoch_keeps_empty_history(monkeypatch, capsys):
     m = make()
-    poison_forward(m.layers[2], 2, monkeypatch, lambda y: (os.kill(os.getpid(), signal.SIGINT), y)[1])
+    poison_forward(m.layers[1], 2, monkeypatch, lambda y: (os.kill(os.getpid(), signal.SIGINT), y)[1])
     with pytest.raises(KeyboardInterrupt):
         m.fit(X, X, epochs=3, batch_size=16, verbose=2)
     assert m.optimizer.iterations == 2
