@@ -37,7 +37,7 @@ class Optimizer:
         self.iterations = 0
         for slot in self._slots:
             setattr(self, slot, {})
-        self._scratch: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._scratch: dict[str, np.ndarray] = {}
 
     def apply(self, parameters: Iterable[Triple]) -> None:
         """One step: update every (path, param, grad) in place, then count the iteration."""
@@ -57,12 +57,12 @@ class Optimizer:
             arr = state[path] = np.zeros_like(like)
         return arr
 
-    def _buffers(self, path: str, like: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Two scratch arrays per parameter, reused every step (not state; never saved)."""
-        bufs = self._scratch.get(path)
-        if bufs is None or bufs[0].shape != like.shape or bufs[0].dtype != like.dtype:
-            bufs = self._scratch[path] = (np.empty_like(like), np.empty_like(like))
-        return bufs
+    def _buffer(self, path: str, like: np.ndarray) -> np.ndarray:
+        """One scratch array per parameter, reused every step (not state; never saved)."""
+        buf = self._scratch.get(path)
+        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+            buf = self._scratch[path] = np.empty_like(like)
+        return buf
 
     # -- state, for save/load --------------------------------------------------------------
     def get_config(self) -> dict:
@@ -119,14 +119,13 @@ class SGD(Optimizer):
 
     def _update(self, path, param, grad):
         lr = self.learning_rate
+        tmp = self._buffer(path, param)
         if self.momentum == 0.0:
-            tmp, _ = self._buffers(path, param)
             np.multiply(grad, lr, out=tmp)
             param -= tmp
             return
         velocity = self._slot("momentums", path, param)
         velocity *= self.momentum
-        tmp, _ = self._buffers(path, param)
         np.multiply(grad, lr, out=tmp)
         velocity -= tmp
         param += velocity
@@ -173,7 +172,9 @@ class Adam(Optimizer):
     def _update(self, path, param, grad):
         m = self._slot("momentums", path, param)
         v = self._slot("velocities", path, param)
-        a, b = self._buffers(path, param)
+        # Twelve in-place passes through one scratch array: the whole update touches
+        # param, grad, m, v and that array, nothing more.
+        a = self._buffer(path, param)
         np.subtract(grad, m, out=a)           # m += (1 - beta_1) (g - m)
         a *= 1.0 - self.beta_1
         m += a
@@ -183,9 +184,9 @@ class Adam(Optimizer):
         v += a
         np.sqrt(v, out=a)                     # param -= a_t m / (sqrt(v) + eps)
         a += self.epsilon
-        np.multiply(m, self._alpha, out=b)
-        b /= a
-        param -= b
+        np.divide(m, a, out=a)
+        a *= self._alpha
+        param -= a
 
     def get_config(self) -> dict:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
