@@ -19,8 +19,8 @@ import os
 import sys
 import time
 
-from .._files import atomic_write  # noqa: E402
-from . import UsageError  # noqa: E402
+from .._files import atomic_write
+from . import UsageError
 
 MODELS = ("vanilla", "shallow", "denoising", "sparse")
 
@@ -58,12 +58,6 @@ NAME-codes.png
 
 
 # -- arguments -----------------------------------------------------------------------------------
-def _one_line_error(message: str) -> None:
-    """Replace argparse's usage-plus-message with the project's one-line error (exit 2)."""
-    print(f"scratchae: error: {message} (see --help)", file=sys.stderr)
-    sys.exit(2)
-
-
 def _common(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--dataset", default="auto", metavar="NAME|DIR", help=DATASET_HELP)
     p.add_argument("--out", default=default_out, metavar="DIR",
@@ -73,7 +67,6 @@ def _common(p: argparse.ArgumentParser, default_out: str) -> None:
                    help="seed for weights, shuffling and noise: same seed, same run (default: 0)")
     p.add_argument("--verbose", type=int, default=1, metavar="{0,1,2}",
                    help="0 silent, 1 progress bar, 2 one line per epoch (default: 1)")
-    p.error = _one_line_error
 
 
 def add_commands(sub) -> None:
