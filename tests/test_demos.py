@@ -2,7 +2,7 @@
 
 To keep the suite fast the scripts run with `Model.fit` capped at one epoch (a wrapper set up
 before the script starts); everything else is the script as a learner runs it. The full
-recipes' run times are measured by hand and reported in docs/readme-quickstart.md.
+recipes' run times are measured by hand and reported in README.md.
 """
 import os
 import subprocess
