@@ -601,10 +601,15 @@ def _as_matrix(a: Any, name: str, width: int | None, dtype: np.dtype) -> np.ndar
         raise ValueError(f"{name} is empty (shape {a.shape})")
     if width is not None and a.shape[1] != width:
         raise ValueError(f"{name} must have {width} features per sample, got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
+    if not _all_finite(a):
         bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
         raise ValueError(f"{name} holds {bad} NaN or infinite value(s)")
     return a if a.dtype == dtype else a.astype(dtype)
+
+
+def _all_finite(a: np.ndarray, rows: int = 4096) -> bool:
+    """np.isfinite(a).all(), a block of rows at a time: no temporary the size of the dataset."""
+    return all(np.isfinite(a[i:i + rows]).all() for i in range(0, len(a), rows))
 
 
 def _check_verbose(verbose: Any) -> int:
