@@ -9,7 +9,7 @@ from scratchae.activations import ReLU, Sigmoid
 from scratchae.gradcheck import check_piece, numerical_gradient, rel_error
 from scratchae.layers import Dense
 
-from broken_pieces import (NoMaskReLU, NoMeanBCE, SigmoidDerivativeFromX, SignFlippedL1,
+from scratchae.exercises.broken import (NoMaskReLU, NoMeanBCE, SigmoidDerivativeFromX, SignFlippedL1,
                            TransposedKernelDense)
 
 WRONG = 1e-2   # CS231n band: a relative error above this means the gradient is wrong
