@@ -25,12 +25,6 @@ import os
 import sys
 import time
 
-# Small matrix products (batch 32) are fastest on one BLAS thread, and far faster than
-# several threads fighting over two busy cores. Must be set before NumPy loads.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import numpy as np  # noqa: E402
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from scratchae import autoencoders  # noqa: E402

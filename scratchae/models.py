@@ -303,7 +303,7 @@ class Model:
                 raise ValueError("validation_data must be a pair (x_val, y_val)")
             val = self._check_data(*validation_data)
         if seed is not None:
-            self._rng = as_rng(seed) if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+            self._rng = as_rng(seed)
         if not isinstance(shuffle, bool):
             raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from scratchae.activations import sigmoid, Sigmoid
+from scratchae.activations import sigmoid
 from scratchae.layers import Dense
 from scratchae.losses import (BinaryCrossentropy, fused_sigmoid_bce_grad,
                               sigmoid_bce_from_logits)

@@ -9,9 +9,7 @@ from scratchae.exercises.broken import BROKEN, install
 from scratchae.gradcheck import (check_function, check_layer, check_loss, check_model,
                                  check_optimizer, verdict)
 from scratchae.layers import Dense
-from scratchae.losses import BinaryCrossentropy
 from scratchae.optimizers import SGD, Adam
-from scratchae.regularizers import L1
 
 
 def test_checker_checks_itself_on_sum_of_cubes():

@@ -10,7 +10,7 @@ import pytest
 
 from scratchae import utils
 from scratchae.layers import Dense, Input
-from scratchae.models import Model, NonFiniteLossError, Sequential
+from scratchae.models import Model, NonFiniteLossError
 from scratchae.optimizers import SGD
 
 
