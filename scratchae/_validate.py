@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 import numbers
 
-import numpy as np
 
 
 def positive_int(name: str, value: object) -> int:
@@ -35,18 +34,3 @@ def finite_float(name: str, value: object, *, minimum: float | None = None,
     if maximum is not None and v > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {v}")
     return v
-
-
-def float_matrix(name: str, x: object, *, width: int | None = None) -> np.ndarray:
-    """`x` as a 2-D float array (N, D) with N >= 1, optionally of a given width D."""
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array of shape (N, D), got {type(x).__name__}")
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (N, D), got shape {x.shape}")
-    if x.shape[0] == 0:
-        raise ValueError(f"{name} is empty: shape {x.shape}")
-    if width is not None and x.shape[1] != width:
-        raise ValueError(f"{name} must have {width} columns, got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{name} must hold floats, got dtype {x.dtype}")
-    return x

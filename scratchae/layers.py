@@ -296,7 +296,7 @@ class Dense(Layer):
             raise RuntimeError(f"{self.name}.backward called before forward: call forward(x) first")
         if dy is not None and dy.shape != self.logits.shape:
             raise ValueError(f"{self.name}: dy must have shape {self.logits.shape}, got {dy.shape}")
-        if self.activity_regularizer is not None and self.activity_regularizer._cache is not None:
+        if self.activity_regularizer is not None:
             dpen = self.activity_regularizer.backward()
             dy = dpen if dy is None else dy + dpen
         dz = self.activation.backward(dy) if dy is not None else None

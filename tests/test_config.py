@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from scratchae import config, initializers, utils
-from scratchae._validate import finite_float, float_matrix, positive_int
+from scratchae._validate import finite_float, positive_int
 
 
 @pytest.fixture
@@ -81,15 +81,3 @@ def test_validators():
     assert type(v) is float                       # a Python float: no NumPy-2 upcasting
     with pytest.raises(ValueError, match="lr must be <= 1.0"):
         finite_float("lr", 2.0, maximum=1.0)
-    x = np.ones((2, 3))
-    assert float_matrix("x", x, width=3) is x
-    with pytest.raises(ValueError, match=r"x must have 4 columns, got shape \(2, 3\)"):
-        float_matrix("x", x, width=4)
-    with pytest.raises(ValueError, match="x must be 2-D"):
-        float_matrix("x", np.ones(3))
-    with pytest.raises(ValueError, match="x is empty"):
-        float_matrix("x", np.ones((0, 3)))
-    with pytest.raises(TypeError, match="x must hold floats, got dtype uint8"):
-        float_matrix("x", np.ones((2, 3), dtype=np.uint8))
-    with pytest.raises(TypeError, match="x must be a NumPy array"):
-        float_matrix("x", [[1.0]])
