@@ -542,11 +542,11 @@ def _piece64(piece: Any) -> tuple[Any, str | None]:
 
 def _model64(model: Any) -> tuple[Any, str | None]:
     memo = {id(model.optimizer): model.optimizer}          # shared, never touched by a check
-    for attr in ("_flat", "_flat_grad", "history"):
+    for attr in ("_buffers", "history"):
         if getattr(model, attr, None) is not None:
             memo[id(getattr(model, attr))] = None
     c = copy.deepcopy(model, memo)
-    c._flat = c._flat_grad = None
+    c._buffers = None
     for layer in c._layers:
         layer.dtype = np.dtype(np.float64)
         for k_ in list(layer.params):
@@ -674,7 +674,7 @@ def check_model(model: Any, x: np.ndarray, y: np.ndarray, *, mode: str = "elemen
     rows = _run(p, mode=mode, k=k, max_full=max_full, seed=seed, h=h)
     for r in rows:
         r.layer, r.tensor = r.tensor.split("/")
-    fused = m._fused()
+    fused = m.fused
     notes = [note, "loss: sigmoid + binary cross-entropy fused from the logits (the model's training path)"
              if fused else f"loss: {type(m.loss).__name__}, unfused"]
     rep = Report(f"check_model {m.name}: batch of {len(x64)}, loss + penalties", rows,

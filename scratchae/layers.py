@@ -207,6 +207,7 @@ class Dense(Layer):
                             bias_initializer if isinstance(bias_initializer, str) else "custom")
         self._rng = as_rng(seed) if seed is not None else None
         self._x: np.ndarray | None = None
+        self.logits: np.ndarray | None = None     # z of the last forward (the affine half's output)
         if input_shape is not None:
             if isinstance(input_shape, int) or len(input_shape) != 1:
                 raise ValueError(f"input_shape must be a 1-tuple (features,), got {input_shape!r}")
@@ -241,19 +242,37 @@ class Dense(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """y = activation(x . kernel + bias); x (N, input_dim) -> y (N, units).
 
-        Caches x (for the kernel gradient) and lets the activation cache what it needs. With an
-        activity regularizer, also computes the penalty of y into `self.penalty`.
+        The affine half (`forward_logits`) caches x for the kernel gradient; the activation
+        caches what it needs. With an activity regularizer, also computes the penalty of y
+        into `self.penalty` (the model adds it to the loss).
         """
         y = self.activation.forward(self.forward_logits(x))
         if self.activity_regularizer is not None:
             self.penalty = self.activity_regularizer.forward(y)
         return y
 
-    def forward_logits(self, x: np.ndarray) -> np.ndarray:
-        """The affine part alone, z = x . kernel + bias (N, units); caches x for backward.
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Backpropagate through y = activation(z): dy = dL/dy (N, units) -> dL/dx (N, input_dim).
 
-        `forward` is this followed by the activation. A model whose loss fuses the last
-        sigmoid (see `scratchae.losses.sigmoid_bce_from_logits`) calls it directly.
+            dy += d(penalty)/dy                 if there is an activity regularizer
+            dz  = activation.backward(dy)       (N, units), the activation's own backward
+            dx  = backward_logits(dz)           the affine half: writes grads, returns dL/dx
+        """
+        if self._x is None:
+            raise RuntimeError(f"{self.name}.backward called before forward: call forward(x) first")
+        if np.shape(dy) != (self._x.shape[0], self.units):
+            raise ValueError(f"{self.name}: dy must have shape {(self._x.shape[0], self.units)}, "
+                             f"got {np.shape(dy)}")
+        if self.activity_regularizer is not None:
+            dy = dy + self.activity_regularizer.backward()
+        return self.backward_logits(self.activation.backward(dy))
+
+    def forward_logits(self, x: np.ndarray) -> np.ndarray:
+        """The affine half alone, z = x . kernel + bias (N, units); caches x for backward.
+
+        `forward` is this followed by the activation. A model that trains its last sigmoid
+        and binary cross-entropy as one loss on logits calls it directly (see
+        `scratchae.models.Model.compile`).
         """
         if not isinstance(x, np.ndarray):
             raise TypeError(f"{self.name} expects a NumPy array, got {type(x).__name__}")
@@ -275,39 +294,26 @@ class Dense(Layer):
         self.logits = z
         return z
 
-    def backward(self, dy: np.ndarray | None, *, dlogits: np.ndarray | None = None,
-                 need_dx: bool = True) -> np.ndarray | None:
-        """Backpropagate through y = activation(z), z = x . kernel + bias.
+    def backward_logits(self, dz: np.ndarray) -> np.ndarray:
+        """The affine half's backward: dz = dL/dz (N, units) -> dL/dx (N, input_dim).
 
-        Given dy = dL/dy, shape (N, units):
+        From z[n, j] = sum_i x[n, i] kernel[i, j] + bias[j], by the chain rule:
 
-            dy    += d(penalty)/dy          if there is an activity regularizer
-            dz     = activation.backward(dy)                      (N, units)
-            dL/dkernel = x^T . dz                                 (input_dim, units)
-            dL/dbias   = sum_n dz[n, :]                           (units,)
-            dL/dx      = dz . kernel^T                            (N, input_dim)
+            dL/dkernel[i, j] = sum_n x[n, i] dz[n, j]   ->  x^T . dz        (input_dim, units)
+            dL/dbias[j]      = sum_n dz[n, j]           ->  dz summed over n  (units,)
+            dL/dx[n, i]      = sum_j dz[n, j] kernel[i, j]  ->  dz . kernel^T  (N, input_dim)
 
-        `dlogits` is an extra gradient already taken with respect to z (the model passes the
-        fused sigmoid + BCE gradient this way, skipping the sigmoid's own backward); dy may
-        then be None. `need_dx=False` skips the last product when nobody needs dL/dx (the
-        first layer of a model). Writes self.grads, returns dL/dx (or None).
+        Writes (never accumulates) self.grads["kernel"] and ["bias"]; returns dL/dx.
         """
         if self._x is None:
             raise RuntimeError(f"{self.name}.backward called before forward: call forward(x) first")
-        if dy is not None and dy.shape != self.logits.shape:
-            raise ValueError(f"{self.name}: dy must have shape {self.logits.shape}, got {dy.shape}")
-        if self.activity_regularizer is not None:
-            dpen = self.activity_regularizer.backward()
-            dy = dpen if dy is None else dy + dpen
-        dz = self.activation.backward(dy) if dy is not None else None
-        if dlogits is not None:
-            dz = dlogits if dz is None else dz + dlogits
-        if dz is None:
-            raise ValueError(f"{self.name}.backward needs dy or dlogits")
+        if np.shape(dz) != (self._x.shape[0], self.units):
+            raise ValueError(f"{self.name}: dz must have shape {(self._x.shape[0], self.units)}, "
+                             f"got {np.shape(dz)}")
         np.matmul(self._x.T, dz, out=self.grads["kernel"])
         if self.use_bias:
             np.sum(dz, axis=0, out=self.grads["bias"])
-        return dz @ self.params["kernel"].T if need_dx else None
+        return dz @ self.params["kernel"].T
 
     def get_config(self) -> dict:
         reg = self.activity_regularizer

@@ -23,9 +23,11 @@ and the value can be computed from z without ever forming log(p):
     -[y log p + (1 - y) log(1 - p)] = softplus(z) - y z,   softplus(z) = max(z, 0) + log(1 + e^-|z|)
 
 `BinaryCrossentropy(from_logits=True)` is that fused form: exact for any finite z, never NaN or
-inf, with no clipping. The model uses it automatically when its last layer is a sigmoid and its
-loss is BCE; the unfused pair (Sigmoid.backward then BinaryCrossentropy.backward) is kept for
-teaching and is tested equal to it away from saturation.
+inf, with no clipping (Keras's `from_logits=True`, PyTorch's `BCEWithLogitsLoss`). A model whose
+last layer is scratchae's own sigmoid and whose loss is scratchae's own BCE trains on it by
+default, on the last layer's logits (`Model.compile(fuse_sigmoid_bce=False)` turns that off;
+`summary()` says which one runs); the unfused pair (Sigmoid.backward, then
+BinaryCrossentropy.backward) gives the same numbers away from saturation, and is tested to.
 
     >>> import numpy as np
     >>> bce = BinaryCrossentropy()
@@ -34,14 +36,19 @@ teaching and is tested equal to it away from saturation.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import config
-from .activations import sigmoid
 
 
 class Loss:
-    """Base class for losses."""
+    """Base class for losses: `forward(y_pred, y_true) -> float`, `backward() -> dL/dy_pred`.
+
+    Subclasses write `_forward(y_pred, y_true) -> (value, cache)` and `_backward(cache) ->
+    gradient`; this class checks the inputs and keeps the cache between the two.
+    """
 
     name = "loss"
 
@@ -49,22 +56,19 @@ class Loss:
         self._cache: tuple | None = None
 
     def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-        """Keras's argument order: loss(y_true, y_pred) -> value (no cache)."""
-        return self._value(*self._check(y_pred, y_true))
+        """Keras's argument order: loss(y_true, y_pred) -> value (nothing cached)."""
+        return self._forward(*self._check(y_pred, y_true))[0]
 
     def forward(self, y_pred: np.ndarray, y_true: np.ndarray) -> float:
-        return self.forward_trusted(*self._check(y_pred, y_true))
-
-    def forward_trusted(self, y_pred: np.ndarray, y_true: np.ndarray) -> float:
-        """forward without the input checks: for callers that validated the data once already
-        (a model checks its whole dataset when `fit` starts, not every batch)."""
-        self._cache = (y_pred, y_true)
-        return self._value(y_pred, y_true)
+        """The loss value (a Python float); caches what backward needs."""
+        value, self._cache = self._forward(*self._check(y_pred, y_true))
+        return value
 
     def backward(self, dvalue: float = 1.0) -> np.ndarray:
+        """dL/dy_pred, shape (N, D), times the upstream gradient `dvalue` of the scalar loss."""
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        g = self._grad(*self._cache)
+        g = self._backward(self._cache)
         return g if dvalue == 1.0 else g * float(dvalue)
 
     def value_and_grad(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[float, np.ndarray]:
@@ -72,13 +76,20 @@ class Loss:
         return value, self.backward()
 
     # subclasses fill these in
-    def _value(self, y_pred: np.ndarray, y_true: np.ndarray) -> float:
+    def _forward(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[float, tuple]:
         raise NotImplementedError
 
-    def _grad(self, y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
+    def _backward(self, cache: tuple) -> np.ndarray:
         raise NotImplementedError
 
     def _check(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Float arrays of one shape, finite targets; y_true cast to y_pred's float type.
+
+        Predictions are not searched for NaN or inf: a non-finite prediction gives a
+        non-finite loss (as in Keras and PyTorch), which is how a model notices divergence
+        and stops with an error naming the epoch and batch. The targets' min and max (where
+        NaN and inf both show) are kept in `self._target_range` for subclasses' range checks.
+        """
         if not isinstance(y_pred, np.ndarray) or not isinstance(y_true, np.ndarray):
             raise TypeError("y_pred and y_true must be NumPy arrays")
         if y_pred.shape != y_true.shape:
@@ -88,8 +99,10 @@ class Loss:
         for name, a in (("y_pred", y_pred), ("y_true", y_true)):
             if not np.issubdtype(a.dtype, np.floating):
                 raise TypeError(f"{name} must hold floats, got dtype {a.dtype}")
-            if not np.all(np.isfinite(a)):
-                raise ValueError(f"{name} holds NaN or infinite values")
+        lo, hi = float(y_true.min()), float(y_true.max())
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError("y_true holds NaN or infinite values")
+        self._target_range = (lo, hi)
         if y_true.dtype != y_pred.dtype:
             y_true = y_true.astype(y_pred.dtype)
         return y_pred, y_true
@@ -120,44 +133,61 @@ class BinaryCrossentropy(Loss):
 
     def _check(self, y_pred, y_true):
         y_pred, y_true = super()._check(y_pred, y_true)
-        lo, hi = float(y_true.min()), float(y_true.max())
+        lo, hi = self._target_range
         if lo < 0 or hi > 1:
             raise ValueError(f"binary cross-entropy needs targets y_true in [0, 1], got values in [{lo:g}, {hi:g}]")
         if not self.from_logits and (float(y_pred.min()) < 0 or float(y_pred.max()) > 1):
             raise ValueError("y_pred must be probabilities in [0, 1] (or use from_logits=True for logits)")
         return y_pred, y_true
 
-    def _value(self, y_pred, y_true):
+    def _forward(self, y_pred, y_true):
         if self.from_logits:
-            z = y_pred
-            # sum of softplus(z) - y z, with softplus(z) = max(z, 0) + log(1 + exp(-|z|)): exp
-            # of a non-positive number never overflows. log(1 + e) instead of log1p(e): for
-            # e < epsilon it gives 0 instead of ~e, an absolute error below the dtype's
-            # epsilon, and NumPy's float32 log is about 4x faster than its log1p.
-            total = (float(np.maximum(z, 0).sum()) + float(np.log(1 + np.exp(-np.abs(z))).sum())
-                     - float(np.vdot(y_true, z)))
-            return total / z.size
+            return self._forward_logits(y_pred, y_true)
         eps = config.EPSILON
         p = np.clip(y_pred, eps, 1 - eps)
         per = -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p))
-        return float(per.mean(dtype=np.float64))
+        return float(per.mean(dtype=np.float64)), (y_pred, y_true)
 
-    def _grad(self, y_pred, y_true):
+    @staticmethod
+    def _forward_logits(z, y):
+        """Value from the logits z, and p = sigmoid(z) for backward, from one exponential:
+
+            e = exp(-|z|) in (0, 1]  (never overflows),  d = 1 + e,  r = 1 / d = sigmoid(|z|)
+            softplus(z) = max(z, 0) + log d,   L = [ sum softplus(z) - sum y z ] / (N D)
+            p = r where z >= 0, else e r       (the stable sigmoid of `activations.sigmoid`)
+
+        log(d) rather than log1p(e): for e below the dtype's epsilon it gives 0 instead of ~e,
+        an absolute error under epsilon, and NumPy's float32 log is about 4x faster.
+        """
+        e = np.abs(z)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        d = e + 1
+        total = float(np.maximum(z, 0).sum()) + float(np.log(d).sum()) - float(np.vdot(y, z))
+        np.reciprocal(d, out=d)
+        e *= d
+        p = np.where(z >= 0, d, e)
+        return total / z.size, (p, y)
+
+    def _backward(self, cache):
         """dL/dy_pred, shape (N, D).
 
         from_logits=False (the honest, unfused derivative of the clipped form):
             dL/dp = (p - y) / (p (1 - p)) / (N D)    where eps < p < 1 - eps
                   = 0                                where p was clipped (the clip is flat there)
         from_logits=True (fused with the sigmoid, see the module docstring):
-            dL/dz = (sigmoid(z) - y) / (N D)
+            dL/dz = (sigmoid(z) - y) / (N D)          sigmoid(z) kept by forward
         """
-        n_elements = y_pred.size
         if self.from_logits:
-            return (sigmoid(y_pred) - y_true) / n_elements
+            p, y_true = cache
+            g = p - y_true
+            g *= 1.0 / p.size
+            return g
+        y_pred, y_true = cache
         eps = config.EPSILON
         p = np.clip(y_pred, eps, 1 - eps)
         inside = (y_pred > eps) & (y_pred < 1 - eps)
-        return (p - y_true) / (p * (1 - p)) * inside / n_elements
+        return (p - y_true) / (p * (1 - p)) * inside / y_pred.size
 
     def get_config(self) -> dict:
         return {"class_name": "BinaryCrossentropy", "from_logits": self.from_logits}
@@ -171,45 +201,14 @@ class MeanSquaredError(Loss):
 
     name = "mean_squared_error"
 
-    def _value(self, y_pred, y_true):
-        return float(np.square(y_pred - y_true).mean(dtype=np.float64))
+    def _forward(self, y_pred, y_true):
+        diff = y_pred - y_true
+        return float(np.square(diff).mean(dtype=np.float64)), (diff,)
 
-    def _grad(self, y_pred, y_true):
+    def _backward(self, cache):
         """dL/dy_pred = 2 (y_pred - y) / (N D), shape (N, D)."""
-        return (y_pred - y_true) * (2.0 / y_pred.size)
-
-
-def sigmoid_bce_from_logits(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-    """p = sigmoid(z) and the mean BCE of p against y, sharing one exponential.
-
-    The training fast path of a model whose last layer is a sigmoid (see `scratchae.models`);
-    the same numbers as `activations.sigmoid(z)` and `BinaryCrossentropy(from_logits=True)`,
-    which compute them separately and stay the readable reference (tested equal):
-
-        e = exp(-|z|),  d = 1 + e,  r = 1 / d = sigmoid(|z|)
-        p = r where z >= 0, else e r                  (sigmoid, stable for any finite z)
-        L = [ sum max(z, 0) + sum log d - sum y z ] / (N D)
-    """
-    e = np.abs(z)
-    np.negative(e, out=e)
-    np.exp(e, out=e)                               # e = exp(-|z|), in (0, 1]
-    d = e + 1
-    total = float(np.maximum(z, 0).sum()) + float(np.log(d).sum()) - float(np.vdot(y, z))
-    np.reciprocal(d, out=d)                        # r = sigmoid(|z|)
-    e *= d                                         # e r = sigmoid(-|z|)
-    p = np.where(z >= 0, d, e)
-    return p, total / z.size
-
-
-def fused_sigmoid_bce_grad(p: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dL/dz of the fused sigmoid + BCE, (p - y) / (N D), given p = sigmoid(z) already computed.
-
-    The same number as `BinaryCrossentropy(from_logits=True).backward()`, without computing the
-    sigmoid a second time (a model's last layer has just computed it). Tested equal to it.
-    """
-    g = p - y
-    g *= 1.0 / p.size
-    return g
+        (diff,) = cache
+        return diff * (2.0 / diff.size)
 
 
 _NAMES = {

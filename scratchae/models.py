@@ -1,4 +1,4 @@
-"""Models: a chain of layers with Keras's training API, and save/load.
+"""Models: a chain of layers with Keras's training API.
 
     input_img = Input(shape=(784,))
     code = Dense(32, activation="relu")(input_img)
@@ -8,68 +8,80 @@
     autoencoder.fit(x_train, x_train, epochs=5)
     encoder = Model(input_img, code)          # shares the first Dense with the autoencoder
 
-A model is a *chain*: each layer feeds the next. One training step is
+A model is a *chain*: each layer feeds the next. One training step (`Model.train_step`) is
+the textbook's, every piece's own forward and backward:
 
-    forward:   h_0 = x,  h_i = layer_i.forward(h_{i-1})
-    loss:      L = loss(h_last, y) + sum_i penalty_i        (activity penalties, if any)
-    backward:  dh = dL/dh_last, then dh = layer_i.backward(dh) from the last layer down
-    update:    optimizer.apply(parameters)
+    forward:   h = x;  h = piece.forward(h) for each piece in order
+    loss:      L = loss.forward(h, y) + the activity penalties of the layers
+    backward:  dy = loss.backward();  dy = piece.backward(dy) for each piece in reverse
+    update:    optimizer.apply(the (path, param, grad) triples)
 
-When the last layer is a sigmoid and the loss is binary cross-entropy, the loss is taken
-from the last layer's logits z (`BinaryCrossentropy(from_logits=True)`): the value is exact
-(no clipping) and dL/dz = (sigmoid(z) - y) / (N D) goes straight into the layer, skipping
-the sigmoid's backward (see `scratchae.losses`). The reported loss then differs from
-Keras's clipped one only where a probability is below 1e-7 or above 1 - 1e-7.
+Two optimisations are visible pieces of that step, each with a switch in `compile`:
 
-Parameters live in one contiguous buffer per trained model (and the gradients in a twin
-buffer): `compile` moves the layers' `params`/`grads` arrays into it, so the optimizer
-updates all of them with a few vector operations. Keep references to weight arrays only
-after `compile`, or use `get_weights()`.
+* `fuse_sigmoid_bce=True`: when the last layer is scratchae's own `Dense` with scratchae's own
+  `Sigmoid` (no activity penalty on it) and the loss is scratchae's own `BinaryCrossentropy`,
+  the model trains on `BinaryCrossentropy(from_logits=True)`: the last piece is that layer up
+  to its logits (`Logits`), the sigmoid moves into the loss, and dL/dz = (sigmoid(z) - y)/(N D)
+  is exact and never NaN (see `scratchae.losses`). A subclass of any of the three is never
+  fused: your own code always runs. `summary()` says which loss trains.
+* `pack_parameters=True`: the parameters live in one contiguous buffer (and the gradients in
+  a twin), so the optimizer updates all of them with a few vector operations. The layers'
+  `params`/`grads` entries become views of the buffers at the first step. A layer that puts
+  new arrays in its dicts (`self.grads["kernel"] = x.T @ dz`) trains all the same: every
+  step, before the update, the model notices the new array and copies it into the buffer.
+  Keep references to weight arrays only after the first step, or use `get_weights()`.
+
+Both are tested to give the plain step's numbers (to float32 rounding).
 """
 from __future__ import annotations
 
 import math
 import os
-import signal
-import sys
-import threading
 from typing import Any, Iterable
 
 import numpy as np
 
-from . import _blas
 from . import losses as _losses
 from . import optimizers as _optimizers
+from ._contract import ContractError, Problem, check_backward, describe
 from ._validate import positive_int
+from .activations import Sigmoid
 from .layers import Dense, InputLayer, Layer, SymbolicTensor
-from .progress import ProgressBar
+from .training import History, NonFiniteLossError, fit_model
+from .training import check_verbose
 from .utils import as_rng, global_rng
 
-class History:
-    """What `fit` returns: `history.history["loss"]` has one value per epoch (Keras's meaning).
+__all__ = ["Model", "Sequential", "Logits", "History", "NonFiniteLossError", "load_model"]
 
-    loss:     the sample-weighted mean of the batch losses of the epoch, each computed with
-              the weights as they were at that batch (they change during the epoch),
-              activity penalties included.
-    val_loss: the loss on validation_data at the end of the epoch (as `evaluate` gives it).
+
+class Logits:
+    """The last Dense layer up to its logits: what runs in its place when the model trains its
+    sigmoid and binary cross-entropy as one loss on logits (`compile(fuse_sigmoid_bce=True)`).
+
+        forward(x)  = layer.forward_logits(x)    z = x . kernel + bias, the sigmoid left out
+        backward(dz) = layer.backward_logits(dz)  dz = dL/dz from BinaryCrossentropy(from_logits=True)
     """
 
-    def __init__(self) -> None:
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
-        self.interrupted = False
+    def __init__(self, layer: Dense) -> None:
+        self.layer = layer
+        self.name = f"{layer.name} (logits)"
 
-    def _record(self, epoch: int, logs: dict[str, float]) -> None:
-        self.epoch.append(epoch)
-        for k, v in logs.items():
-            self.history.setdefault(k, []).append(v)
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return self.layer.params
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        return self.layer.grads
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.layer.forward_logits(x)
+
+    def backward(self, dz: np.ndarray) -> np.ndarray:
+        return self.layer.backward_logits(dz)
 
     def __repr__(self) -> str:
-        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
-
-
-class NonFiniteLossError(FloatingPointError):
-    """Training produced a NaN or infinite loss; the message says where."""
+        return f"Logits({self.layer.name})"
 
 
 class Model:
@@ -80,10 +92,15 @@ class Model:
         self.name = name or "model"
         self.optimizer: _optimizers.Optimizer | None = None
         self.loss: _losses.Loss | None = None
+        self.fuse_sigmoid_bce = True
+        self.pack_parameters = True
+        self._logits_loss = _losses.BinaryCrossentropy(from_logits=True)    # used when fused
         self.history: History | None = None
-        self._flat: np.ndarray | None = None
-        self._flat_grad: np.ndarray | None = None
-        self._rng: np.random.Generator | None = None
+        #: The generator that shuffles the batches of `fit` (saved with the model).
+        self.rng: np.random.Generator | None = None
+        self._buffers: _Buffers | None = None
+        self._pieces: list = []                  # the pieces of the last forward ...
+        self._inputs: list[np.ndarray] = []      # ... and the input each one saw
         self._layers: list[Layer] = []
         if inputs is None and outputs is None:
             return
@@ -108,13 +125,18 @@ class Model:
     def dtype(self) -> np.dtype:
         return self._chain[0].dtype if self._chain else self._layers[0].dtype
 
+    @property
+    def built(self) -> bool:
+        """True when the model knows its input width and has at least one Dense layer."""
+        return bool(self._chain) and all(l.built for l in self._chain)
+
     def _check_dtypes(self) -> None:
         dtypes = {l.dtype for l in self._chain}
         if len(dtypes) > 1:
             raise TypeError(f"all layers of a model must share one float type, got {sorted(d.name for d in dtypes)}")
 
     def _require_built(self) -> None:
-        if not self._chain or any(not l.built for l in self._chain):
+        if not self.built:
             raise ValueError(
                 f"model {self.name!r} is not built: give it an Input (or input_shape=/input_dim= "
                 "on its first layer) and at least one Dense layer"
@@ -135,47 +157,56 @@ class Model:
 
     # -- compile ---------------------------------------------------------------------------
     def compile(self, optimizer: str | _optimizers.Optimizer = "adam",
-                loss: str | _losses.Loss | None = None) -> None:
+                loss: str | _losses.Loss | None = None, *, fuse_sigmoid_bce: bool = True,
+                pack_parameters: bool = True) -> None:
         """Choose the optimizer ('adam', 'sgd' or an instance) and the loss ('binary_crossentropy',
-        'mse' or an instance). The parameters move into one contiguous buffer at the first step."""
+        'mse' or an instance).
+
+        fuse_sigmoid_bce: train a last sigmoid and BCE as one loss on logits, when both are
+            scratchae's own (see the module docstring; `training_loss` says what trains).
+        pack_parameters: one contiguous buffer for all parameters, made at the first step
+            (False: the optimizer gets one (path, param, grad) triple per parameter, its state
+            keyed by path, 'dense/kernel', ...; a little slower).
+        """
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='binary_crossentropy'")
+        for name, flag in (("fuse_sigmoid_bce", fuse_sigmoid_bce), ("pack_parameters", pack_parameters)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
         self.optimizer = _optimizers.get(optimizer)
         self.loss = _losses.get(loss)
-        if self._rng is None:
-            self._rng = np.random.default_rng(global_rng().integers(2**63))
+        self.fuse_sigmoid_bce = fuse_sigmoid_bce
+        self.pack_parameters = pack_parameters
+        self._buffers = None
+        if self.rng is None:
+            self.rng = np.random.default_rng(global_rng().integers(2**63))
 
-    def _pack(self) -> None:
-        """Put all parameters (and gradients) of the chain into one contiguous buffer each.
+    @property
+    def fused(self) -> bool:
+        """Whether training runs the last layer to its logits and BCE from the logits.
 
-        The layers' dict entries become views of the buffers; values are copied over. Layers
-        shared with another model stay shared: they are the same objects, and a model whose
-        layers were moved by another model's compile moves them back at its next step.
+        True only for scratchae's own pieces: a `Dense` whose forward and backward are the
+        library's, activation exactly `Sigmoid` and no activity penalty, and a loss exactly
+        `BinaryCrossentropy(from_logits=False)`; and only while `fuse_sigmoid_bce` is on.
         """
-        params = [(l, k) for l in self._chain for k in l.params]
-        total = sum(l.params[k].size for l, k in params)
-        flat = np.empty(total, dtype=self.dtype)
-        flat_grad = np.zeros(total, dtype=self.dtype)
-        i = 0
-        for layer, key in params:
-            p = layer.params[key]
-            view, gview = flat[i:i + p.size].reshape(p.shape), flat_grad[i:i + p.size].reshape(p.shape)
-            view[...] = p
-            layer.params[key], layer.grads[key] = view, gview
-            i += p.size
-        self._flat, self._flat_grad = flat, flat_grad
-
-    def _packed(self) -> bool:
-        if self._flat is None:
+        if not (self.fuse_sigmoid_bce and self._chain) or type(self.loss) is not _losses.BinaryCrossentropy:
             return False
-        return all(p.base is self._flat and g.base is self._flat_grad for _, p, g in self.parameters())
+        last = self._chain[-1]
+        return (not self.loss.from_logits and isinstance(last, Dense)
+                and type(last).forward is Dense.forward and type(last).backward is Dense.backward
+                and type(last).forward_logits is Dense.forward_logits
+                and type(last).backward_logits is Dense.backward_logits
+                and type(last.activation) is Sigmoid and last.activity_regularizer is None)
 
-    def _optimizer_triples(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
-        # One triple for the whole buffer: Adam's state is then one vector per slot, keyed by
-        # the model's name, and a step is a handful of vector operations.
-        if not self._packed():
-            self._pack()
-        return [(f"{self.name}/*", self._flat, self._flat_grad)]
+    @property
+    def training_loss(self) -> _losses.Loss | None:
+        """The loss the training step computes: `loss`, or BCE from logits when `fused`."""
+        return self._logits_loss if self.fused else self.loss
+
+    def training_pieces(self) -> list:
+        """What the training step runs, in order: the layers, the last one as `Logits` when fused."""
+        chain = self._chain
+        return chain[:-1] + [Logits(chain[-1])] if self.fused else chain
 
     def _require_compiled(self) -> None:
         if self.optimizer is None or self.loss is None:
@@ -184,76 +215,69 @@ class Model:
                 "call model.compile(optimizer='adam', loss='binary_crossentropy')"
             )
 
-    # -- the arithmetic of one batch ---------------------------------------------------------
-    def _fused(self) -> bool:
-        last = self._chain[-1]
-        return (isinstance(self.loss, _losses.BinaryCrossentropy) and not self.loss.from_logits
-                and last.activation.name == "sigmoid")
-
-    def _forward(self, x: np.ndarray) -> np.ndarray:
+    # -- one training step, as the textbook writes it ------------------------------------------
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Run every piece's forward in order (training=True: the training pieces, which end
+        at the logits when `fused`). Each piece caches what its backward needs."""
+        pieces = self.training_pieces() if training else self._chain
+        self._inputs = []
         h = x
-        for layer in self._chain:
-            h = layer.forward(h)
+        for piece in pieces:
+            self._inputs.append(h)
+            h = piece.forward(h)
+        self._pieces = pieces
         return h
 
-    def _forward_loss(self, x: np.ndarray, y: np.ndarray) -> float:
-        """Forward pass and loss of one batch: data loss plus every activity penalty.
+    def penalty(self) -> float:
+        """The activity penalties of the last forward, summed over the layers that have one."""
+        return sum(l.penalty for l in self._chain if l.activity_regularizer is not None)
 
-        When the loss fuses with the last sigmoid, the last layer stops at its logits and
-        `sigmoid_bce_from_logits` gives the probabilities and the loss from one exponential
-        (a last layer with its own activity penalty takes the plain route, as the penalty
-        needs the sigmoid's backward).
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Run every piece's backward in reverse: dy = dL/d(output) -> dL/dx.
+
+        Each dL/dx handed back is checked (an array of its input's shape: cheap, no pass over
+        the values) so a piece that breaks the contract is named here, not two layers later.
         """
-        chain = self._chain
-        last = chain[-1]
-        if self._fused() and last.activity_regularizer is None:
-            h = x
-            for layer in chain[:-1]:
-                h = layer.forward(h)
-            p, value = _losses.sigmoid_bce_from_logits(last.forward_logits(h), y)
-            self._fused_cache = (p, y)
-        elif self._fused():
-            p = self._forward(x)
-            value = _FUSED_BCE.forward_trusted(last.logits, y)
-            self._fused_cache = (p, y)
-        else:
-            value = self.loss.forward_trusted(self._forward(x), y)
-        return value + sum(l.penalty for l in chain if l.activity_regularizer is not None)
+        for piece, x in zip(reversed(self._pieces), reversed(self._inputs)):
+            dy = check_backward(piece, piece.name, piece.backward(dy), x, params=False)
+        return dy
 
-    def _backward(self) -> None:
-        """Fill every layer's grads from the loss cached by the last _forward_loss."""
-        chain = self._chain
-        if self._fused():
-            # dL/dz = (sigmoid(z) - y) / (N D) into the last layer's logits, skipping the
-            # sigmoid's own backward (see scratchae.losses)
-            dy, dlogits = None, _losses.fused_sigmoid_bce_grad(*self._fused_cache)
-        else:
-            dy, dlogits = self.loss.backward(), None
-        for i in range(len(chain) - 1, -1, -1):
-            dy = chain[i].backward(dy, dlogits=dlogits, need_dx=i > 0)
-            dlogits = None
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """Forward, loss, backward, update, on one batch; returns the loss before the update.
+
+        A non-finite loss returns at once: nothing is back-propagated, the update not applied.
+        """
+        loss = self.training_loss
+        value = loss.forward(self.forward(x, training=True), y) + self.penalty()
+        if not math.isfinite(value):
+            return value
+        self.backward(loss.backward())
+        self.optimizer.apply(self.optimizer_parameters())
+        return value
+
+    def optimizer_parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """The (path, param, grad) triples the optimizer updates after a backward.
+
+        Packed (the default): one triple, ('<model name>/*', all parameters, all gradients),
+        after copying in any array a layer put in its dicts since the last step. Otherwise
+        `parameters()`, one triple per parameter.
+        """
+        if not self.pack_parameters:
+            return self.parameters()
+        if self._buffers is None or not self._buffers.covers(self._chain):
+            self._buffers = _Buffers(self._chain)
+        return [(f"{self.name}/*", *self._buffers.sync())]
 
     def compute_loss(self, x: np.ndarray, y: np.ndarray) -> float:
         """The training loss of one batch (penalties included), without changing anything."""
         self._require_compiled()
-        return self._forward_loss(x, y)
+        return self.training_loss.forward(self.forward(x, training=True), y) + self.penalty()
 
     def compute_gradients(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         """(loss, {path: dL/dparam}) for one batch, without updating the weights."""
-        self._require_compiled()
-        value = self._forward_loss(x, y)
-        self._backward()
-        return value, {path: g.copy() for path, _, g in self.parameters()}
-
-    def _train_step(self, x: np.ndarray, y: np.ndarray, triples: list) -> float:
-        """Forward, loss, backward, update. `triples` come from _optimizer_triples(), taken
-        before the step (packing after backward would lose the gradients just written)."""
-        value = self._forward_loss(x, y)
-        if not math.isfinite(value):
-            return value          # the caller stops; this batch's update is not applied
-        self._backward()
-        self.optimizer.apply(triples)
-        return value
+        value = self.compute_loss(x, y)
+        self.backward(self.training_loss.backward())
+        return value, {path: np.array(g, copy=True) for path, _, g in self.parameters()}
 
     # -- input checks, once per call -------------------------------------------------------
     def _check_data(self, x: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -283,8 +307,9 @@ class Model:
             initial_epoch: int = 0) -> History:
         """Train for `epochs` passes over (x, y) in minibatches; returns a `History`.
 
-        batch_size defaults to 32 (Keras). shuffle=True draws a new order every epoch from the
-        model's generator (seeded by `seed`, else by `utils.set_random_seed` at compile time).
+        Every batch is one `train_step` (see `scratchae.training` for the loop). batch_size
+        defaults to 32 (Keras). shuffle=True draws a new order every epoch from `model.rng`
+        (seeded by `seed`, else by `utils.set_random_seed` at compile time).
         A NaN or infinite loss stops training with `NonFiniteLossError` naming the epoch and
         batch; the failing batch's update is not applied. Ctrl-C stops after the current batch:
         the completed epochs are kept in `model.history`, the model stays usable, and the
@@ -293,93 +318,29 @@ class Model:
         self._require_compiled()
         batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
         epochs = positive_int("epochs", epochs)
-        verbose = _check_verbose(verbose)
+        verbose = check_verbose(verbose)
         if y is None:
             raise ValueError("fit needs targets y; for an autoencoder pass the input twice: fit(x, x)")
         x, y = self._check_data(x, y)      # y is x again when the caller passed x twice
-        val = None
+        evaluate = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (x_val, y_val)")
             val = self._check_data(*validation_data)
+            evaluate = lambda: self._evaluate_checked(*val, batch_size=batch_size)
         if seed is not None:
-            self._rng = as_rng(seed)
+            self.rng = as_rng(seed)
         if not isinstance(shuffle, bool):
             raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
-
-        triples = self._optimizer_triples()      # packs the parameters if needed
-        history = History()
-        self.history = history
-        n = len(x)
-        bs = min(batch_size, n)
-        xb_buf = np.empty((bs, x.shape[1]), dtype=x.dtype)
-        yb_buf = xb_buf if y is x else np.empty((bs, y.shape[1]), dtype=y.dtype)
-        # Divergence shows up as a non-finite loss, reported below with where it happened;
-        # NumPy's overflow warnings on the way there would only bury that message.
-        with _StopOnInterrupt() as stop, np.errstate(over="ignore", invalid="ignore"), \
-                _blas.single_threaded():
-            for epoch in range(initial_epoch, initial_epoch + epochs):
-                if verbose == 1 or verbose == 2:
-                    _print(f"Epoch {epoch + 1}/{initial_epoch + epochs}")
-                order = self._rng.permutation(n) if shuffle else None
-                snapshot = triples[0][1].copy()
-                bar = ProgressBar(n, verbose)
-                total, done = 0.0, 0
-                for b, start in enumerate(range(0, n, bs)):
-                    stop_ = min(start + bs, n)
-                    m = stop_ - start
-                    if order is None:
-                        xb, yb = x[start:stop_], y[start:stop_]
-                    else:
-                        idx = order[start:stop_]
-                        xb = np.take(x, idx, axis=0, out=xb_buf[:m])
-                        yb = xb if y is x else np.take(y, idx, axis=0, out=yb_buf[:m])
-                    value = self._train_step(xb, yb, triples)
-                    if not math.isfinite(value):
-                        restored = self._restore_if_nonfinite(snapshot)
-                        raise NonFiniteLossError(
-                            f"loss became {value} at epoch {epoch + 1}, batch {b + 1} "
-                            f"(samples {start}-{stop_ - 1}); training stopped and the update of that "
-                            "batch was not applied"
-                            + ("; the weights had gone non-finite and were restored to the "
-                               "start of the epoch" if restored else "; the model keeps its last finite weights")
-                            + ". Try a smaller learning_rate, or check the data."
-                        )
-                    total += value * m
-                    done += m
-                    bar.update(done, total / done)
-                    if stop.requested and done < n:
-                        break
-                if stop.requested and done < n:
-                    history.interrupted = True
-                    if verbose:
-                        _print(f"\nInterrupted at epoch {epoch + 1} after {done}/{n} samples; "
-                               f"history keeps the {len(history.epoch)} completed epoch(s).")
-                    break
-                logs = {"loss": total / done}
-                if val is not None:
-                    logs["val_loss"] = self._evaluate_checked(*val, batch_size=batch_size)
-                bar.finish(done, logs)
-                history._record(epoch, logs)
-                if stop.requested:        # Ctrl-C in the epoch's last batch: keep the epoch, stop
-                    history.interrupted = True
-                    break
-        if history.interrupted:
-            raise KeyboardInterrupt(f"training of {self.name!r} interrupted; see model.history")
-        return history
-
-    def _restore_if_nonfinite(self, snapshot: np.ndarray) -> bool:
-        if np.all(np.isfinite(self._flat)):
-            return False
-        self._flat[...] = snapshot
-        return True
+        return fit_model(self, x, y, batch_size=batch_size, epochs=epochs, initial_epoch=initial_epoch,
+                         shuffle=shuffle, verbose=verbose, evaluate=evaluate)
 
     def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
         """One optimizer step on one batch; returns its loss (penalties included, before the step)."""
         self._require_compiled()
         x, y = self._check_data(x, y)
         with np.errstate(over="ignore", invalid="ignore"):
-            value = self._train_step(x, y, self._optimizer_triples())
+            value = self.train_step(x, y)
         if not math.isfinite(value):
             raise NonFiniteLossError(f"loss is {value} on this batch; the update was not applied")
         return value
@@ -388,14 +349,15 @@ class Model:
         """The model's output for every row of x, computed batch by batch (default 32)."""
         batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
         x, _ = self._check_data(x)
-        return np.concatenate([self._forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int | None = None,
                  verbose: int | str = 0) -> float:
         """The loss on (x, y), penalties included, as the sample-weighted mean over batches.
 
-        Like Keras, the activity penalty is added per batch, so with scratchae's summed L1 the
-        penalty part of the result grows with batch_size.
+        The loss is the training loss (`training_loss`). Like Keras, the activity penalty is
+        added per batch, so with scratchae's summed L1 the penalty part of the result grows
+        with batch_size.
         """
         self._require_compiled()
         batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
@@ -406,7 +368,7 @@ class Model:
         total = 0.0
         for i in range(0, len(x), batch_size):
             xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-            total += self._forward_loss(xb, yb) * len(xb)
+            total += self.compute_loss(xb, yb) * len(xb)
         return total / len(x)
 
     # -- weights ----------------------------------------------------------------------------
@@ -453,10 +415,19 @@ class Model:
             lines.append(f"{label:<{cols[0]}}{shape:<{cols[1]}}{notes:<{cols[2]}}{layer.count_params():>{cols[3]},}")
         total = self.count_params()
         lines += ["=" * width, f"Total params: {total:,}", f"Trainable params: {total:,}",
-                  "Non-trainable params: 0", "_" * width]
+                  "Non-trainable params: 0", f"Training loss: {self._describe_training()}", "_" * width]
         text = "\n".join(lines)
         (print_fn or print)(text)
         return text
+
+    def _describe_training(self) -> str:
+        if self.loss is None:
+            return "none yet (not compiled)"
+        if self.fused:
+            last = self._chain[-1].name
+            return (f"BinaryCrossentropy(from_logits=True) on {last}'s logits: its sigmoid and the "
+                    "binary cross-entropy fused (compile(fuse_sigmoid_bce=False) for the plain pair)")
+        return f"{self.loss!r} on the output of {self._chain[-1].name}" if self._chain else repr(self.loss)
 
     # -- save / load ---------------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -531,7 +502,57 @@ class Sequential(Model):
 
 
 # -- helpers --------------------------------------------------------------------------------
-_FUSED_BCE = _losses.BinaryCrossentropy(from_logits=True)
+class _Buffers:
+    """All parameters of a chain in one contiguous buffer, and the gradients in a twin.
+
+    At construction each layer's `params[key]`/`grads[key]` entry becomes a view of the buffers
+    (values copied over, gradients too: the first step packs after its backward). `sync()`, called after each backward and before the update, finds
+    entries a layer has replaced since (a backward that assigns `self.grads["kernel"] = ...`,
+    a user who assigns `layer.params["kernel"] = ...`, or another model sharing the layer that
+    packed it into its own buffer): it copies their values in, and puts the view of a replaced
+    parameter back so the update reaches the layer. One identity test per array per step.
+    """
+
+    def __init__(self, chain: list) -> None:
+        self.entries = [(l, k) for l in chain for k in l.params]
+        shapes = [l.params[k].shape for l, k in self.entries]
+        sizes = [int(np.prod(sh)) for sh in shapes]
+        dtype = chain[0].dtype
+        self.flat = np.empty(sum(sizes), dtype=dtype)
+        self.flat_grad = np.zeros(sum(sizes), dtype=dtype)
+        self.views, i = [], 0
+        for (layer, key), shape, size in zip(self.entries, shapes, sizes):
+            view, gview = self.flat[i:i + size].reshape(shape), self.flat_grad[i:i + size].reshape(shape)
+            view[...] = layer.params[key]
+            _adopt(layer, key, layer.grads.get(key), gview, "gradient")
+            layer.params[key], layer.grads[key] = view, gview
+            self.views.append((view, gview))
+            i += size
+
+    def covers(self, chain: list) -> bool:
+        """Whether the buffers were made for exactly these layers and parameter names."""
+        return self.entries == [(l, k) for l in chain for k in l.params]
+
+    def sync(self) -> tuple[np.ndarray, np.ndarray]:
+        for (layer, key), (view, gview) in zip(self.entries, self.views):
+            p, g = layer.params[key], layer.grads.get(key)
+            if p is not view:
+                _adopt(layer, key, p, view, "parameter")
+                layer.params[key] = view
+            if g is not gview:
+                _adopt(layer, key, g, gview, "gradient")
+        return self.flat, self.flat_grad
+
+
+def _adopt(layer: Layer, key: str, new: Any, view: np.ndarray, what: str) -> None:
+    """Copy an array a layer put in its params/grads into the buffer's view, checked first."""
+    if not isinstance(new, np.ndarray) or new.shape != view.shape:
+        hint = ("write the gradient of every parameter in backward" if new is None else
+                "a gradient has exactly its parameter's shape")
+        raise ContractError(layer.name, key, Problem(
+            f"the {what} in {'grads' if what == 'gradient' else 'params'}[{key!r}] is "
+            f"{describe(new)}, expected shape {view.shape}", hint))
+    view[...] = new
 
 
 def _trace_chain(inputs: Any, outputs: Any) -> list[Layer]:
@@ -612,42 +633,9 @@ def _all_finite(a: np.ndarray, rows: int = 4096) -> bool:
     return all(np.isfinite(a[i:i + rows]).all() for i in range(0, len(a), rows))
 
 
-def _check_verbose(verbose: Any) -> int:
-    if verbose == "auto":
-        return 1
-    if verbose in (0, 1, 2) and not isinstance(verbose, bool):
-        return int(verbose)
-    raise ValueError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+def load_model(path: str | os.PathLike) -> Model:
+    """Read a model written by `Model.save` (importable from here as in Keras; the code is in
+    `scratchae.saving`)."""
+    from .saving import load_model as _load
 
-
-def _print(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-class _StopOnInterrupt:
-    """While training, turn the first Ctrl-C into a request to stop after the current batch.
-
-    A second Ctrl-C interrupts at once (the default handler is back after the first). Outside
-    the main thread signals cannot be caught; Ctrl-C then interrupts wherever it lands.
-    """
-
-    def __enter__(self) -> "_StopOnInterrupt":
-        self.requested = False
-        self._old = None
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def _handler(self, signum, frame) -> None:
-        self.requested = True
-        signal.signal(signal.SIGINT, self._old if self._old is not None else signal.default_int_handler)
-
-    def __exit__(self, *exc) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-
-
-# `load_model` lives in scratchae.saving; importable from here too, as in Keras.
-from .saving import load_model  # noqa: E402,F401
+    return _load(path)

@@ -34,7 +34,8 @@ def save_model(model: Model, path: str | os.PathLike) -> None:
     The file is written under a temporary name in the same folder and renamed over `path`
     only when complete, so an interrupted or failed save leaves any existing file intact.
     """
-    model._require_built()
+    if not model.built:
+        raise ValueError(f"model {model.name!r} is not built: it has no weights to save yet")
     path = os.fspath(path)
     meta = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": model.get_config(),
             "compile": None, "rng_state": None}
@@ -42,11 +43,13 @@ def save_model(model: Model, path: str | os.PathLike) -> None:
     for p, param, _ in model.parameters():
         arrays[f"weights/{p}"] = param
     if model.optimizer is not None:
-        meta["compile"] = {"optimizer": model.optimizer.get_config(), "loss": model.loss.get_config()}
+        meta["compile"] = {"optimizer": model.optimizer.get_config(), "loss": model.loss.get_config(),
+                           "fuse_sigmoid_bce": model.fuse_sigmoid_bce,
+                           "pack_parameters": model.pack_parameters}
         for k, v in model.optimizer.get_state().items():
             arrays[f"optimizer/{k}"] = v
-    if model._rng is not None:
-        meta["rng_state"] = _rng_state_to_json(model._rng)
+    if model.rng is not None:
+        meta["rng_state"] = _rng_state_to_json(model.rng)
     arrays["__scratchae__"] = np.array(json.dumps(meta))
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -112,23 +115,31 @@ def load_model(path: str | os.PathLike) -> Model:
 
     if meta.get("rng_state") is not None:
         try:
-            model._rng = _rng_from_json(meta["rng_state"])
+            model.rng = _rng_from_json(meta["rng_state"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path!r}: invalid generator state ({exc})") from None
     comp = meta.get("compile")
     if comp is not None:
         try:
-            model.compile(_optimizers.from_config(comp["optimizer"]), _losses.from_config(comp["loss"]))
+            flags = {k: comp[k] for k in ("fuse_sigmoid_bce", "pack_parameters") if k in comp}
+            model.compile(_optimizers.from_config(comp["optimizer"]), _losses.from_config(comp["loss"]),
+                          **flags)
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{path!r}: invalid compile settings ({exc})") from None
-        model._pack()
         state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
         model.optimizer.set_state(state)
-        for slot in model.optimizer._slots:
-            for key, arr in getattr(model.optimizer, slot).items():
-                if arr.shape != model._flat.shape or arr.dtype != model._flat.dtype:
-                    raise ValueError(f"{path!r}: optimizer state {slot}/{key} is {arr.dtype}{arr.shape}, "
-                                     f"expected {model._flat.dtype}{model._flat.shape}")
+        # the state must fit the arrays the optimizer will update (one packed vector, or one
+        # array per parameter path)
+        like = {path: param for path, param, _ in model.optimizer_parameters()}
+        for key, arr in model.optimizer.get_state().items():
+            slot, _, ppath = key.partition("/")
+            if not ppath:
+                continue
+            want = like.get(ppath)
+            if want is None or arr.shape != want.shape or arr.dtype != want.dtype:
+                expected = f"{want.dtype}{want.shape}" if want is not None else f"one of {sorted(like)}"
+                raise ValueError(f"{path!r}: optimizer state {key} is {arr.dtype}{arr.shape}, "
+                                 f"expected {expected}")
     return model
 
 

@@ -1,61 +1,105 @@
-"""The training fast path gives the same numbers as the readable pieces it replaces."""
+"""The training step runs every piece's own backward; its two optimisations (the loss on
+logits, the packed parameter buffer) are visible, switchable, and give the plain numbers."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
-from scratchae.activations import sigmoid
+from scratchae.activations import Sigmoid, sigmoid
 from scratchae.layers import Dense
-from scratchae.losses import (BinaryCrossentropy, fused_sigmoid_bce_grad,
-                              sigmoid_bce_from_logits)
-from scratchae.models import Sequential
+from scratchae.losses import BinaryCrossentropy
+from scratchae.models import Logits, Sequential
+from scratchae.optimizers import SGD, Adam
 from scratchae.regularizers import l1
 
 
+def chain(last_activation="sigmoid", penalty_on_last=False, dtype="float32", d=12, last_cls=Dense):
+    return Sequential([Dense(5, activation="relu", input_dim=d, dtype=dtype, seed=1),
+                       last_cls(d, activation=last_activation, dtype=dtype, seed=2,
+                                activity_regularizer=l1(0.01) if penalty_on_last else None)])
+
+
+X = np.random.default_rng(1).uniform(0, 1, (64, 12)).astype(np.float32)
+
+
+# -- the loss on logits: its value and p from one exponential --------------------------------
 @given(st.integers(1, 8), st.integers(1, 16), st.integers(0, 2**32 - 1), st.floats(0.1, 30))
-def test_sigmoid_bce_from_logits_matches_the_separate_pieces(n, d, seed, scale):
+def test_bce_from_logits_caches_the_sigmoid_and_matches_the_separate_pieces(n, d, seed, scale):
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((n, d)) * scale
     y = rng.uniform(0, 1, (n, d))
-    p, value = sigmoid_bce_from_logits(z, y)
-    np.testing.assert_allclose(p, sigmoid(z), rtol=1e-12, atol=0)
-    np.testing.assert_allclose(value, BinaryCrossentropy(from_logits=True)(y, z), rtol=1e-12, atol=1e-15)
+    bce = BinaryCrossentropy(from_logits=True)
+    value = bce.forward(z, y)
+    # the value, from the formula written out here: softplus(z) - y z, averaged
+    expected = np.mean(np.logaddexp(0, z) - y * z)
+    assert value == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    np.testing.assert_allclose(bce.backward(), (sigmoid(z) - y) / z.size, rtol=1e-12, atol=1e-300)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sigmoid_bce_from_logits_at_huge_logits(dtype):
-    # z = +-1000 with the "wrong" targets: per-element loss 1000 each, p exactly 1 and 0
+def test_bce_from_logits_at_huge_logits(dtype):
+    # z = +-1000 with the "wrong" targets: per-element loss 1000 each, gradient exactly +-1/2
     z = np.array([[1000.0, -1000.0]], dtype=dtype)
     y = np.array([[0.0, 1.0]], dtype=dtype)
-    p, value = sigmoid_bce_from_logits(z, y)
-    assert p.dtype == dtype
-    np.testing.assert_array_equal(p, [[1.0, 0.0]])
-    assert value == pytest.approx(1000.0, rel=1e-6)
-
-
-def test_fused_grad_is_the_from_logits_backward():
-    rng = np.random.default_rng(3)
-    z, y = rng.standard_normal((4, 5)), rng.uniform(0, 1, (4, 5))
     bce = BinaryCrossentropy(from_logits=True)
-    bce.forward(z, y)
-    np.testing.assert_allclose(fused_sigmoid_bce_grad(sigmoid(z), y), bce.backward(), rtol=1e-12)
+    assert bce.forward(z, y) == pytest.approx(1000.0, rel=1e-6)
+    g = bce.backward()
+    assert g.dtype == dtype
+    np.testing.assert_array_equal(g, [[0.5, -0.5]])
 
 
+# -- when the model fuses, and that it says so ------------------------------------------------
+def test_fusion_is_chosen_only_for_the_librarys_own_sigmoid_dense_and_bce():
+    m = chain()
+    m.compile("adam", "binary_crossentropy")
+    assert m.fused and isinstance(m.training_pieces()[-1], Logits)
+    assert m.training_loss.from_logits and m.loss.from_logits is False
+    assert "from_logits=True" in m.summary(print_fn=lambda s: None)
+
+    class MySigmoid(Sigmoid):
+        pass
+
+    class MyBCE(BinaryCrossentropy):
+        pass
+
+    class MyDense(Dense):
+        def backward(self, dy):
+            return super().backward(dy)
+
+    not_fused = {
+        "switched off": (chain(), "binary_crossentropy", dict(fuse_sigmoid_bce=False)),
+        "own sigmoid": (chain(last_activation=MySigmoid()), "binary_crossentropy", {}),
+        "own loss": (chain(), MyBCE(), {}),
+        "own dense": (chain(last_cls=MyDense), "binary_crossentropy", {}),
+        "mse": (chain(), "mse", {}),
+        "penalty on the sigmoid": (chain(penalty_on_last=True), "binary_crossentropy", {}),
+        "relu last": (chain(last_activation="relu"), "binary_crossentropy", {}),
+    }
+    for why, (m, loss, kw) in not_fused.items():
+        m.compile("adam", loss, **kw)
+        assert not m.fused, why
+        assert m.training_pieces() == m.layers, why
+        assert m.training_loss is m.loss, why
+        assert "from_logits=True" not in m.summary(print_fn=lambda s: None), why
+
+
+def test_compile_switches_must_be_booleans():
+    m = chain()
+    with pytest.raises(TypeError, match="fuse_sigmoid_bce must be True or False"):
+        m.compile("adam", "binary_crossentropy", fuse_sigmoid_bce="no")
+    with pytest.raises(TypeError, match="pack_parameters must be True or False"):
+        m.compile("adam", "binary_crossentropy", pack_parameters=1)
+
+
+# -- the optimisations give the plain numbers ---------------------------------------------------
 @pytest.mark.parametrize("penalty_on_last", [False, True])
-def test_model_fast_path_equals_the_plain_chain(penalty_on_last):
-    """Loss and every gradient: fused fast path == Sigmoid.backward(BCE.backward()) chain."""
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0.05, 0.95, (6, 10))
-
-    def build():
-        m = Sequential([Dense(4, activation="relu", input_dim=10, dtype="float64", seed=1),
-                        Dense(10, activation="sigmoid", dtype="float64", seed=2,
-                              activity_regularizer=l1(0.01) if penalty_on_last else None)])
-        m.compile("sgd", "binary_crossentropy")
-        return m
-
-    fast, plain = build(), build()
-    plain._fused = lambda: False           # the unfused pieces: clipped BCE, Sigmoid.backward
-    assert fast._fused()
+def test_fused_gradients_equal_the_plain_chain(penalty_on_last):
+    """Loss and every gradient in float64: loss on logits == Sigmoid.backward(BCE.backward())."""
+    x = np.random.default_rng(0).uniform(0.05, 0.95, (6, 12))
+    fast, plain = chain(penalty_on_last=penalty_on_last, dtype="float64"), \
+        chain(penalty_on_last=penalty_on_last, dtype="float64")
+    fast.compile("sgd", "binary_crossentropy")
+    plain.compile("sgd", "binary_crossentropy", fuse_sigmoid_bce=False)
+    assert fast.fused is (not penalty_on_last) and not plain.fused
     loss_fast, g_fast = fast.compute_gradients(x, x)
     loss_plain, g_plain = plain.compute_gradients(x, x)
     assert loss_fast == pytest.approx(loss_plain, rel=1e-12)
@@ -64,16 +108,137 @@ def test_model_fast_path_equals_the_plain_chain(penalty_on_last):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-15)
 
 
-def test_fast_path_training_matches_the_plain_chain_in_float32():
-    """A few epochs in float32: the same losses to float32 rounding."""
-    rng = np.random.default_rng(1)
-    x = rng.uniform(0, 1, (64, 12)).astype(np.float32)
-    histories = []
-    for fused in (True, False):
-        m = Sequential([Dense(5, activation="relu", input_dim=12, seed=1),
-                        Dense(12, activation="sigmoid", seed=2)])
-        m.compile("adam", "binary_crossentropy")
-        if not fused:
-            m._fused = lambda: False
-        histories.append(m.fit(x, x, epochs=3, batch_size=8, seed=0, verbose=0).history["loss"])
-    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-5)
+@pytest.mark.parametrize("fuse, pack", [(False, False), (True, False), (False, True)])
+def test_every_switch_gives_the_same_training_in_float32(fuse, pack):
+    """Three epochs of Adam: each optimisation off gives the default's losses and weights to
+    float32 rounding."""
+    runs = []
+    for kw in ({}, dict(fuse_sigmoid_bce=fuse, pack_parameters=pack)):
+        m = chain()
+        m.compile(Adam(), "binary_crossentropy", **kw)
+        h = m.fit(X, X, epochs=3, batch_size=8, seed=0, verbose=0).history["loss"]
+        runs.append((h, m.get_weights()))
+    (h0, w0), (h1, w1) = runs
+    np.testing.assert_allclose(h0, h1, rtol=2e-5)
+    for a, b in zip(w0, w1):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_unpacked_optimizer_state_is_keyed_by_parameter_path():
+    m = chain()
+    m.compile(Adam(), "binary_crossentropy", pack_parameters=False)
+    m.train_on_batch(X[:8], X[:8])
+    names = [l.name for l in m.layers]
+    assert sorted(m.optimizer.momentums) == sorted(f"{n}/{k}" for n in names for k in ("kernel", "bias"))
+    m2 = chain()
+    m2.compile(Adam(), "binary_crossentropy")
+    m2.train_on_batch(X[:8], X[:8])
+    assert list(m2.optimizer.momentums) == [f"{m2.name}/*"]
+
+
+# -- your own pieces run --------------------------------------------------------------------------
+def test_a_users_sigmoid_subclass_runs_its_backward_at_every_step():
+    class CountingSigmoid(Sigmoid):
+        calls = 0
+
+        def backward(self, dy):
+            CountingSigmoid.calls += 1
+            return super().backward(dy)
+
+    m = chain(last_activation=CountingSigmoid())
+    m.compile("adam", "binary_crossentropy")
+    assert not m.fused
+    m.fit(X, X, epochs=2, batch_size=10, verbose=0)       # 7 batches an epoch (6 of 10, 1 of 4)
+    assert CountingSigmoid.calls == 14 == m.optimizer.iterations
+
+
+class RebindingDense(Dense):
+    """The textbook's backward: new arrays assigned into grads, nothing written in place."""
+
+    def backward(self, dy):
+        dz = self.activation.backward(dy)
+        self.grads["kernel"] = self._x.T @ dz
+        self.grads["bias"] = dz.sum(axis=0)
+        return dz @ self.params["kernel"].T
+
+
+class OwnDictsDense(Dense):
+    """Builds brand-new params/grads dicts (as a from-scratch layer might)."""
+
+    def backward(self, dy):
+        dx = super().backward(dy)
+        self.grads = {k: v.copy() for k, v in self.grads.items()}
+        self.params = dict(self.params)
+        return dx
+
+
+@pytest.mark.parametrize("cls", [RebindingDense, OwnDictsDense])
+@pytest.mark.parametrize("pack", [True, False])
+def test_a_layer_that_rebinds_its_arrays_trains_like_the_librarys(cls, pack):
+    """20 steps of fit from one seed: the same weights as the library's Dense."""
+    weights = []
+    for layer_cls in (Dense, cls):
+        m = Sequential([layer_cls(5, activation="relu", input_dim=12, seed=1),
+                        layer_cls(12, activation="sigmoid", seed=2)])
+        m.compile(Adam(), "binary_crossentropy", pack_parameters=pack)
+        start = m.get_weights()
+        m.fit(X[:40], X[:40], epochs=10, batch_size=20, seed=0, verbose=0)
+        assert m.optimizer.iterations == 20
+        weights.append(m.get_weights())
+        assert all(np.abs(a - b).max() > 1e-3 for a, b in zip(m.get_weights(), start))  # it moved
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_a_rebound_gradient_of_the_wrong_shape_is_named():
+    class Transposed(Dense):
+        def backward(self, dy):
+            dx = super().backward(dy)
+            self.grads["kernel"] = self.grads["kernel"].T.copy()
+            return dx
+
+    m = Sequential([Transposed(5, activation="relu", input_dim=12, name="enc"),
+                    Dense(12, activation="sigmoid")])
+    m.compile("adam", "binary_crossentropy")
+    with pytest.raises(ValueError, match=r"enc.*kernel.*\(5, 12\).*expected shape \(12, 5\)"):
+        m.fit(X, X, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("bad, words", [
+    (lambda dx: None, ["got None", "return dx"]),
+    (lambda dx: dx.ravel(), ["expected shape (8, 5), got shape (40,)", "raveled"]),
+    (lambda dx: dx[0], ["got shape (5,)"]),
+])
+def test_a_backward_that_hands_back_the_wrong_thing_is_named_during_fit(bad, words):
+    class Wrong(Dense):
+        def backward(self, dy):
+            return bad(super().backward(dy))
+
+    m = Sequential([Dense(5, activation="relu", input_dim=12),
+                    Wrong(12, activation="sigmoid", name="decoder")])
+    m.compile("adam", "binary_crossentropy")
+    with pytest.raises(ValueError) as e:
+        m.fit(X[:8], X[:8], batch_size=8, verbose=0)
+    assert "decoder" in str(e.value)
+    for w in words:
+        assert w in str(e.value), (w, str(e.value))
+
+
+def test_layers_shared_with_a_model_trained_in_between_keep_training():
+    """The encoder packs the shared layer into its own buffer; the autoencoder takes it back."""
+    from scratchae.layers import Input
+    from scratchae.models import Model
+    inp = Input(shape=(12,))
+    enc_layer = Dense(5, activation="relu", seed=1)
+    code = enc_layer(inp)
+    auto = Model(inp, Dense(12, activation="sigmoid", seed=2)(code))
+    enc = Model(inp, code)
+    auto.compile(SGD(0.5), "binary_crossentropy")
+    enc.compile(SGD(0.5), "mse")
+    auto.train_on_batch(X[:8], X[:8])
+    enc.train_on_batch(X[:8], np.zeros((8, 5), np.float32))       # moves enc_layer's arrays
+    before = enc_layer.get_weights()
+    auto.train_on_batch(X[:8], X[:8])
+    after = enc_layer.get_weights()
+    assert np.abs(after[0] - before[0]).max() > 0                   # the update reached it
+    np.testing.assert_array_equal(enc.get_weights()[0], after[0])   # one layer, one value

@@ -372,7 +372,7 @@ def test_one_sgd_step_moves_weights_by_minus_the_numerical_gradient(loss):
                           reg_at=1, factor=3e-3)
     m.compile(optimizer=SGD(learning_rate=1.0), loss=loss)
     if loss == "binary_crossentropy":
-        assert m._fused()                                   # the fused sigmoid + BCE path
+        assert m.fused                                   # the fused sigmoid + BCE path
     numeric = []
     for layer in m.layers[1:]:
         for key in ("kernel", "bias"):

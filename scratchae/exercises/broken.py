@@ -20,8 +20,8 @@ from ..regularizers import L1
 class TransposedKernelDense(Dense):
     """dL/dkernel computed as dz^T . x (units, input_dim), then forced into the kernel's shape."""
 
-    def backward(self, dy, **kwargs):
-        dx = super().backward(dy, **kwargs)
+    def backward(self, dy):
+        dx = super().backward(dy)
         right = self.grads["kernel"]                 # x^T . dz, (input_dim, units)
         wrong = right.T.copy()                       # dz^T . x, (units, input_dim)
         right[...] = wrong.reshape(right.shape)      # "fixed" by a reshape: no error, wrong numbers
@@ -31,8 +31,8 @@ class TransposedKernelDense(Dense):
 class DoubleBiasDense(Dense):
     """The bias gradient summed twice over the batch: 2 * sum_n dz[n]."""
 
-    def backward(self, dy, **kwargs):
-        dx = super().backward(dy, **kwargs)
+    def backward(self, dy):
+        dx = super().backward(dy)
         self.grads["bias"] *= 2
         return dx
 
@@ -40,9 +40,9 @@ class DoubleBiasDense(Dense):
 class ZeroInputGradDense(Dense):
     """Fills the parameter gradients but hands back zeros instead of dz . kernel^T."""
 
-    def backward(self, dy, **kwargs):
-        dx = super().backward(dy, **kwargs)
-        return None if dx is None else np.zeros_like(dx)
+    def backward(self, dy):
+        dx = super().backward(dy)
+        return np.zeros_like(dx)
 
 
 class NoMaskReLU(ReLU):
@@ -77,8 +77,8 @@ class SigmoidDerivativeFromX(Sigmoid):
 class NoMeanBCE(BinaryCrossentropy):
     """The BCE gradient without its 1/(N*D): the gradient of a sum, for a loss that is a mean."""
 
-    def _grad(self, y_pred, y_true):
-        return super()._grad(y_pred, y_true) * y_pred.size
+    def _backward(self, cache):
+        return super()._backward(cache) * cache[0].size
 
 
 class SignFlippedL1(L1):
@@ -125,8 +125,8 @@ def install(broken: Broken, model) -> str:
     """Swap `broken` into `model` (the caller's own throw-away model); return the piece's label.
 
     Dense and ReLU mistakes go into the second Dense layer, sigmoid ones into the last, the L1
-    one into the layer that has the regularizer. A wrong sigmoid or BCE only shows if the model
-    does not fuse sigmoid + BCE, so the model is switched to the unfused chain for them.
+    one into the layer that has the regularizer. A model never fuses a subclass of Sigmoid or
+    BinaryCrossentropy into a loss on logits, so the broken piece is what trains and is checked.
     """
     chain = model._chain
     if broken.piece == "dense":
@@ -139,11 +139,9 @@ def install(broken: Broken, model) -> str:
         return f"{layer.name} > relu"
     if broken.piece == "sigmoid":
         chain[-1].activation.__class__ = broken.cls
-        model._fused = lambda: False
         return f"{chain[-1].name} > sigmoid"
     if broken.piece == "bce":
         model.loss = broken.cls()
-        model._fused = lambda: False
         return "loss"
     if broken.piece == "l1":
         for layer in chain:
