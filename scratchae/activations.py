@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from ._registry import lookup
+
 Array = NDArray[np.floating]
 
 
@@ -145,13 +147,4 @@ def get(identifier: str | Activation | None) -> Activation:
     """A fresh activation piece from a name ('relu', 'sigmoid', 'linear' or None) or an instance."""
     if identifier is None:
         return Linear()
-    if isinstance(identifier, Activation):
-        return identifier
-    if isinstance(identifier, str):
-        try:
-            return ACTIVATIONS[identifier.lower()]()
-        except KeyError:
-            raise ValueError(
-                f"unknown activation {identifier!r}: expected one of {sorted(ACTIVATIONS)} or None"
-            ) from None
-    raise TypeError(f"activation must be a name, an Activation or None, got {type(identifier).__name__}")
+    return lookup("activation", identifier, ACTIVATIONS, Activation)

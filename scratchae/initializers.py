@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+from ._registry import lookup
+
 Initializer = Callable[[tuple[int, ...], np.dtype, np.random.Generator], np.ndarray]
 
 
@@ -67,13 +69,6 @@ INITIALIZERS: dict[str, Initializer] = {
 
 def get(identifier: str | Initializer) -> Initializer:
     """An initialiser from its Keras name or a callable f(shape, dtype, rng)."""
-    if isinstance(identifier, str):
-        try:
-            return INITIALIZERS[identifier.lower()]
-        except KeyError:
-            raise ValueError(
-                f"unknown initializer {identifier!r}: expected one of {sorted(INITIALIZERS)}"
-            ) from None
     if callable(identifier):
         return identifier
-    raise TypeError(f"initializer must be a name or a callable, got {type(identifier).__name__}")
+    return lookup("initializer", identifier, INITIALIZERS, (), call=False)

@@ -41,6 +41,7 @@ import math
 import numpy as np
 
 from . import config
+from ._registry import from_config as _from_config, lookup
 
 
 class Loss:
@@ -221,21 +222,10 @@ _NAMES = {
 
 def get(identifier: str | Loss) -> Loss:
     """A loss from a Keras name ('binary_crossentropy', 'mse', ...) or an instance."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        try:
-            return _NAMES[identifier.lower()]()
-        except KeyError:
-            raise ValueError(f"unknown loss {identifier!r}: expected one of {sorted(_NAMES)}") from None
-    raise TypeError(f"loss must be a name or a scratchae Loss, got {type(identifier).__name__}")
+    return lookup("loss", identifier, _NAMES, Loss)
 
 
 def from_config(config_: dict) -> Loss:
-    kinds = {"BinaryCrossentropy": BinaryCrossentropy, "MeanSquaredError": MeanSquaredError}
-    try:
-        cls = kinds[config_["class_name"]]
-    except (KeyError, TypeError):
-        raise ValueError(f"not a loss config: {config_!r}") from None
-    kwargs = {k: v for k, v in config_.items() if k != "class_name"}
-    return cls(**kwargs)
+    """The inverse of `Loss.get_config()` (used by load_model)."""
+    return _from_config("loss", config_, {"BinaryCrossentropy": BinaryCrossentropy,
+                                          "MeanSquaredError": MeanSquaredError})

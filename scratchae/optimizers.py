@@ -22,6 +22,7 @@ from typing import Iterable
 
 import numpy as np
 
+from ._registry import from_config as _from_config, lookup
 from ._validate import finite_float
 
 Triple = tuple[str, np.ndarray, np.ndarray]
@@ -198,21 +199,9 @@ _NAMES = {"adam": Adam, "sgd": SGD}
 
 def get(identifier: str | Optimizer) -> Optimizer:
     """An optimizer from its name ('adam', 'sgd', with Keras's defaults) or an instance."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        try:
-            return _NAMES[identifier.lower()]()
-        except KeyError:
-            raise ValueError(f"unknown optimizer {identifier!r}: expected one of {sorted(_NAMES)}") from None
-    raise TypeError(f"optimizer must be a name or a scratchae Optimizer, got {type(identifier).__name__}")
+    return lookup("optimizer", identifier, _NAMES, Optimizer)
 
 
 def from_config(config: dict) -> Optimizer:
-    kinds = {"Adam": Adam, "SGD": SGD}
-    try:
-        cls = kinds[config["class_name"]]
-        kwargs = {k: v for k, v in config.items() if k != "class_name"}
-        return cls(**kwargs)
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"not an optimizer config: {config!r}") from exc
+    """The inverse of `Optimizer.get_config()` (used by load_model)."""
+    return _from_config("optimizer", config, {"Adam": Adam, "SGD": SGD})

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._registry import from_config as _from_config, lookup
 from ._validate import finite_float
 
 
@@ -128,20 +129,14 @@ def l2(l2: float = 0.01) -> L2:
 
 
 def from_config(config: dict | None) -> Regularizer | None:
-    """Rebuild a regularizer from `get_config()` output (used by load_model)."""
+    """Rebuild a regularizer from `get_config()` output (used by load_model); None stays None."""
     if config is None:
         return None
-    kinds = {"L1": (L1, "l1"), "L2": (L2, "l2")}
-    try:
-        cls, key = kinds[config["class_name"]]
-        return cls(config[key])
-    except (KeyError, TypeError):
-        raise ValueError(f"not a regularizer config: {config!r}") from None
+    return _from_config("regularizer", config, {"L1": L1, "L2": L2})
 
 
-def get(identifier: Regularizer | None) -> Regularizer | None:
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    raise TypeError(
-        f"activity_regularizer must be a scratchae regularizer such as l1(1e-5), got {identifier!r}"
-    )
+def get(identifier: str | Regularizer | None) -> Regularizer | None:
+    """A regularizer from a Keras name ('l1', 'l2': factor 0.01), an instance, or None."""
+    if identifier is None:
+        return None
+    return lookup("activity_regularizer", identifier, {"l1": L1, "l2": L2}, Regularizer)

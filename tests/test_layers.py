@@ -320,7 +320,7 @@ def test_bad_units(units, err, msg):
 def test_bad_arguments():
     with pytest.raises(TypeError, match="use_bias must be True or False"):
         Dense(2, use_bias="yes")
-    with pytest.raises(TypeError, match="activity_regularizer must be a scratchae regularizer"):
+    with pytest.raises(TypeError, match="activity_regularizer must be a name or a scratchae Regularizer, got float"):
         Dense(2, activity_regularizer=0.01)
     with pytest.raises(TypeError, match="dtype must be one of"):
         Dense(2, dtype="int32")

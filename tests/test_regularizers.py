@@ -105,3 +105,13 @@ def test_config_round_trip_and_bad_config():
     assert regularizers.from_config(None) is None
     with pytest.raises(ValueError, match="not a regularizer config"):
         regularizers.from_config({"class_name": "L3", "l3": 1.0})
+
+
+def test_get_takes_keras_names_instances_and_none():
+    from scratchae import regularizers
+    assert regularizers.get(None) is None
+    reg = L1(0.5)
+    assert regularizers.get(reg) is reg
+    assert isinstance(regularizers.get("l1"), L1) and regularizers.get("L2").l2 == 0.01
+    with pytest.raises(ValueError, match=r"unknown activity_regularizer 'l3': expected one of \['l1', 'l2'\]"):
+        regularizers.get("l3")
