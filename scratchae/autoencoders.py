@@ -25,7 +25,7 @@ from .models import Model
 from .regularizers import l1 as _l1
 from .utils import as_rng
 
-#: The article's recipes (DESIGN.md section 2): epochs per model, noise factor, L1 factor.
+#: The article's recipes: epochs per model, noise factor, L1 factor.
 ARTICLE = {
     "vanilla": {"epochs": 3},
     "shallow": {"epochs": 5},

@@ -346,7 +346,11 @@ class Model:
         return value
 
     def predict(self, x: np.ndarray, batch_size: int | None = None, verbose: int | str = 0) -> np.ndarray:
-        """The model's output for every row of x, computed batch by batch (default 32)."""
+        """The model's output for every row of x, computed batch by batch (default 32).
+
+        `verbose` is accepted (and checked) so Keras calls port as they are; nothing is printed.
+        """
+        check_verbose(verbose)
         batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
         x, _ = self._check_data(x)
         return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
@@ -357,8 +361,9 @@ class Model:
 
         The loss is the training loss (`training_loss`). Like Keras, the activity penalty is
         added per batch, so with scratchae's summed L1 the penalty part of the result grows
-        with batch_size.
+        with batch_size. `verbose` is accepted (and checked) for Keras's calls; nothing is printed.
         """
+        check_verbose(verbose)
         self._require_compiled()
         batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
         x, y = self._check_data(x, y)
@@ -398,8 +403,10 @@ class Model:
             layer.set_weights(list(ws))
 
     # -- display ----------------------------------------------------------------------------
-    def summary(self, print_fn=None) -> str:
-        """Print (and return) a Keras-like table of layers, output shapes and parameter counts."""
+    def summary(self, print_fn=None) -> None:
+        """Print a Keras-like table of layers, output shapes, parameter counts and the loss that
+        trains. Like Keras, it returns None; `print_fn` receives the text instead of `print`
+        (e.g. `lines.append` to keep it)."""
         cols = (28, 15, 24, 12)
         width = sum(cols)
         lines = [f'Model: "{self.name}"', "_" * width,
@@ -416,9 +423,7 @@ class Model:
         total = self.count_params()
         lines += ["=" * width, f"Total params: {total:,}", f"Trainable params: {total:,}",
                   "Non-trainable params: 0", f"Training loss: {self._describe_training()}", "_" * width]
-        text = "\n".join(lines)
-        (print_fn or print)(text)
-        return text
+        (print_fn or print)("\n".join(lines))
 
     def _describe_training(self) -> str:
         if self.loss is None:

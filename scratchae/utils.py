@@ -20,9 +20,7 @@ _rng = np.random.default_rng()
 def set_random_seed(seed: int) -> None:
     """Reset the library generator (Keras's `keras.utils.set_random_seed`)."""
     global _rng
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    _rng = np.random.default_rng(int(seed))
+    _rng = np.random.default_rng(_seed_int(seed, "a non-negative integer"))
 
 
 def global_rng() -> np.random.Generator:
@@ -36,6 +34,13 @@ def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
         return _rng
     if isinstance(seed, np.random.Generator):
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, a numpy Generator or None, got {seed!r}")
-    return np.random.default_rng(int(seed))
+    return np.random.default_rng(_seed_int(seed, "a non-negative integer, a numpy Generator or None"))
+
+
+def _seed_int(seed: object, expected: str) -> int:
+    """A seed as an int >= 0: TypeError for what is not an integer, ValueError if negative."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be {expected}, got {seed!r} ({type(seed).__name__})")
+    if seed < 0:
+        raise ValueError(f"seed must be {expected}, got {seed!r}")
+    return int(seed)

@@ -50,11 +50,12 @@ def test_seeding_is_reproducible():
     assert utils.as_rng(g) is g
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, True, "3"])
-def test_bad_seeds(bad):
-    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+@pytest.mark.parametrize("bad, err", [(-1, ValueError), (1.5, TypeError), (True, TypeError), ("3", TypeError)])
+def test_bad_seeds(bad, err):
+    # not an integer: TypeError; a negative integer: ValueError (the library's policy)
+    with pytest.raises(err, match="seed must be a non-negative integer"):
         utils.set_random_seed(bad)
-    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+    with pytest.raises(err, match="seed must be a non-negative integer"):
         utils.as_rng(bad)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils import as_rng
 from . import fashion_mnist, mnist
 from ._source import Arrays, Source
 
@@ -62,7 +63,8 @@ def add_gaussian_noise(
 
     ``x`` must be a non-empty float array with finite values in [0, 1] (scale uint8 images
     with ``to_vectors`` first); it is not modified.  ``seed`` is an int, a
-    ``numpy.random.Generator`` (advanced in place) or ``None`` (fresh entropy).  The noise is
+    ``numpy.random.Generator`` (advanced in place) or ``None`` (the library generator of
+    ``scratchae.utils``, so ``set_random_seed`` makes the noise reproducible too).  The noise is
     drawn in float32: the same seed and shape always give the same bits.
     """
     if not isinstance(x, np.ndarray):
@@ -83,13 +85,7 @@ def add_gaussian_noise(
         raise TypeError(f"noise_factor must be a real number; got {type(noise_factor).__name__}")
     if not np.isfinite(noise_factor) or noise_factor < 0:
         raise ValueError(f"noise_factor must be finite and >= 0; got {noise_factor}")
-    if isinstance(seed, np.random.Generator):
-        rng = seed
-    elif seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
-        rng = np.random.default_rng(seed)
-    else:
-        raise TypeError(f"seed must be None, an int or a numpy.random.Generator; got {seed!r}")
-    noise = rng.standard_normal(size=x.shape, dtype=np.float32)
+    noise = as_rng(seed).standard_normal(size=x.shape, dtype=np.float32)
     noise *= np.float32(noise_factor)
     noise += x.astype(np.float32, copy=False)
     return np.clip(noise, np.float32(0.0), np.float32(1.0), out=noise)
