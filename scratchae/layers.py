@@ -104,18 +104,34 @@ class Layer:
         return [p.copy() for p in self.params.values()]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
-        """Copy `weights` (Keras order) into the parameters, checking count, shapes and values."""
-        if len(weights) != len(self.params):
-            raise ValueError(f"{self.name} expects {len(self.params)} weight arrays, got {len(weights)}")
+        """Copy `weights` (Keras order) into the parameters, all checked before any is set."""
+        self.assign_weights(self.check_weights(weights))
+
+    def check_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
+        """`weights` (Keras order) converted to the parameters' float type, after checking count,
+        shapes and values. Finiteness is checked after the conversion: 1e39 is a fine float64
+        but inf in float32, and is refused for a float32 layer."""
+        if not isinstance(weights, (list, tuple)) or len(weights) != len(self.params):
+            got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
+            raise ValueError(f"{self.name} expects a list of {len(self.params)} weight arrays, got {got}")
         checked = []
         for (key, param), w in zip(self.params.items(), weights):
             w = np.asarray(w)
             if w.shape != param.shape:
                 raise ValueError(f"{self.name}/{key}: expected shape {param.shape}, got {w.shape}")
-            if not np.issubdtype(w.dtype, np.number) or not np.all(np.isfinite(w)):
-                raise ValueError(f"{self.name}/{key}: weights must be finite numbers")
+            if not np.issubdtype(w.dtype, np.number):
+                raise ValueError(f"{self.name}/{key}: weights must be finite numbers, got dtype {w.dtype}")
+            with np.errstate(over="ignore"):
+                w = w.astype(param.dtype)
+            if not np.all(np.isfinite(w)):
+                raise ValueError(f"{self.name}/{key}: weights must be finite numbers "
+                                 f"(in {param.dtype.name}: NaN, inf or too large)")
             checked.append(w)
-        for param, w in zip(self.params.values(), checked):   # all checked first: no half-set layer
+        return checked
+
+    def assign_weights(self, checked: list[np.ndarray]) -> None:
+        """Copy arrays that `check_weights` returned into the parameters, in place."""
+        for param, w in zip(self.params.values(), checked):
             param[...] = w
 
     def get_config(self) -> dict:

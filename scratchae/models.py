@@ -387,20 +387,13 @@ class Model:
         if not isinstance(weights, (list, tuple)) or len(weights) != len(expected):
             raise ValueError(f"set_weights expects a list of {len(expected)} arrays, got "
                              f"{len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__}")
-        i = 0
-        staged = []
+        staged, i = [], 0
         for layer in self._chain:
             k = len(layer.params)
-            staged.append((layer, weights[i:i + k]))
-            for (key, p), w in zip(layer.params.items(), weights[i:i + k]):
-                w = np.asarray(w)
-                if w.shape != p.shape:
-                    raise ValueError(f"{layer.name}/{key}: expected shape {p.shape}, got {w.shape}")
-                if not np.issubdtype(w.dtype, np.number) or not np.all(np.isfinite(w)):
-                    raise ValueError(f"{layer.name}/{key}: weights must be finite numbers")
+            staged.append((layer, layer.check_weights(weights[i:i + k])))
             i += k
         for layer, ws in staged:
-            layer.set_weights(list(ws))
+            layer.assign_weights(ws)
 
     # -- display ----------------------------------------------------------------------------
     def summary(self, print_fn=None) -> None:

@@ -233,7 +233,7 @@ def test_same_seed_same_weights():
 
 def test_set_weights_validates_and_sets_nothing_on_error():
     layer = hand_layer()
-    with pytest.raises(ValueError, match="expects 2 weight arrays, got 1"):
+    with pytest.raises(ValueError, match="expects a list of 2 weight arrays, got 1"):
         layer.set_weights([W])
     with pytest.raises(ValueError, match=r"kernel: expected shape \(3, 2\), got \(2, 3\)"):
         layer.set_weights([W.T, B])

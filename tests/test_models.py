@@ -484,3 +484,18 @@ def test_set_weights_with_nan_in_a_later_layer_changes_nothing():
         m.set_weights(bad)
     for a, b in zip(m.get_weights(), snapshot):
         np.testing.assert_array_equal(a, b)
+
+
+def test_set_weights_checks_finiteness_in_the_models_float_type():
+    # 1e39 is a finite float64 but inf in float32: refused, nothing changed
+    m = Sequential([Dense(3, input_dim=4, name="only")])
+    before = m.get_weights()
+    big = [np.full((4, 3), 1e39), np.zeros(3)]
+    with pytest.raises(ValueError, match=r"only/kernel: weights must be finite numbers \(in float32"):
+        m.set_weights(big)
+    with pytest.raises(ValueError, match="float32"):
+        m.layers[0].set_weights(big)
+    assert all(np.array_equal(a, b) for a, b in zip(before, m.get_weights()))
+    m64 = Sequential([Dense(3, input_dim=4, dtype="float64")])
+    m64.set_weights(big)                                  # representable in float64: accepted
+    assert m64.get_weights()[0][0, 0] == 1e39
