@@ -108,6 +108,10 @@ class Loss:
             y_true = y_true.astype(y_pred.dtype)
         return y_pred, y_true
 
+    def check_target_range(self, lo: float, hi: float) -> None:
+        """Refuse targets whose values span [lo, hi] if this loss cannot take them (a model
+        calls it once on the whole dataset, before training). Every value is fine here."""
+
     def get_config(self) -> dict:
         return {"class_name": type(self).__name__}
 
@@ -134,12 +138,17 @@ class BinaryCrossentropy(Loss):
 
     def _check(self, y_pred, y_true):
         y_pred, y_true = super()._check(y_pred, y_true)
-        lo, hi = self._target_range
-        if lo < 0 or hi > 1:
-            raise ValueError(f"binary cross-entropy needs targets y_true in [0, 1], got values in [{lo:g}, {hi:g}]")
+        self.check_target_range(*self._target_range)
         if not self.from_logits and (float(y_pred.min()) < 0 or float(y_pred.max()) > 1):
             raise ValueError("y_pred must be probabilities in [0, 1] (or use from_logits=True for logits)")
         return y_pred, y_true
+
+    def check_target_range(self, lo: float, hi: float) -> None:
+        """Targets must be in [0, 1]: images, divided by 255."""
+        if lo < 0 or hi > 1:
+            raise ValueError(
+                f"binary cross-entropy needs targets y_true in [0, 1], got values in [{lo:g}, {hi:g}]"
+                + (" (images scaled to 0-255? divide by 255)" if hi > 1 else ""))
 
     def _forward(self, y_pred, y_true):
         if self.from_logits:

@@ -291,13 +291,8 @@ class Model:
         y_arr = x if y is x_in else _as_matrix(y, "y", self._chain[-1].units, self.dtype)
         if len(y_arr) != len(x):
             raise ValueError(f"x and y must have the same number of samples, got {len(x)} and {len(y_arr)}")
-        if isinstance(self.loss, _losses.BinaryCrossentropy):
-            lo, hi = float(y_arr.min()), float(y_arr.max())
-            if lo < 0 or hi > 1:
-                raise ValueError(
-                    f"binary_crossentropy needs targets in [0, 1], got values in [{lo:g}, {hi:g}]"
-                    + (" (images scaled to 0-255? divide by 255)" if hi > 1 else "")
-                )
+        if self.loss is not None:
+            self.loss.check_target_range(float(y_arr.min()), float(y_arr.max()))
         return x, y_arr
 
     # -- Keras's training API --------------------------------------------------------------
