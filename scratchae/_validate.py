@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
+
+import numpy as np
 
 
 
@@ -34,3 +37,34 @@ def finite_float(name: str, value: object, *, minimum: float | None = None,
     if maximum is not None and v > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {v}")
     return v
+
+
+def as_matrix(a: Any, name: str, width: int | None, dtype: np.dtype) -> np.ndarray:
+    if not isinstance(a, np.ndarray):
+        if isinstance(a, (list, tuple)):
+            a = np.asarray(a)
+        else:
+            raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}")
+    if a.dtype == bool or np.issubdtype(a.dtype, np.integer):
+        raise TypeError(
+            f"{name} has integer dtype {a.dtype}: scale images to floats in [0, 1] first, "
+            f"e.g. {name} = {name}.astype('float32') / 255.0"
+        )
+    if not np.issubdtype(a.dtype, np.floating):
+        raise TypeError(f"{name} must hold floats, got dtype {a.dtype}")
+    if a.ndim != 2:
+        hint = f" (flatten images: {name}.reshape(len({name}), -1))" if a.ndim == 3 else ""
+        raise ValueError(f"{name} must be 2-D (samples, features), got shape {a.shape}{hint}")
+    if a.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape})")
+    if width is not None and a.shape[1] != width:
+        raise ValueError(f"{name} must have {width} features per sample, got shape {a.shape}")
+    if not all_finite(a):
+        bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
+        raise ValueError(f"{name} holds {bad} NaN or infinite value(s)")
+    return a if a.dtype == dtype else a.astype(dtype)
+
+
+def all_finite(a: np.ndarray, rows: int = 4096) -> bool:
+    """np.isfinite(a).all(), a block of rows at a time: no temporary the size of the dataset."""
+    return all(np.isfinite(a[i:i + rows]).all() for i in range(0, len(a), rows))

@@ -352,5 +352,53 @@ class Dense(Layer):
         return f"Dense({self.units}, activation={self.activation.name!r}, name={self.name!r})"
 
 
+# -- the functional API: from an output tensor back to its input ------------------------------
+def trace_chain(inputs: Any, outputs: Any) -> list[Layer]:
+    """The layers from `inputs` to `outputs`, walking back through each tensor's parent."""
+    if isinstance(inputs, (list, tuple)):
+        if len(inputs) != 1:
+            raise ValueError(f"scratchae models take exactly one input, got {len(inputs)}")
+        inputs = inputs[0]
+    if isinstance(outputs, (list, tuple)):
+        if len(outputs) != 1:
+            raise ValueError(f"scratchae models have exactly one output (a chain), got {len(outputs)}")
+        outputs = outputs[0]
+    for name, t in (("inputs", inputs), ("outputs", outputs)):
+        if not isinstance(t, SymbolicTensor):
+            raise TypeError(f"Model {name} must be a symbolic tensor from Input(...) or a layer call, "
+                            f"got {type(t).__name__}")
+    chain: list[Layer] = []
+    t = outputs
+    while t is not None and t is not inputs:
+        chain.append(t.layer)
+        t = t.parent
+    if t is None:
+        raise ValueError("outputs are not computed from inputs: the chain from outputs back to an "
+                         "Input does not pass through the given inputs")
+    chain.append(inputs.layer if inputs.parent is None else _input_for(inputs))
+    chain.reverse()
+    seen = set()
+    for layer in chain:
+        if id(layer) in seen:
+            raise ValueError(f"layer {layer.name!r} appears twice in the chain: branching and "
+                             "repeated layers are out of scope in scratchae")
+        seen.add(id(layer))
+    check_unique_names(chain)
+    return chain
+
+
+def check_unique_names(layers: list[Layer]) -> None:
+    """Weights are saved under '<layer name>/<param>': two layers may not share a name."""
+    names = [l.name for l in layers]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"all layer names in a model must be unique; repeated: {dup}")
+
+
+def _input_for(t: SymbolicTensor) -> InputLayer:
+    """An InputLayer for a model whose inputs are an intermediate tensor (a decoder's, say)."""
+    return InputLayer((t.shape[-1],), dtype=t.layer.dtype)
+
+
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")

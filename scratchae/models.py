@@ -43,13 +43,14 @@ import numpy as np
 
 from . import losses as _losses
 from . import optimizers as _optimizers
-from ._contract import ContractError, Problem, check_backward, describe
-from ._validate import positive_int
+from ._contract import check_backward
+from ._validate import as_matrix, positive_int
 from .activations import Sigmoid
-from .layers import Dense, InputLayer, Layer, SymbolicTensor
-from .training import History, NonFiniteLossError, fit_model
-from .training import check_verbose
-from .utils import as_rng, global_rng
+from .layers import Dense, InputLayer, Layer, SymbolicTensor, check_unique_names, trace_chain
+from ._summary import summary_table
+from .training import (History, NonFiniteLossError, ParameterBuffers, check_verbose,
+                       evaluate_batches, fit_model)
+from .utils import global_rng
 
 __all__ = ["Model", "Sequential", "Logits", "History", "NonFiniteLossError", "load_model"]
 
@@ -98,13 +99,13 @@ class Model:
         self.history: History | None = None
         #: The generator that shuffles the batches of `fit` (saved with the model).
         self.rng: np.random.Generator | None = None
-        self._buffers: _Buffers | None = None
+        self._buffers: ParameterBuffers | None = None
         self._pieces: list = []                  # the pieces of the last forward ...
         self._inputs: list[np.ndarray] = []      # ... and the input each one saw
         self._layers: list[Layer] = []
         if inputs is None and outputs is None:
             return
-        self._layers = _trace_chain(inputs, outputs)
+        self._layers = trace_chain(inputs, outputs)
         self._check_dtypes()
 
     # -- structure -------------------------------------------------------------------------
@@ -265,7 +266,7 @@ class Model:
         if not self.pack_parameters:
             return self.parameters()
         if self._buffers is None or not self._buffers.covers(self._chain):
-            self._buffers = _Buffers(self._chain)
+            self._buffers = ParameterBuffers(self._chain)
         return [(f"{self.name}/*", *self._buffers.sync())]
 
     def compute_loss(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -280,15 +281,17 @@ class Model:
         return value, {path: np.array(g, copy=True) for path, _, g in self.parameters()}
 
     # -- input checks, once per call -------------------------------------------------------
-    def _check_data(self, x: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+    def check_data(self, x: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """x (and y) as float matrices of the model's widths and float type, with targets the
+        loss can take; a clear TypeError/ValueError otherwise. y is x again if it was x."""
         if isinstance(self, Sequential) and self._layers and not self._layers[0].built:
             self._build_on(x)
         self._require_built()
         x_in = x
-        x = _as_matrix(x, "x", self.input_dim, self.dtype)
+        x = as_matrix(x, "x", self.input_dim, self.dtype)
         if y is None:
             return x, None
-        y_arr = x if y is x_in else _as_matrix(y, "y", self._chain[-1].units, self.dtype)
+        y_arr = x if y is x_in else as_matrix(y, "y", self._chain[-1].units, self.dtype)
         if len(y_arr) != len(x):
             raise ValueError(f"x and y must have the same number of samples, got {len(x)} and {len(y_arr)}")
         if self.loss is not None:
@@ -311,29 +314,14 @@ class Model:
         KeyboardInterrupt is raised again so a script stops as expected.
         """
         self._require_compiled()
-        batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
-        epochs = positive_int("epochs", epochs)
-        verbose = check_verbose(verbose)
-        if y is None:
-            raise ValueError("fit needs targets y; for an autoencoder pass the input twice: fit(x, x)")
-        x, y = self._check_data(x, y)      # y is x again when the caller passed x twice
-        evaluate = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a pair (x_val, y_val)")
-            val = self._check_data(*validation_data)
-            evaluate = lambda: self._evaluate_checked(*val, batch_size=batch_size)
-        if seed is not None:
-            self.rng = as_rng(seed)
-        if not isinstance(shuffle, bool):
-            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
-        return fit_model(self, x, y, batch_size=batch_size, epochs=epochs, initial_epoch=initial_epoch,
-                         shuffle=shuffle, verbose=verbose, evaluate=evaluate)
+        return fit_model(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                         validation_data=validation_data, shuffle=shuffle, seed=seed,
+                         initial_epoch=initial_epoch)
 
     def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
         """One optimizer step on one batch; returns its loss (penalties included, before the step)."""
         self._require_compiled()
-        x, y = self._check_data(x, y)
+        x, y = self.check_data(x, y)
         with np.errstate(over="ignore", invalid="ignore"):
             value = self.train_step(x, y)
         if not math.isfinite(value):
@@ -347,7 +335,7 @@ class Model:
         """
         check_verbose(verbose)
         batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
-        x, _ = self._check_data(x)
+        x, _ = self.check_data(x)
         return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int | None = None,
@@ -361,15 +349,7 @@ class Model:
         check_verbose(verbose)
         self._require_compiled()
         batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
-        x, y = self._check_data(x, y)
-        return self._evaluate_checked(x, y, batch_size)
-
-    def _evaluate_checked(self, x, y, batch_size) -> float:
-        total = 0.0
-        for i in range(0, len(x), batch_size):
-            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-            total += self.compute_loss(xb, yb) * len(xb)
-        return total / len(x)
+        return evaluate_batches(self, *self.check_data(x, y), batch_size)
 
     # -- weights ----------------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
@@ -395,32 +375,7 @@ class Model:
         """Print a Keras-like table of layers, output shapes, parameter counts and the loss that
         trains. Like Keras, it returns None; `print_fn` receives the text instead of `print`
         (e.g. `lines.append` to keep it)."""
-        cols = (28, 15, 24, 12)
-        width = sum(cols)
-        lines = [f'Model: "{self.name}"', "_" * width,
-                 f"{' Layer (type)':<{cols[0]}}{'Output Shape':<{cols[1]}}{'Activation, penalty':<{cols[2]}}"
-                 f"{'Param #':>{cols[3]}}", "=" * width]
-        for i, layer in enumerate(self._layers):
-            label = f" {layer.name} ({type(layer).__name__})"
-            notes = ""
-            if isinstance(layer, Dense):
-                reg = layer.activity_regularizer
-                notes = layer.activation.name + (f", {reg!r}" if reg is not None else "")
-            shape = str(layer.output_shape) if layer.built else "(unbuilt)"
-            lines.append(f"{label:<{cols[0]}}{shape:<{cols[1]}}{notes:<{cols[2]}}{layer.count_params():>{cols[3]},}")
-        total = self.count_params()
-        lines += ["=" * width, f"Total params: {total:,}", f"Trainable params: {total:,}",
-                  "Non-trainable params: 0", f"Training loss: {self._describe_training()}", "_" * width]
-        (print_fn or print)("\n".join(lines))
-
-    def _describe_training(self) -> str:
-        if self.loss is None:
-            return "none yet (not compiled)"
-        if self.fused:
-            last = self._chain[-1].name
-            return (f"BinaryCrossentropy(from_logits=True) on {last}'s logits: its sigmoid and the "
-                    "binary cross-entropy fused (compile(fuse_sigmoid_bce=False) for the plain pair)")
-        return f"{self.loss!r} on the output of {self._chain[-1].name}" if self._chain else repr(self.loss)
+        (print_fn or print)(summary_table(self))
 
     # -- save / load ---------------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -489,141 +444,9 @@ class Sequential(Model):
             width = prev.input_dim if isinstance(prev, InputLayer) else getattr(prev, "units", None)
             if width is not None:
                 layer.build(width)
-        _check_unique_names(self._layers + [layer])
+        check_unique_names(self._layers + [layer])
         self._layers.append(layer)
         self._check_dtypes()
-
-
-# -- helpers --------------------------------------------------------------------------------
-class _Buffers:
-    """All parameters of a chain in one contiguous buffer, and the gradients in a twin.
-
-    At construction each layer's `params[key]`/`grads[key]` entry becomes a view of the buffers
-    (values copied over, gradients too: the first step packs after its backward). `sync()`, called after each backward and before the update, finds
-    entries a layer has replaced since (a backward that assigns `self.grads["kernel"] = ...`,
-    a user who assigns `layer.params["kernel"] = ...`, or another model sharing the layer that
-    packed it into its own buffer): it copies their values in, and puts the view of a replaced
-    parameter back so the update reaches the layer. One identity test per array per step.
-    """
-
-    def __init__(self, chain: list) -> None:
-        self.entries = [(l, k) for l in chain for k in l.params]
-        shapes = [l.params[k].shape for l, k in self.entries]
-        sizes = [int(np.prod(sh)) for sh in shapes]
-        dtype = chain[0].dtype
-        self.flat = np.empty(sum(sizes), dtype=dtype)
-        self.flat_grad = np.zeros(sum(sizes), dtype=dtype)
-        self.views, i = [], 0
-        for (layer, key), shape, size in zip(self.entries, shapes, sizes):
-            view, gview = self.flat[i:i + size].reshape(shape), self.flat_grad[i:i + size].reshape(shape)
-            view[...] = layer.params[key]
-            _adopt(layer, key, layer.grads.get(key), gview, "gradient")
-            layer.params[key], layer.grads[key] = view, gview
-            self.views.append((view, gview))
-            i += size
-
-    def covers(self, chain: list) -> bool:
-        """Whether the buffers were made for exactly these layers and parameter names."""
-        return self.entries == [(l, k) for l in chain for k in l.params]
-
-    def sync(self) -> tuple[np.ndarray, np.ndarray]:
-        for (layer, key), (view, gview) in zip(self.entries, self.views):
-            p, g = layer.params[key], layer.grads.get(key)
-            if p is not view:
-                _adopt(layer, key, p, view, "parameter")
-                layer.params[key] = view
-            if g is not gview:
-                _adopt(layer, key, g, gview, "gradient")
-        return self.flat, self.flat_grad
-
-
-def _adopt(layer: Layer, key: str, new: Any, view: np.ndarray, what: str) -> None:
-    """Copy an array a layer put in its params/grads into the buffer's view, checked first."""
-    if not isinstance(new, np.ndarray) or new.shape != view.shape:
-        hint = ("write the gradient of every parameter in backward" if new is None else
-                "a gradient has exactly its parameter's shape")
-        raise ContractError(layer.name, key, Problem(
-            f"the {what} in {'grads' if what == 'gradient' else 'params'}[{key!r}] is "
-            f"{describe(new)}, expected shape {view.shape}", hint))
-    view[...] = new
-
-
-def _trace_chain(inputs: Any, outputs: Any) -> list[Layer]:
-    """The layers from `inputs` to `outputs`, walking back through each tensor's parent."""
-    if isinstance(inputs, (list, tuple)):
-        if len(inputs) != 1:
-            raise ValueError(f"scratchae models take exactly one input, got {len(inputs)}")
-        inputs = inputs[0]
-    if isinstance(outputs, (list, tuple)):
-        if len(outputs) != 1:
-            raise ValueError(f"scratchae models have exactly one output (a chain), got {len(outputs)}")
-        outputs = outputs[0]
-    for name, t in (("inputs", inputs), ("outputs", outputs)):
-        if not isinstance(t, SymbolicTensor):
-            raise TypeError(f"Model {name} must be a symbolic tensor from Input(...) or a layer call, "
-                            f"got {type(t).__name__}")
-    chain: list[Layer] = []
-    t = outputs
-    while t is not None and t is not inputs:
-        chain.append(t.layer)
-        t = t.parent
-    if t is None:
-        raise ValueError("outputs are not computed from inputs: the chain from outputs back to an "
-                         "Input does not pass through the given inputs")
-    chain.append(inputs.layer if inputs.parent is None else _InputFor(inputs))
-    chain.reverse()
-    seen = set()
-    for layer in chain:
-        if id(layer) in seen:
-            raise ValueError(f"layer {layer.name!r} appears twice in the chain: branching and "
-                             "repeated layers are out of scope in scratchae")
-        seen.add(id(layer))
-    _check_unique_names(chain)
-    return chain
-
-
-def _check_unique_names(layers: list[Layer]) -> None:
-    """Weights are saved under '<layer name>/<param>': two layers may not share a name."""
-    names = [l.name for l in layers]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise ValueError(f"all layer names in a model must be unique; repeated: {dup}")
-
-
-def _InputFor(t: SymbolicTensor) -> InputLayer:
-    """An InputLayer for a model whose inputs are an intermediate tensor (a decoder's, say)."""
-    return InputLayer((t.shape[-1],), dtype=t.layer.dtype)
-
-
-def _as_matrix(a: Any, name: str, width: int | None, dtype: np.dtype) -> np.ndarray:
-    if not isinstance(a, np.ndarray):
-        if isinstance(a, (list, tuple)):
-            a = np.asarray(a)
-        else:
-            raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}")
-    if a.dtype == bool or np.issubdtype(a.dtype, np.integer):
-        raise TypeError(
-            f"{name} has integer dtype {a.dtype}: scale images to floats in [0, 1] first, "
-            f"e.g. {name} = {name}.astype('float32') / 255.0"
-        )
-    if not np.issubdtype(a.dtype, np.floating):
-        raise TypeError(f"{name} must hold floats, got dtype {a.dtype}")
-    if a.ndim != 2:
-        hint = f" (flatten images: {name}.reshape(len({name}), -1))" if a.ndim == 3 else ""
-        raise ValueError(f"{name} must be 2-D (samples, features), got shape {a.shape}{hint}")
-    if a.shape[0] == 0:
-        raise ValueError(f"{name} is empty (shape {a.shape})")
-    if width is not None and a.shape[1] != width:
-        raise ValueError(f"{name} must have {width} features per sample, got shape {a.shape}")
-    if not _all_finite(a):
-        bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
-        raise ValueError(f"{name} holds {bad} NaN or infinite value(s)")
-    return a if a.dtype == dtype else a.astype(dtype)
-
-
-def _all_finite(a: np.ndarray, rows: int = 4096) -> bool:
-    """np.isfinite(a).all(), a block of rows at a time: no temporary the size of the dataset."""
-    return all(np.isfinite(a[i:i + rows]).all() for i in range(0, len(a), rows))
 
 
 def load_model(path: str | os.PathLike) -> Model:

@@ -1,6 +1,6 @@
 """The training loop behind `Model.fit`, and its engineering.
 
-The loop itself is short (`fit_model`): for every epoch, shuffle, cut the data into batches
+The loop itself is short (`_train`): for every epoch, shuffle, cut the data into batches
 and call `model.train_step(xb, yb)`, the textbook step of `scratchae.models`. Around it sits
 what a real run needs and a learner can skip on a first read:
 
@@ -11,7 +11,9 @@ what a real run needs and a learner can skip on a first read:
   history and leaves the model usable;
 * one BLAS thread during training (`scratchae._blas`), and batch gathers into one reused buffer.
 
-This module knows a model only through `train_step`, `evaluate`-style calls and its
+* `ParameterBuffers`, the packed parameters behind `compile(pack_parameters=True)`.
+
+This module knows a model only through `train_step`, `rng`, `name`, `history` and its
 `optimizer_parameters()`; it never imports `scratchae.models`.
 """
 from __future__ import annotations
@@ -25,7 +27,10 @@ from typing import Any
 import numpy as np
 
 from . import _blas
+from ._contract import ContractError, Problem, describe
+from ._validate import positive_int
 from .progress import ProgressBar
+from .utils import as_rng
 
 
 class History:
@@ -55,13 +60,31 @@ class NonFiniteLossError(FloatingPointError):
     """Training produced a NaN or infinite loss; the message says where."""
 
 
-def fit_model(model: Any, x: np.ndarray, y: np.ndarray, *, batch_size: int, epochs: int,
-              initial_epoch: int, shuffle: bool, verbose: int,
-              evaluate: Any = None) -> History:
-    """Train `model` on checked arrays (see `Model.fit` for the meaning of every argument).
+def fit_model(model: Any, x: Any, y: Any, *, batch_size: int | None, epochs: int, verbose: Any,
+              validation_data: Any, shuffle: bool, seed: Any, initial_epoch: int) -> History:
+    """`Model.fit`: check every argument and the data once, then train (see `Model.fit`)."""
+    batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
+    epochs = positive_int("epochs", epochs)
+    verbose = check_verbose(verbose)
+    if y is None:
+        raise ValueError("fit needs targets y; for an autoencoder pass the input twice: fit(x, x)")
+    x, y = model.check_data(x, y)      # y is x again when the caller passed x twice
+    val = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("validation_data must be a pair (x_val, y_val)")
+        val = model.check_data(*validation_data)
+    if not isinstance(shuffle, bool):
+        raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+    if seed is not None:
+        model.rng = as_rng(seed)
+    return _train(model, x, y, batch_size, range(initial_epoch, initial_epoch + epochs), shuffle,
+                  verbose, val)
 
-    `evaluate`, if given, is called at the end of each epoch and returns the val_loss.
-    """
+
+def _train(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: range, shuffle: bool,
+           verbose: int, val: tuple | None) -> History:
+    """The loop: for every epoch, shuffle, one `train_step` per batch, record the epoch."""
     history = History()
     model.history = history
     n = len(x)
@@ -70,9 +93,9 @@ def fit_model(model: Any, x: np.ndarray, y: np.ndarray, *, batch_size: int, epoc
     # NumPy's overflow warnings on the way there would only bury that message.
     with _StopOnInterrupt() as stop, np.errstate(over="ignore", invalid="ignore"), \
             _blas.single_threaded():
-        for epoch in range(initial_epoch, initial_epoch + epochs):
+        for epoch in epochs:
             if verbose:
-                _print(f"Epoch {epoch + 1}/{initial_epoch + epochs}")
+                _print(f"Epoch {epoch + 1}/{epochs.stop}")
             order = model.rng.permutation(n) if shuffle else None
             snapshot = [p.copy() for _, p, _ in model.optimizer_parameters()]
             bar = ProgressBar(n, verbose)
@@ -93,8 +116,8 @@ def fit_model(model: Any, x: np.ndarray, y: np.ndarray, *, batch_size: int, epoc
                            f"history keeps the {len(history.epoch)} completed epoch(s).")
                 break
             logs = {"loss": total / done}
-            if evaluate is not None:
-                logs["val_loss"] = evaluate()
+            if val is not None:
+                logs["val_loss"] = evaluate_batches(model, *val, batch_size)
             bar.finish(done, logs)
             history._record(epoch, logs)
             if stop.requested:        # Ctrl-C in the epoch's last batch: keep the epoch, stop
@@ -103,6 +126,15 @@ def fit_model(model: Any, x: np.ndarray, y: np.ndarray, *, batch_size: int, epoc
     if history.interrupted:
         raise KeyboardInterrupt(f"training of {model.name!r} interrupted; see model.history")
     return history
+
+
+def evaluate_batches(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
+    """The model's loss on checked (x, y), batch by batch, as the sample-weighted mean."""
+    total = 0.0
+    for i in range(0, len(x), batch_size):
+        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        total += model.compute_loss(xb, yb) * len(xb)
+    return total / len(x)
 
 
 class _Batches:
@@ -178,3 +210,56 @@ class _StopOnInterrupt:
     def __exit__(self, *exc) -> None:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+
+
+class ParameterBuffers:
+    """All parameters of a chain in one contiguous buffer, and the gradients in a twin.
+
+    At construction each layer's `params[key]`/`grads[key]` entry becomes a view of the buffers
+    (values copied over, gradients too: the first step packs after its backward). `sync()`, called after each backward and before the update, finds
+    entries a layer has replaced since (a backward that assigns `self.grads["kernel"] = ...`,
+    a user who assigns `layer.params["kernel"] = ...`, or another model sharing the layer that
+    packed it into its own buffer): it copies their values in, and puts the view of a replaced
+    parameter back so the update reaches the layer. One identity test per array per step.
+    """
+
+    def __init__(self, chain: list) -> None:
+        self.entries = [(l, k) for l in chain for k in l.params]
+        shapes = [l.params[k].shape for l, k in self.entries]
+        sizes = [int(np.prod(sh)) for sh in shapes]
+        dtype = chain[0].dtype
+        self.flat = np.empty(sum(sizes), dtype=dtype)
+        self.flat_grad = np.zeros(sum(sizes), dtype=dtype)
+        self.views, i = [], 0
+        for (layer, key), shape, size in zip(self.entries, shapes, sizes):
+            view, gview = self.flat[i:i + size].reshape(shape), self.flat_grad[i:i + size].reshape(shape)
+            view[...] = layer.params[key]
+            _adopt(layer, key, layer.grads.get(key), gview, "gradient")
+            layer.params[key], layer.grads[key] = view, gview
+            self.views.append((view, gview))
+            i += size
+
+    def covers(self, chain: list) -> bool:
+        """Whether the buffers were made for exactly these layers and parameter names."""
+        return self.entries == [(l, k) for l in chain for k in l.params]
+
+    def sync(self) -> tuple[np.ndarray, np.ndarray]:
+        for (layer, key), (view, gview) in zip(self.entries, self.views):
+            p, g = layer.params[key], layer.grads.get(key)
+            if p is not view:
+                _adopt(layer, key, p, view, "parameter")
+                layer.params[key] = view
+            if g is not gview:
+                _adopt(layer, key, g, gview, "gradient")
+        return self.flat, self.flat_grad
+
+
+def _adopt(layer: Any, key: str, new: Any, view: np.ndarray, what: str) -> None:
+    """Copy an array a layer put in its params/grads into the buffer's view, checked first."""
+    if not isinstance(new, np.ndarray) or new.shape != view.shape:
+        hint = ("write the gradient of every parameter in backward" if new is None else
+                "a gradient has exactly its parameter's shape")
+        raise ContractError(layer.name, key, Problem(
+            f"the {what} in {'grads' if what == 'gradient' else 'params'}[{key!r}] is "
+            f"{describe(new)}, expected shape {view.shape}", hint))
+    view[...] = new
