@@ -11,10 +11,16 @@ import numpy as np
 
 def positive_int(name: str, value: object) -> int:
     """`value` as an int >= 1, else a TypeError/ValueError naming `name`."""
+    return int_at_least(name, value, 1, "a positive integer")
+
+
+def int_at_least(name: str, value: object, minimum: int, expected: str) -> int:
+    """`value` as an int >= minimum: TypeError if it is no integer (bools are not), ValueError
+    if smaller; the message reads "{name} must be {expected}, got ..."."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__})")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
+        raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
     return int(value)
 
 

@@ -148,29 +148,27 @@ def code_distributions(codes: Mapping[str, Any], bins: int = 50) -> Figure:
 
 def compare_losses(histories: Mapping[str, Any]) -> Figure:
     """Training-loss curves of two (or more) models; title 'Training Loss: a 0.0933 vs b 0.1032'."""
-    named = [(k, _losses(h, k)) for k, h in _named(histories, "histories")]
-    fig = Figure(figsize=(8, 4.5))
-    ax = fig.add_subplot(1, 1, 1)
-    for k, losses in named:
-        ax.plot(range(1, len(losses) + 1), losses, marker=".", label=k)
-    ax.set_title("Training Loss: " + " vs ".join(f"{k} {v[-1]:.4f}" for k, v in named))
-    _epoch_axis(ax, max(len(v) for _, v in named))
-    ax.set_ylabel("training loss")
-    ax.legend()
-    return fig
+    return _loss_plot(histories, "training loss", lambda k, v: k,
+                      lambda named: "Training Loss: " + " vs ".join(f"{k} {v[-1]:.4f}" for k, v in named))
 
 
 # -- what a learner also wants --------------------------------------------------------------------
 def loss_curves(histories: Mapping[str, Any]) -> Figure:
     """Every model's training loss per epoch on one plot, the final value in the legend."""
+    return _loss_plot(histories, "training loss (per epoch)", lambda k, v: f"{k} (final {v[-1]:.4f})",
+                      lambda named: "Training loss of each model")
+
+
+def _loss_plot(histories: Mapping[str, Any], ylabel: str, label, title) -> Figure:
+    """One curve per model: `label(name, losses)` in the legend, `title(named)` on top."""
     named = [(k, _losses(h, k)) for k, h in _named(histories, "histories")]
     fig = Figure(figsize=(8, 4.5))
     ax = fig.add_subplot(1, 1, 1)
     for k, losses in named:
-        ax.plot(range(1, len(losses) + 1), losses, marker=".", label=f"{k} (final {losses[-1]:.4f})")
+        ax.plot(range(1, len(losses) + 1), losses, marker=".", label=label(k, losses))
+    ax.set_title(title(named))
     _epoch_axis(ax, max(len(v) for _, v in named))
-    ax.set_ylabel("training loss (per epoch)")
-    ax.set_title("Training loss of each model")
+    ax.set_ylabel(ylabel)
     ax.legend()
     return fig
 

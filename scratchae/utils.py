@@ -10,9 +10,9 @@ reproducible bit for bit.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+
+from ._validate import int_at_least
 
 _rng = np.random.default_rng()
 
@@ -20,7 +20,7 @@ _rng = np.random.default_rng()
 def set_random_seed(seed: int) -> None:
     """Reset the library generator (Keras's `keras.utils.set_random_seed`)."""
     global _rng
-    _rng = np.random.default_rng(_seed_int(seed, "a non-negative integer"))
+    _rng = np.random.default_rng(int_at_least("seed", seed, 0, "a non-negative integer"))
 
 
 def global_rng() -> np.random.Generator:
@@ -34,13 +34,5 @@ def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
         return _rng
     if isinstance(seed, np.random.Generator):
         return seed
-    return np.random.default_rng(_seed_int(seed, "a non-negative integer, a numpy Generator or None"))
-
-
-def _seed_int(seed: object, expected: str) -> int:
-    """A seed as an int >= 0: TypeError for what is not an integer, ValueError if negative."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be {expected}, got {seed!r} ({type(seed).__name__})")
-    if seed < 0:
-        raise ValueError(f"seed must be {expected}, got {seed!r}")
-    return int(seed)
+    return np.random.default_rng(int_at_least("seed", seed, 0,
+                                              "a non-negative integer, a numpy Generator or None"))
