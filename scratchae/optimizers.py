@@ -4,7 +4,10 @@
 
 The optimizer updates each `param` array *in place* (layers keep their arrays) and never
 reaches into a layer. Its state (Keras's slot names: `momentums`, `velocities`) is a dict
-keyed by the path, e.g. 'dense/kernel'; `iterations` counts the steps taken. All scalar
+keyed by the path it was given: a model hands it one triple per parameter keyed
+'dense/kernel', 'dense/bias', ... when compiled with `pack_parameters=False`, and by
+default one triple for all its parameters packed in one vector, keyed '<model name>/*'
+(in `get_weights()` order). `iterations` counts the steps taken. All scalar
 factors are Python floats, so a float32 parameter stays float32 (a NumPy float64 scalar
 would silently upcast the update under NumPy 2's promotion rules).
 
