@@ -67,7 +67,8 @@ def gradient_problem(got: Any, like: np.ndarray, *, returned: bool = True,
         return Problem(f"expected a float array, got dtype {got.dtype}",
                        "an integer or boolean array (a mask returned without multiplying dy?)")
     if got.shape != like.shape:
-        return Problem(f"expected shape {like.shape}, got shape {got.shape}", _shape_hint(got.shape, like.shape))
+        return Problem(f"expected shape {like.shape}, got shape {got.shape}",
+                       _shape_hint(got.shape, like.shape, returned))
     if finite and not np.all(np.isfinite(got)):
         bad = int(got.size - np.count_nonzero(np.isfinite(got)))
         return Problem(f"{bad} of {got.size} values are NaN or infinite",
@@ -75,10 +76,13 @@ def gradient_problem(got: Any, like: np.ndarray, *, returned: bool = True,
     return None
 
 
-def _shape_hint(got: tuple, want: tuple) -> str:
+def _shape_hint(got: tuple, want: tuple, returned: bool = True) -> str:
     n_got, n_want = int(np.prod(got)), int(np.prod(want))
     if n_got == n_want:
         if len(want) == 2 and got == want[::-1]:
+            if not returned:
+                return ("transposed? a parameter's gradient has exactly the parameter's shape "
+                        "(x^T . dz, not dz^T . x)")
             return "transposed? dL/dx has the shape of x, (N, features): keep the batch axis first"
         if len(got) == 1 and len(want) > 1:
             return "raveled? the gradient was flattened to 1-D: keep the shape of what it differentiates"
@@ -110,11 +114,22 @@ def check_backward(piece: Any, name: str, dx: Any, x: np.ndarray, *, params: boo
     params = getattr(piece, "params", None) or {}
     grads = getattr(piece, "grads", None)
     for key, p in params.items():
-        g = grads.get(key) if isinstance(grads, dict) else None
-        if g is None and not (isinstance(grads, dict) and key in grads):
-            raise ContractError(name, key, Problem(f"grads has no entry {key!r} (params has)",
-                                                   f"write self.grads[{key!r}] in backward"))
-        problem = gradient_problem(g, p, returned=False, finite=finite)
+        problem = param_gradient_problem(grads, key, p, finite=finite)
         if problem is not None:
             raise ContractError(name, key, problem)
     return dx
+
+
+def param_gradient_problem(grads: Any, key: str, param: np.ndarray, *,
+                           finite: bool = True) -> Problem | None:
+    """None if `grads[key]` is a valid gradient for the parameter `param`, else what is wrong.
+
+    `grads` is the piece's `grads` attribute (a dict, or anything else when it is missing):
+
+        >>> param_gradient_problem({}, "bias", np.zeros(4)).message
+        "grads has no entry 'bias' (params has)"
+    """
+    if not (isinstance(grads, dict) and key in grads):
+        return Problem(f"grads has no entry {key!r} (params has)",
+                       f"write self.grads[{key!r}] in backward")
+    return gradient_problem(grads[key], param, returned=False, finite=finite)

@@ -12,6 +12,11 @@ elements, `diagnose` tries, in order:
     upstream    analytic ~ numeric / dy                    the upstream gradient never multiplied in
     formula     none of the above: the local derivative itself is wrong
 
+Told what is being checked (`piece`: 'relu', 'sigmoid', 'dense', 'l1', 'l2', 'bce', ...), the
+hints speak of that piece only; told how its forward reduces (`reduction`: 'sum' or 'mean'), a
+scale of N or 1/N is named as a mean where a sum belongs (or the reverse); told an L1
+penalty's `factor`, a wrong constant is named with both values (kind 'factor').
+
 Each test compares with tolerances far looser than the check's noise and far tighter than a
 coincidence, so a hint is a strong suggestion, not a proof.
 """
@@ -41,36 +46,86 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return float(np.linalg.norm(a - b)) <= _CLOSE * scale
 
 
-def _scale_hint(k: float, sizes: dict[str, int]) -> Hint:
+def _scale_hint(k: float, sizes: dict[str, int], reduction: str | None = None,
+                piece: str | None = None, factor: float | None = None,
+                factor_name: str = "l1") -> Hint:
     if abs(k + 1) <= _CLOSE:
         return Hint("sign", "sign flipped: analytic = -numeric (a minus sign lost or added?)")
+    for label, s in sizes.items():
+        if s <= 2:
+            continue
+        if abs(k - s) <= s * _CLOSE:
+            if reduction == "mean":
+                return Hint("scale", f"analytic = {s} x numeric, the {label}: a sum where a mean "
+                                     f"belongs: the forward divides by {s}, so its gradient must "
+                                     f"too (missing 1/{s})")
+            if reduction is None:
+                return Hint("scale", f"analytic = {s} x numeric, the {label}: missing 1/{s} in "
+                                     "the loss mean? (forward divides, backward must too)")
+        if abs(k - 1 / s) <= _CLOSE / s:
+            if reduction == "sum":
+                return Hint("scale", f"analytic = numeric / {s}, the {label}: a mean where a sum "
+                                     f"belongs: the forward sums over it, so the gradient must not "
+                                     f"divide by {s} (sum, do not average)")
+            return Hint("scale", f"analytic = numeric / {s}, the {label}: "
+                                 "divided by it twice (an extra 1/N in backward)?")
+    if piece == "l1" and factor is not None and factor > 0:
+        yours = k * factor
+        owner = "layer's l1" if factor_name == "l1" else f"penalty's {factor_name}"
+        return Hint("factor", f"your factor is {yours:.4g}, the {owner} is "
+                              f"{factor:.4g}: the gradient of {factor_name} * sum|h| is "
+                              f"{factor_name} * sign(h), the same factor as in the forward")
     if abs(k - 2) <= 2 * _CLOSE:
         return Hint("scale", "analytic = 2 x numeric: an extra factor 2 (a term counted twice, "
                              "or the 2 of d(x^2) applied where there is no square?)")
     if abs(k - 0.5) <= 0.5 * _CLOSE:
         return Hint("scale", "analytic = numeric / 2: a factor 2 missing (the 2 of d(x^2)?)")
-    for label, s in sizes.items():
+    for label, s in sizes.items():       # a sum piece scaled by N: say what the factor is
         if s > 2 and abs(k - s) <= s * _CLOSE:
-            return Hint("scale", f"analytic = {s} x numeric, the {label}: "
-                                 f"missing 1/{s} in the loss mean? (forward divides, backward must too)")
-        if s > 2 and abs(k - 1 / s) <= _CLOSE / s:
-            return Hint("scale", f"analytic = numeric / {s}, the {label}: "
-                                 "divided by it twice (an extra 1/N in backward)?")
+            return Hint("scale", f"analytic = {s} x numeric, the {label}: an extra factor {s} "
+                                 "(a sum taken twice, or a product with the wrong array?)")
     return Hint("scale", f"analytic = {k:.4g} x numeric everywhere: a constant factor is wrong "
                          "(a learning-rate-free scale, a mean vs sum, or a stray constant)")
 
 
+# the fallback, in the words of the piece being checked
+_FORMULA = {
+    "sigmoid": "the local derivative itself is wrong: sigmoid' must use the output y: "
+               "y (1 - y), not the input x",
+    "relu": "ReLU's local derivative is 1 where x > 0 and 0 where x < 0, so dL/dx is dy where "
+            "x > 0 and 0 elsewhere: is your mask taken on x, the right way round, and multiplied by dy?",
+    "dense": "re-derive it from z[n, j] = sum_i x[n, i] kernel[i, j] + bias[j]: which of x, dy "
+             "and the kernel (transposed?) enters this gradient, and which axis is summed?",
+    "l1": "the gradient of factor * sum|h| is factor * sign(h), elementwise: re-derive it",
+    "l2": "the gradient of factor * sum(h^2) is 2 * factor * h, elementwise: re-derive it",
+    "bce": "re-derive d/dp of -[y log p + (1 - y) log(1 - p)] over one denominator, then the "
+           "mean's 1/(N*D)",
+}
+_GENERIC = "the local derivative itself is wrong (re-derive it from the forward pass, one element at a time)"
+
+
+def formula_hint(piece: str | None = None) -> Hint:
+    """The fallback hint, naming only `piece` (None or unknown: no piece named)."""
+    return Hint("formula", "not a constant factor, sign, transpose, mask or missing dy: "
+                           + _FORMULA.get(piece or "", _GENERIC))
+
+
 def diagnose(analytic: np.ndarray, idx: np.ndarray, numeric: np.ndarray, *,
              sizes: dict[str, int] | None = None, dy: np.ndarray | None = None,
-             floor: float = 1e-12) -> Hint:
+             floor: float = 1e-12, piece: str | None = None, reduction: str | None = None,
+             factor: float | None = None, factor_name: str = "l1") -> Hint:
     """Name the likely mistake behind a failing tensor.
 
-    analytic  the full analytic gradient (any shape)
-    idx       flat indices of the checked elements
-    numeric   the numeric gradient at those indices
-    sizes     named sizes a scale could come from, e.g. {"batch size N": 4, ...}
-    dy        the upstream gradient, when the tensor is the input of an elementwise piece
-    floor     magnitudes below this count as zero (the check's noise level)
+    analytic   the full analytic gradient (any shape)
+    idx        flat indices of the checked elements
+    numeric    the numeric gradient at those indices
+    sizes      named sizes a scale could come from, e.g. {"batch size N": 4, ...}
+    dy         the upstream gradient, when the tensor is the input of an elementwise piece
+    floor      magnitudes below this count as zero (the check's noise level)
+    piece      what is checked: 'relu', 'sigmoid', 'dense', 'l1', 'l2', 'bce' or None
+    reduction  'sum' if the forward sums over the batch into this tensor's gradient (a
+               regularizer, a Dense layer's kernel and bias), 'mean' if it averages (a loss)
+    factor     an L1 penalty's factor (with `factor_name`, its attribute's name)
     """
     sizes = sizes or {}
     a_full = np.asarray(analytic, dtype=np.float64)
@@ -84,7 +139,7 @@ def diagnose(analytic: np.ndarray, idx: np.ndarray, numeric: np.ndarray, *,
     if n_norm > floor and a_norm > floor:
         k = float(a @ n) / float(n @ n)
         if _close(a, k * n) and abs(k - 1) > _CLOSE:
-            return _scale_hint(k, sizes)
+            return _scale_hint(k, sizes, reduction, piece, factor, factor_name)
     if a_full.ndim == 2:
         rows, cols = a_full.shape
         if rows == cols and _close(a_full.T.reshape(-1)[idx], n):
@@ -98,14 +153,14 @@ def diagnose(analytic: np.ndarray, idx: np.ndarray, numeric: np.ndarray, *,
     on = ~off
     if off.any() and on.any() and _close(a[on], n[on]) \
             and float(np.abs(a[off]).max()) > max(1e-3 * scale, floor):
+        where = {"relu": "ReLU's x > 0", "bce": "the clipped region of p"}.get(piece or "",
+                                                                         "ReLU's x > 0, or a clipped region")
         return Hint("mask", "matches the numeric gradient where it is non-zero but is non-zero where "
-                            "it is zero: a mask is missing (ReLU's x > 0, or a clipped region)")
+                            f"it is zero: a mask is missing ({where})")
     if dy is not None:
         d = np.asarray(dy, dtype=np.float64).reshape(-1)[idx]
         ok = np.abs(d) > 1e-12
         if ok.sum() >= 1 and _close(a[ok], n[ok] / d[ok]):
             return Hint("upstream", "analytic = numeric / dy: the upstream gradient dy was never "
                                     "multiplied in (missing upstream multiply?)")
-    return Hint("formula", "not a constant factor, sign, transpose, mask or missing dy: the local "
-                           "derivative itself is wrong (re-derive it; e.g. sigmoid' must use the "
-                           "output y: y (1 - y), not the input x)")
+    return formula_hint(piece)

@@ -63,3 +63,41 @@ def test_subprocess_broken_exits_one():
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 1, proc.stderr
     assert "transposed" in proc.stdout
+
+
+def test_first_line_says_which_scratchae_is_checked(capsys):
+    import scratchae
+    assert main(["gradcheck", "--list"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    folder = Path(scratchae.__file__).resolve().parent
+    assert first.startswith(f"scratchae {scratchae.__version__} from {folder} (")
+    assert first.endswith(("(editable install)", "(installed copy)", "(source checkout, not an installed copy)"))
+
+
+class _FakeDist:
+    def __init__(self, direct_url):
+        self.direct_url = direct_url
+
+    def read_text(self, name):
+        return self.direct_url if name == "direct_url.json" else None
+
+
+@pytest.mark.parametrize("where, dists, expected", [
+    ("checkout/scratchae", ['{"dir_info": {"editable": true}, "url": "file://CHECKOUT"}'], "(editable install)"),
+    ("checkout/scratchae", ['{"dir_info": {"editable": true}, "url": "file:///elsewhere"}'],
+     "(source checkout, not an installed copy)"),
+    ("checkout/scratchae", [], "(source checkout, not an installed copy)"),
+    ("lib/site-packages/scratchae", ['{"dir_info": {}, "url": "file:///wheels/x.whl"}'], "(installed copy)"),
+])
+def test_which_scratchae_tells_editable_checkout_and_installed_apart(where, dists, expected, tmp_path,
+                                                                      monkeypatch):
+    import types
+
+    import scratchae
+    from scratchae.cli import gradcheck as cli_gradcheck
+    checkout = (tmp_path / "checkout").resolve()
+    fakes = [_FakeDist(d.replace("CHECKOUT", str(checkout))) for d in dists]
+    monkeypatch.setattr(cli_gradcheck, "metadata", types.SimpleNamespace(distributions=lambda name: fakes))
+    monkeypatch.setattr(scratchae, "__file__", str(tmp_path / where / "__init__.py"))
+    line = cli_gradcheck.which_scratchae()
+    assert line == f"scratchae {scratchae.__version__} from {(tmp_path / where).resolve()} {expected}"

@@ -9,11 +9,16 @@
     scratchae gradcheck --exercise dense --init my_dense.py     copy an exercise template
     scratchae gradcheck --exercise dense my_dense.py            check your backward
 
-Exit code 0 when everything passes, 1 when a check fails, 2 for bad arguments.
+Exit code 0 when everything passes, 1 when a check fails, 2 for bad arguments. The first
+line says which scratchae is checked (its folder, and whether it is an editable install, a
+source checkout or an installed copy): the code you edit is not always the code that runs.
 """
 from __future__ import annotations
 
+import json
 import time
+from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
@@ -40,6 +45,28 @@ def add_commands(sub) -> None:
                    help="element-wise (default) or one random direction per tensor")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, inputs and samples")
     p.set_defaults(run=run)
+
+
+def which_scratchae() -> str:
+    """'scratchae 0.1.0 from /path/scratchae (editable install)': the package this process
+    imported, and how it got there: an editable install (a dist-info whose direct_url.json
+    says editable and points at the folder's checkout), an installed copy (under
+    site-packages), or a source checkout on the path (anything else)."""
+    import scratchae
+    folder = Path(scratchae.__file__).resolve().parent
+    version = getattr(scratchae, "__version__", "?")
+    for dist in metadata.distributions(name="scratchae"):
+        try:
+            direct = json.loads(dist.read_text("direct_url.json") or "{}")
+        except (OSError, ValueError):
+            continue
+        url = direct.get("url", "")
+        if direct.get("dir_info", {}).get("editable") and url.startswith("file://") \
+                and folder.is_relative_to(Path(url[len("file://"):]).resolve()):
+            return f"scratchae {version} from {folder} (editable install)"
+    if {"site-packages", "dist-packages"} & set(folder.parts):
+        return f"scratchae {version} from {folder} (installed copy)"
+    return f"scratchae {version} from {folder} (source checkout, not an installed copy)"
 
 
 def _build(name: str, seed: int):
@@ -85,11 +112,26 @@ def _exercise(args) -> int:
     if report.ok:
         print(f"\nWell done: your {piece} backward matches the finite differences.")
         return EXIT_OK
-    print(f"\nNot yet: your {piece} backward is wrong (see the hint above).")
+    print(f"\nNot yet: {_why_not(report, piece)}.")
     return EXIT_FAILED
 
 
+def _why_not(report, piece: str) -> str:
+    """The first reason a report fails, in a learner's words."""
+    hows = {r.how for r in report.failures}
+    if "raised" in hows:
+        return "your code raised an exception: the ERROR line above names your file, line and arrays"
+    if "structure" in hows:
+        return ("a gradient has the wrong type, shape or values: see the STRUCTURE line above "
+                "(its numbers could not be compared)")
+    if hows == {"kink"}:
+        return (f"your {piece} backward is right except exactly at 0: see the kink convention "
+                "line above")
+    return f"your {piece} backward is wrong (see the hint above)"
+
+
 def run(args) -> int:
+    print(which_scratchae())
     if args.list:
         return _list()
     if args.exercise:

@@ -17,5 +17,6 @@ class ReLU:
 
         To derive: dy/dx = 1 where x > 0, 0 where x < 0 (at x == 0 pick 0, as Keras does);
         then dL/dx = dy * (that local derivative). Which elements let the gradient through?
+        The convention is graded: at exactly x == 0, dL/dx must be 0.
         """
         return dy * (self.x > 0)

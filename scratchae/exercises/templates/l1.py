@@ -20,5 +20,6 @@ class L1:
 
         To derive: d|h|/dh is +1 for h > 0 and -1 for h < 0; |h| has a kink at 0, where we
         pick 0 (as Keras does). Which NumPy function gives exactly that?
+        The convention is graded: at exactly h == 0, the gradient must be 0.
         """
         raise NotImplementedError("write L1.backward")
