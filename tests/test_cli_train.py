@@ -140,6 +140,9 @@ BAD = [
     (["train", "vanilla", "--dataset", "no-such-data"], "cannot load dataset 'no-such-data'"),
     (["demo", "--epochs", "0"], "--epochs"),
     (["demo", "--dataset", "no-such-data"], "unknown dataset"),
+    (["train", "vanilla", "--use", "dense"], "expected PIECE=FILE"),
+    (["train", "vanilla", "--use", "dense=no_such_file.py"], "no such file"),
+    (["train", "shallow", "--use", "l1=broken:l1-sign"], "--use l1 needs a model with an L1 penalty"),
 ]
 
 
@@ -169,7 +172,8 @@ def test_missing_data_and_bad_out_through_the_real_command(tmp_path):
 
 
 @pytest.mark.parametrize("command, example", [("demo", "scratchae demo --dataset mnist-5k"),
-                                              ("train", "scratchae train denoising --noise-factor")])
+                                              ("train", "scratchae train denoising --noise-factor"),
+                                              ("train", "scratchae train vanilla --use dense=my_dense.py")])
 def test_help_shows_examples(command, example, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
@@ -222,3 +226,19 @@ def test_ctrl_c_exits_130_and_keeps_completed_epochs(tmp_path):
     assert history["interrupted"] is True and history["epochs"] == len(history["loss"]) >= 1
     model = load_model(tmp_path / "r" / "sparse.npz")
     assert model.predict(np.zeros((1, 784), np.float32)).shape == (1, 784)
+
+
+# -- train --use, through the real command ---------------------------------------------------------
+def test_train_with_a_learners_sigmoid_through_the_real_command(tmp_path):
+    """A textbook sigmoid (1 / (1 + exp(-x)), which overflows for very negative x) trains with
+    RuntimeWarnings as errors, and the output shows both losses and the verdict."""
+    solution = REPO / "tests" / "exercise_solutions" / "sigmoid.py"
+    r = scratchae("train", "shallow", "--use", f"sigmoid={solution}", "--code-size", "8", "--epochs", "1",
+                  "--verbose", "2", "--out", "r", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Data: bundled MNIST subset")                  # mnist-5k by default
+    assert "your sigmoid (sigmoid.py) runs in: dense_1 > sigmoid" in r.stdout
+    assert "epoch  your sigmoid  scratchae's sigmoid" in r.stdout
+    assert "your backward trains like the library's." in r.stdout
+    assert_png(tmp_path / "r" / "shallow-reconstructions.png")
+    assert_png(tmp_path / "r" / "shallow-loss.png")

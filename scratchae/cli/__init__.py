@@ -2,9 +2,11 @@
 
     scratchae demo         train the article's autoencoders and draw its figures  (cli/train.py)
     scratchae train NAME   train one autoencoder                                   (cli/train.py)
+    scratchae train NAME --use dense=FILE    ... with your exercise's class, beside scratchae's
     scratchae gradcheck    check every backward pass of the article's models       (cli/gradcheck.py)
 
-Exit codes: 0 success, 1 a check failed, 2 bad arguments or missing data, 130 interrupted.
+Exit codes: 0 success, 1 a check failed (or a piece of yours did not train like scratchae's),
+2 bad arguments or missing data, 130 interrupted.
 """
 from __future__ import annotations
 

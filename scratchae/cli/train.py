@@ -4,6 +4,10 @@
                                                 regularized with the article's recipe; a
                                                 summary table and the figures
     scratchae train sparse --epochs 5 --out runs/sparse
+    scratchae train vanilla --use dense=my_dense.py
+                                                your exercise's class in place of scratchae's,
+                                                trained next to the library's (see
+                                                scratchae.exercises.plug)
 
 Each run prints which data it uses and why, trains with a progress bar, and writes its
 results into a folder (PNG figures; for `train` also the model file and a JSON history).
@@ -20,13 +24,19 @@ import sys
 import time
 
 from .._files import atomic_write
-from . import UsageError
+from . import EXIT_FAILED, EXIT_OK, UsageError
 
 MODELS = ("vanilla", "shallow", "denoising", "sparse")
 
+#: Epochs of `train --use` unless --epochs is given: enough to tell a right backward from a wrong one.
+OWN_PIECE_EPOCHS = 2
+#: `train --use`: your final loss within this fraction of scratchae's reads as "trains like it"
+#: (the exercises' reference solutions land within 2e-5 after 10 epochs on mnist-5k).
+LIKE_TOLERANCE = 0.005
+
 DATASET_HELP = ("'auto' (full MNIST when cached or downloadable, else the bundled subset), "
                 "'mnist' (full, downloaded and verified), 'mnist-5k' (bundled 4,000/1,000 subset), "
-                "'fashion-mnist', or a folder holding the four IDX files (default: auto)")
+                "'fashion-mnist', or a folder holding the four IDX files (default: auto")
 
 DEMO_EPILOG = """\
 examples:
@@ -54,12 +64,23 @@ examples:
 writes into --out: NAME.npz (load with scratchae.models.load_model), NAME-history.json,
 NAME-reconstructions.png (denoising: NAME.png), NAME-loss.png, NAME-weights.png,
 NAME-codes.png
+
+train with your own piece (after scratchae gradcheck --exercise PIECE FILE passes):
+  scratchae train vanilla --use dense=my_dense.py
+  scratchae train sparse --use l1=my_l1.py --use relu=my_relu.py
+  scratchae train vanilla --use dense=broken:dense-zero-dx     a shipped wrong piece
+PIECE is dense, relu, sigmoid, bce or l1 (l1: a model with an L1 penalty, e.g. sparse).
+The model trains twice from the same seed and weights, with your pieces and with
+scratchae's, on mnist-5k for 2 epochs unless --dataset/--epochs say otherwise; both losses
+are printed side by side with a verdict (exit code 1 when yours does not train like
+scratchae's) and written to NAME-history.json (loss, scratchae_loss). Also writes NAME.npz,
+NAME-reconstructions.png (yours and scratchae's) and NAME-loss.png.
 """
 
 
 # -- arguments -----------------------------------------------------------------------------------
-def _common(p: argparse.ArgumentParser, default_out: str) -> None:
-    p.add_argument("--dataset", default="auto", metavar="NAME|DIR", help=DATASET_HELP)
+def _common(p: argparse.ArgumentParser, default_out: str, dataset_note: str = "") -> None:
+    p.add_argument("--dataset", default=None, metavar="NAME|DIR", help=DATASET_HELP + dataset_note + ")")
     p.add_argument("--out", default=default_out, metavar="DIR",
                    help=f"folder for the results, created if needed (default: {default_out})")
     p.add_argument("--batch-size", type=int, default=32, metavar="N", help="minibatch size (default: 32)")
@@ -88,7 +109,7 @@ def add_commands(sub) -> None:
                     "history (JSON) and its figures.",
         epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("model", choices=MODELS, metavar="MODEL", help="one of: " + ", ".join(MODELS))
-    _common(train, "scratchae-train")
+    _common(train, "scratchae-train", "; mnist-5k with --use")
     train.add_argument("--epochs", type=int, default=None, metavar="N",
                        help="epochs (default: the article's, 3/5/10/20)")
     train.add_argument("--hidden-size", type=int, default=None, metavar="N",
@@ -98,6 +119,10 @@ def add_commands(sub) -> None:
                        help="L1 activity penalty on the code, >= 0 (default: 1e-5 for sparse, else 0)")
     train.add_argument("--noise-factor", type=float, default=None, metavar="F",
                        help="denoising: noise standard deviation, in [0, 1] (default: 0.4)")
+    train.add_argument("--use", action="append", default=None, metavar="PIECE=FILE",
+                       help="train with your exercise's class for PIECE (dense, relu, sigmoid, bce, "
+                            "l1) from FILE, next to scratchae's own; PIECE=broken:NAME for a shipped "
+                            "wrong piece (scratchae gradcheck --list); repeatable")
     train.set_defaults(run=run_train)
 
 
@@ -107,6 +132,8 @@ def _check_positive(name: str, value: int | None) -> None:
 
 
 def _check_common(args: argparse.Namespace) -> None:
+    if args.dataset is None:                # --use trains on the bundled digits unless told
+        args.dataset = "mnist-5k" if getattr(args, "use", None) else "auto"
     _check_positive("--epochs", args.epochs)
     _check_positive("--batch-size", args.batch_size)
     if args.seed < 0:
@@ -135,9 +162,10 @@ def _check_train(args: argparse.Namespace) -> dict:
         if not (0.0 <= args.noise_factor <= 1.0):
             raise UsageError(f"--noise-factor must be in [0, 1], got {args.noise_factor}")
     recipe = ARTICLE[args.model]
+    default_epochs = OWN_PIECE_EPOCHS if args.use else recipe["epochs"]
     return {
         "model": args.model,
-        "epochs": args.epochs if args.epochs is not None else recipe["epochs"],
+        "epochs": args.epochs if args.epochs is not None else default_epochs,
         "batch_size": args.batch_size,
         "hidden_size": (args.hidden_size or 128) if deep else None,
         "code_size": args.code_size,
@@ -148,7 +176,39 @@ def _check_train(args: argparse.Namespace) -> dict:
         "dataset": args.dataset,
         "out": args.out,
         "verbose": args.verbose,
+        "use": _parse_uses(args.use or []),
     }
+
+
+def _parse_uses(values: list[str]) -> dict[str, str]:
+    """{piece: FILE or 'broken:NAME'} from the --use values, each piece at most once."""
+    from ..exercises import plug
+
+    uses: dict[str, str] = {}
+    for text in values:
+        try:
+            piece, where = plug.parse_use(text)
+        except plug.PlugError as exc:
+            raise UsageError(str(exc)) from None
+        if piece in uses:
+            raise UsageError(f"--use {piece} given twice ({uses[piece]} and {where}); one class per piece")
+        uses[piece] = where
+    return uses
+
+
+def _load_sources(settings: dict) -> list:
+    """The plug.Source of every --use, each file imported and its class built once: any
+    problem is a one-line UsageError before data is loaded."""
+    from ..exercises import plug
+
+    uses = settings["use"]
+    if "l1" in uses and not settings["l1"]:
+        raise UsageError(f"--use l1 needs a model with an L1 penalty on its code: train sparse "
+                         f"(or give --l1 F > 0); {settings['model']} has none")
+    try:
+        return [plug.load_source(piece, where) for piece, where in uses.items()]
+    except plug.PlugError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # -- shared steps --------------------------------------------------------------------------------
@@ -291,24 +351,40 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 # -- scratchae train NAME ------------------------------------------------------------------------
-def run_train(args: argparse.Namespace) -> int:
-    from .. import __version__, autoencoders, plotting
+def _build(settings: dict):
+    """The autoencoder `settings` describe, from its seed (the same seed, the same weights)."""
+    from .. import autoencoders
+
+    l1, seed = settings["l1"] or None, settings["seed"]
+    if settings["model"] in ("vanilla", "denoising"):
+        return autoencoders.deep(settings["hidden_size"], settings["code_size"], l1=l1, seed=seed)
+    return autoencoders.shallow(settings["code_size"], l1=l1, seed=seed)
+
+
+def _inputs(settings: dict, data):
+    """(training inputs, test inputs): the images, or their noisy versions for denoising."""
     from ..datasets import add_gaussian_noise
 
+    x, xt = data.x_train, data.x_test
+    if settings["model"] != "denoising":
+        return x, xt
+    seed = settings["seed"]
+    return (add_gaussian_noise(x, settings["noise_factor"], seed=seed),
+            add_gaussian_noise(xt, settings["noise_factor"], seed=seed + 1))
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .. import __version__, plotting
+
     settings = _check_train(args)
+    if settings["use"]:
+        return run_train_own(args, settings, _load_sources(settings))
     data = _load_data(args.dataset)
     _make_out(args.out)
-    name, seed = settings["model"], settings["seed"]
-    l1 = settings["l1"] or None
-    if name in ("vanilla", "denoising"):
-        ae = autoencoders.deep(settings["hidden_size"], settings["code_size"], l1=l1, seed=seed)
-    else:
-        ae = autoencoders.shallow(settings["code_size"], l1=l1, seed=seed)
+    name = settings["model"]
+    ae = _build(settings)
     x, xt = data.x_train, data.x_test
-    x_in, xt_in = x, xt
-    if name == "denoising":
-        x_in = add_gaussian_noise(x, settings["noise_factor"], seed=seed)
-        xt_in = add_gaussian_noise(xt, settings["noise_factor"], seed=seed + 1)
+    x_in, xt_in = _inputs(settings, data)
     if args.verbose:
         ae.model.summary()
     out = args.out
@@ -363,3 +439,152 @@ def run_train(args: argparse.Namespace) -> int:
     for path in written:
         print(f"  {os.path.basename(path)}")
     return 0
+
+
+# -- scratchae train NAME --use PIECE=FILE -------------------------------------------------------
+def run_train_own(args: argparse.Namespace, settings: dict, sources: list) -> int:
+    """Train the model with the learner's pieces and, from the same seed, with scratchae's;
+    print both losses per epoch and a verdict; exit 1 when theirs does not train like ours."""
+
+    from .. import __version__, plotting
+    from ..exercises import plug
+
+    data = _load_data(settings["dataset"])
+    name = settings["model"]
+    own, lib = _build(settings), _build(settings)
+    try:
+        places = [plug.plug(own.model, source) for source in sources]
+    except plug.PlugError as exc:
+        raise UsageError(str(exc)) from None
+    own.model.set_weights(lib.model.get_weights())      # the same start, whatever the pieces
+    lib.model.fuse_sigmoid_bce = own.model.fused        # the same step: only the pieces differ
+    x, xt = data.x_train, data.x_test
+    x_in, xt_in = _inputs(settings, data)
+    try:
+        plug.try_one_batch(own.model, x_in[:4], x[:4], sources)
+    except plug.PlugError as exc:
+        raise UsageError(str(exc)) from None
+    _make_out(settings["out"])
+
+    pieces = ", ".join(s.piece for s in sources)
+    own_label = _own_label(sources)
+    lib_label = f"scratchae's {pieces}"
+    print(f"\nIn {name}, {'only these pieces differ' if len(sources) > 1 else 'only this piece differs'} "
+          "from scratchae's own (same seed, same initial weights, same batches):")
+    for source, where in zip(sources, places):
+        print(f"  {plug.describe_places(source, where)}")
+    with _quiet():
+        start_own = own.model.evaluate(x_in, x)
+    start_lib = lib.model.evaluate(x_in, x)
+    epochs = settings["epochs"]
+    try:
+        with _quiet():
+            mine = _train_one(own_label, own, x_in, x, xt_in, xt, epochs, args)
+    except Exception as exc:                                # the learner's code, mid-training
+        text = (str(exc).strip().splitlines() or [""])[0]
+        print(f"\n{own_label}: training stopped: {type(exc).__name__}: {text}\n"
+              f"Check the backward with: {_commands(sources)}")
+        return EXIT_FAILED
+    ours = _train_one(lib_label, lib, x_in, x, xt_in, xt, epochs, args)
+
+    print()
+    print(_side_by_side(own_label, lib_label, [start_own] + mine["loss"], [start_lib] + ours["loss"]))
+    ok, verdict = _verdict(sources, own_label, lib_label, start_own, mine["loss"][-1], ours["loss"][-1])
+    print(f"\n{verdict}")
+
+    out = settings["out"]
+    model_path = os.path.join(out, f"{name}.npz")
+    with plug.as_library(own.model):                         # the file format knows scratchae's classes
+        own.model.save(model_path)
+    n = min(5, len(xt))
+    with _quiet():
+        mine_out = own.model.predict(xt_in[:n])
+    rows = [("Original Images", xt[:n])] + ([("Noisy Input", xt_in[:n])] if name == "denoising" else [])
+    rows += [(f"{own_label} (loss {mine['loss'][-1]:.4f})", mine_out),
+             (f"{lib_label} (loss {ours['loss'][-1]:.4f})", lib.model.predict(xt_in[:n]))]
+    figure = plotting._image_rows(rows, n, figsize=(10, 2.3 * len(rows)))
+    written = [
+        model_path,
+        _save_json({
+            "model": name,
+            "use": settings["use"],
+            "pieces": {s.piece: where for s, where in zip(sources, places)},
+            "loss": mine["loss"],
+            "scratchae_loss": ours["loss"],
+            "initial_loss": start_own,
+            "scratchae_initial_loss": start_lib,
+            "test_loss": mine["test_loss"],
+            "scratchae_test_loss": ours["test_loss"],
+            "trains_like_scratchae": ok,
+            "verdict": verdict,
+            "epochs": epochs,
+            "mean_code": mine["mean_code"],
+            "seconds": mine["seconds"],
+            "interrupted": False,
+            "dataset": {"name": data.name, "description": data.description, "train": len(x), "test": len(xt)},
+            "arguments": settings,
+            "scratchae_version": __version__,
+        }, os.path.join(out, f"{name}-history.json")),
+        _save_figure(figure, os.path.join(out, f"{name}-reconstructions.png")),
+        _save_figure(plotting.compare_losses({own_label: mine["history"], lib_label: ours["history"]}),
+                     os.path.join(out, f"{name}-loss.png")),
+    ]
+    print(f"\nWrote {len(written)} files to {out}{os.sep}: {', '.join(os.path.basename(p) for p in written)}")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _quiet():
+    """The learner's code may take exp of a large number (a textbook sigmoid): inf, then a
+    correct 0, with a RuntimeWarning that would bury the output. The training loop silences
+    the same warnings."""
+    import numpy as np
+
+    return np.errstate(over="ignore", under="ignore", invalid="ignore")
+
+
+def _own_label(sources: list) -> str:
+    """'your dense', 'your dense, relu', 'dense-zero-dx', 'your relu + dense-zero-dx'."""
+    yours = [s.piece for s in sources if not s.broken]
+    parts = ([f"your {', '.join(yours)}"] if yours else []) + [s.broken.name for s in sources if s.broken]
+    return " + ".join(parts)
+
+
+def _commands(sources: list) -> str:
+    return " and ".join(s.gradcheck_command() for s in sources)
+
+
+def _side_by_side(own_label: str, lib_label: str, own: list[float], lib: list[float]) -> str:
+    """The loss per epoch of both runs; row 'start' is the loss before training."""
+    a, b = max(len(own_label), 10), max(len(lib_label), 10)
+    lines = [f"{'epoch':<7}{own_label:>{a}}  {lib_label:>{b}}"]
+    for i, (u, v) in enumerate(zip(own, lib)):
+        lines.append(f"{'start' if i == 0 else i:<7}{u:>{a}.4f}  {v:>{b}.4f}")
+    return "\n".join(lines)
+
+
+def _verdict(sources: list, own_label: str, lib_label: str, start: float, final: float,
+             reference: float) -> tuple[bool, str]:
+    """(trains like scratchae's?, one line saying so with the numbers and what to run next)."""
+    broken = all(s.broken for s in sources)
+    subject = ("this backward" if broken else
+               "your backward" if len(sources) == 1 else "your backward passes")
+    head = f"{own_label}: final loss {final:.4f}, {lib_label}: {reference:.4f}"
+    rel = (final - reference) / reference if reference else math.inf
+    if math.isfinite(rel) and abs(rel) <= LIKE_TOLERANCE:
+        if broken:
+            return True, (f"{head}: {subject} is wrong, yet trains like the library's (training "
+                          f"can hide what a gradient check sees): {_commands(sources)}")
+        return True, f"{head}: {subject} {'trains' if len(sources) == 1 else 'train'} like the library's."
+    fix = f"run {_commands(sources)}"
+    verb = "does" if len(sources) == 1 or broken else "do"
+    if final >= start or (start - final) < 0.2 * (start - reference):
+        moved = ("went up from" if final > start + 0.005 else
+                 "stayed at" if abs(final - start) <= 0.005 else "only went from")
+        numbers = f"{start:.2f}" if moved == "stayed at" else f"{start:.2f} to {final:.2f}"
+        return False, (f"{own_label}: loss {moved} {numbers} while with {lib_label} it fell to "
+                       f"{reference:.2f}: {subject} {verb} not train the model; {fix}")
+    if rel > 0:
+        return False, (f"{head} ({rel:+.0%}): the model learns, but worse than with the library's: "
+                       f"something in {subject} is off; {fix}")
+    return False, (f"{head} ({rel:+.1%}): lower than the library's from the same start, which a "
+                   f"right backward does not give: something in {subject} is off; {fix}")

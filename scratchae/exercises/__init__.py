@@ -83,8 +83,12 @@ def write_template(piece: str, path: str | Path, *, force: bool = False) -> Path
     return path
 
 
-def load_piece(piece: str, path: str | Path) -> Any:
-    """Import the learner's file from its path and build the exercise's piece from it."""
+def load_class(piece: str, path: str | Path) -> type:
+    """Import the learner's file from its path and return its class for `piece` (not built).
+
+    ValueError for an unknown piece, FileNotFoundError for a missing file, ExerciseError when
+    the file does not import or defines no class of the template's name.
+    """
     ex = EXERCISES.get(piece)
     if ex is None:
         raise ValueError(f"unknown exercise {piece!r}: expected one of {sorted(EXERCISES)}")
@@ -107,6 +111,13 @@ def load_piece(piece: str, path: str | Path) -> Any:
     cls = getattr(module, ex.class_name, None)
     if not isinstance(cls, type):
         raise ExerciseError(f"{path} defines no class {ex.class_name!r} (the template's class name)")
+    return cls
+
+
+def load_piece(piece: str, path: str | Path) -> Any:
+    """Import the learner's file from its path and build the exercise's piece from it."""
+    cls = load_class(piece, path)
+    ex = EXERCISES[piece]
     try:
         return ex.make(cls)
     except Exception as exc:

@@ -1,0 +1,192 @@
+"""`scratchae train MODEL --use PIECE=FILE`: a learner's exercise class trains the article's model.
+
+Every run is in-process (`scratchae.cli.main`) on the bundled digits with tiny layers, so the
+file stays fast. The reference solutions of the exercises (tests/exercise_solutions/) must
+train exactly like scratchae's own pieces; shipped broken pieces and a learner's wrong file
+must end clearly worse (margins measured with seeds 0, 1, 2); the learner's backward must be
+the code that runs, every batch, in every place; bad --use values are one line and exit 2.
+"""
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scratchae import autoencoders
+from scratchae.cli import main
+from scratchae.datasets import load
+from scratchae.exercises import plug
+from scratchae.models import load_model
+
+SOLUTIONS = Path(__file__).resolve().parent / "exercise_solutions"
+TINY = ["--hidden-size", "16", "--code-size", "8"]
+
+
+def train(tmp_path, model, *uses, extra=()):
+    """Run `scratchae train MODEL --use ...` quietly into tmp_path/out; (exit code, history)."""
+    argv = ["train", model, *[a for u in uses for a in ("--use", u)], "--verbose", "0",
+            "--out", str(tmp_path / "out"), *extra]
+    code = main(argv)
+    history = json.loads((tmp_path / "out" / f"{model}-history.json").read_text())
+    return code, history
+
+
+def solution(piece):
+    return f"{piece}={SOLUTIONS / f'{piece}.py'}"
+
+
+# -- the reference solutions train like the library ------------------------------------------
+def test_reference_dense_trains_like_the_library_with_the_defaults_of_use(tmp_path, capsys):
+    code, h = train(tmp_path, "vanilla", solution("dense"), extra=TINY)
+    out = capsys.readouterr().out
+    assert code == 0
+    assert h["dataset"]["name"] == "mnist-5k" and h["epochs"] == 2      # the defaults of --use
+    assert len(h["loss"]) == len(h["scratchae_loss"]) == 2
+    assert h["loss"][-1] == pytest.approx(h["scratchae_loss"][-1], rel=1e-3)
+    assert h["loss"][-1] < 0.8 * h["initial_loss"]                       # it did learn
+    assert h["initial_loss"] == h["scratchae_initial_loss"]               # the same start
+    assert h["trains_like_scratchae"] is True
+    assert list(h["pieces"]) == ["dense"] and len(h["pieces"]["dense"]) == 4     # every Dense layer
+    verdict = (f"your dense: final loss {h['loss'][-1]:.4f}, scratchae's dense: "
+               f"{h['scratchae_loss'][-1]:.4f}: your backward trains like the library's.")
+    assert verdict in out and h["verdict"] == verdict
+    for a, b in zip(h["loss"], h["scratchae_loss"]):                      # both, side by side
+        assert f"{a:.4f}  " in out and f"{b:.4f}" in out
+    folder = tmp_path / "out"
+    for name in ("vanilla-reconstructions.png", "vanilla-loss.png"):
+        assert (folder / name).read_bytes()[:4] == b"\x89PNG"
+    model = load_model(folder / "vanilla.npz")                            # saved as scratchae's classes
+    xt = load("mnist-5k").x_test
+    assert model.evaluate(xt, xt) == pytest.approx(h["test_loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("model, piece", [("vanilla", "relu"), ("vanilla", "sigmoid"),
+                                          ("vanilla", "bce"), ("sparse", "l1")])
+def test_reference_pieces_train_like_the_library(tmp_path, model, piece):
+    small = ["--code-size", "8", "--epochs", "1"] + (["--hidden-size", "16"] if model == "vanilla" else [])
+    code, h = train(tmp_path, model, solution(piece), extra=small)
+    assert code == 0 and h["trains_like_scratchae"] is True
+    assert h["loss"][-1] == pytest.approx(h["scratchae_loss"][-1], rel=1e-3)
+    assert h["use"] == {piece: str(SOLUTIONS / f"{piece}.py")}
+
+
+# -- wrong backward passes do not -------------------------------------------------------------
+# Final loss after one epoch, tiny vanilla, seeds 0/1/2: dense-zero-dx 0.651/0.603/0.650 against
+# the library's 0.388/0.355/0.378 (ratio >= 1.68); dense-transposed 0.552/0.570/0.541 (>= 1.42).
+@pytest.mark.parametrize("name, ratio", [("dense-zero-dx", 1.5), ("dense-transposed", 1.3)])
+def test_broken_dense_ends_clearly_worse(tmp_path, capsys, name, ratio):
+    code, h = train(tmp_path, "vanilla", f"dense=broken:{name}", extra=[*TINY, "--epochs", "1"])
+    assert code == 1 and h["trains_like_scratchae"] is False
+    assert h["loss"][-1] > ratio * h["scratchae_loss"][-1]
+    assert f"scratchae gradcheck --broken {name}" in capsys.readouterr().out
+
+
+WRONG_DENSE = '''\
+import numpy as np
+
+class Dense:
+    def __init__(self, input_dim, units, seed=0):
+        self.params = {"kernel": np.zeros((input_dim, units)), "bias": np.zeros(units)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.params["kernel"] + self.params["bias"]
+
+    def backward(self, dy):
+        self.grads["kernel"] = self.x.T @ dy       # assigned, not written in: the model adopts it
+        self.grads["bias"] = dy.sum(axis=0)
+        return np.zeros_like(self.x)                # forgot dL/dx
+'''
+
+
+def test_a_learners_wrong_dense_file_fails_to_train_and_says_what_to_run(tmp_path, capsys):
+    path = tmp_path / "my_dense.py"
+    path.write_text(WRONG_DENSE)
+    code, h = train(tmp_path, "vanilla", f"dense={path}", extra=[*TINY, "--epochs", "1"])
+    out = capsys.readouterr().out
+    assert code == 1 and h["trains_like_scratchae"] is False
+    assert h["loss"][-1] > 1.5 * h["scratchae_loss"][-1]                 # as dense-zero-dx
+    assert f"does not train the model; run scratchae gradcheck --exercise dense {path}" in out
+
+
+# -- the learner's code is what runs -----------------------------------------------------------
+@pytest.mark.parametrize("piece, build, places", [
+    ("dense", autoencoders.deep, 4), ("relu", autoencoders.deep, 3),
+    ("sigmoid", autoencoders.deep, 1), ("bce", autoencoders.deep, 1), ("l1", autoencoders.sparse, 1)])
+def test_the_learners_forward_and_backward_run_every_batch_in_every_place(piece, build, places):
+    source = plug.load_source(piece, str(SOLUTIONS / f"{piece}.py"))
+    calls = Counter()
+
+    def counted(name):
+        original = getattr(source.cls, name)
+
+        def wrapper(self, *args):
+            calls[name] += 1
+            return original(self, *args)
+        return wrapper
+
+    source.cls.forward, source.cls.backward = counted("forward"), counted("backward")
+    ae = build(code_size=8, seed=0) if piece == "l1" else build(16, 8, seed=0)
+    assert len(plug.plug(ae.model, source)) == places
+    # the output sigmoid and the BCE become one loss on logits only when all are scratchae's own
+    assert ae.model.fused == (piece in ("relu", "l1"))
+    x = load("mnist-5k").x_train[:256]
+    ae.model.fit(x, x, epochs=1, batch_size=32, verbose=0, seed=0)
+    assert calls == {"forward": 8 * places, "backward": 8 * places}      # 8 batches
+
+
+def test_a_plugged_dense_shares_the_layers_weights_and_starts_from_the_librarys():
+    source = plug.load_source("dense", str(SOLUTIONS / "dense.py"))
+    own, lib = autoencoders.deep(16, 8, seed=3), autoencoders.deep(16, 8, seed=3)
+    plug.plug(own.model, source)
+    layer = own.model.layers[1]
+    assert isinstance(layer, plug.YourDense) and layer.yours.params is layer.params
+    for a, b in zip(own.model.get_weights(), lib.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+# -- bad --use values: one line, exit 2, nothing written ----------------------------------------
+def _files(tmp_path):
+    (tmp_path / "syntax.py").write_text("class Dense(:\n    pass\n")
+    (tmp_path / "noclass.py").write_text("x = 1\n")
+    (tmp_path / "badinit.py").write_text("class Dense:\n    def __init__(self, i, u, seed=0):\n"
+                                         "        raise ValueError('nope')\n")
+    (tmp_path / "nodict.py").write_text("class Dense:\n    def __init__(self, i, u, seed=0):\n"
+                                        "        self.w = None\n")
+    assert main(["gradcheck", "--exercise", "dense", "--init", str(tmp_path / "unfinished.py")]) == 0
+    (tmp_path / "badshape.py").write_text(
+        "import numpy as np\nclass ReLU:\n    def forward(self, x):\n        return np.maximum(x, 0)\n"
+        "    def backward(self, dy):\n        return dy[:, :3]\n")
+
+
+BAD = [
+    (["vanilla", "--use", "dense"], "expected PIECE=FILE"),
+    (["vanilla", "--use", "conv=x.py"], "unknown piece 'conv'; choose from dense, relu, sigmoid, bce, l1"),
+    (["vanilla", "--use", "dense=missing.py"], "no such file (start one with scratchae gradcheck --exercise dense --init"),
+    (["vanilla", "--use", "dense=syntax.py"], "line 1: syntax error"),
+    (["vanilla", "--use", "dense=noclass.py"], "defines no class 'Dense'"),
+    (["vanilla", "--use", "dense=badinit.py"], "Dense(...) failed: ValueError: nope"),
+    (["vanilla", "--use", "dense=nodict.py"], "must keep self.params"),
+    (["vanilla", "--use", "dense=unfinished.py"], "backward still raises NotImplementedError"),
+    (["vanilla", "--use", "relu=badshape.py"], "your ReLU.backward returned shape (4, 3)"),
+    (["vanilla", "--use", f"l1={SOLUTIONS / 'l1.py'}"], "--use l1 needs a model with an L1 penalty"),
+    (["sparse", "--l1", "0", "--use", f"l1={SOLUTIONS / 'l1.py'}"], "sparse has none"),
+    (["vanilla", "--use", "dense=broken:nope"], "unknown broken piece"),
+    (["vanilla", "--use", "dense=broken:relu-no-mask"], "relu-no-mask is not a dense piece"),
+    (["vanilla", "--use", "relu=noclass.py", "--use", "relu=broken:relu-no-mask"], "--use relu given twice"),
+]
+
+
+@pytest.mark.parametrize("argv, fragment", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_use_one_line_exit_2_nothing_written(argv, fragment, tmp_path, monkeypatch, capsys):
+    _files(tmp_path)
+    before = set(tmp_path.iterdir())
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    code = main(["train", *argv, "--verbose", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("scratchae: error: ") and fragment in err[0], err
+    assert set(tmp_path.iterdir()) == before                            # no output folder
