@@ -106,3 +106,23 @@ def test_check_piece_catches_sigmoid_derivative_from_x():
     x = np.array([[-1.0, 0.5, 2.0], [1.5, -0.3, 0.7]])
     assert check_piece(SigmoidDerivativeFromX(), x)["x"] > WRONG
     assert check_piece(Sigmoid(), x)["x"] < 1e-7
+
+
+@pytest.mark.parametrize("h", [0, 0.0, -1e-5, float("nan"), float("inf")])
+def test_numerical_gradient_refuses_a_step_that_is_not_positive(h):
+    x = np.array([1.0, 2.0])
+    with pytest.raises(ValueError, match="the step h must be a finite number > 0"):
+        numerical_gradient(lambda: float(x.sum()), x, h=h)
+
+
+def test_central_difference_puts_the_element_back_even_when_f_raises():
+    from scratchae.gradcheck import central_difference
+    x = np.array([1.0, 2.0])
+
+    def f():
+        raise RuntimeError("boom")
+    with pytest.raises(RuntimeError):
+        central_difference(f, x, 1, 1e-5)
+    assert x.tolist() == [1.0, 2.0]
+    plus, minus, step = central_difference(lambda: float(x[1] ** 2), x, 1, 1e-3)
+    assert (plus - minus) / step == pytest.approx(4.0, rel=1e-9)      # d(x^2)/dx at 2
