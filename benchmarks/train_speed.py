@@ -1,4 +1,4 @@
-"""How fast does scratchae train the article's deep autoencoder, against what it must cost?
+"""How fast does scratchae train the article's vanilla autoencoder, against what it must cost?
 
 For each batch size and hidden size, in one process:
 
@@ -59,7 +59,7 @@ def load_data(path: str | None) -> tuple[np.ndarray, str]:
 
 def time_scratchae(x: np.ndarray, batch: int, hidden: int, epochs: int) -> tuple[list[float], float]:
     set_random_seed(0)
-    model = autoencoders.deep(hidden_size=hidden).model
+    model = autoencoders.vanilla(hidden_size=hidden).model
     model.fit(x, x, batch_size=batch, epochs=1, verbose=0)           # warm-up
     times = []
     for _ in range(epochs):

@@ -1,11 +1,12 @@
 """The article's autoencoders, one builder each, as plain scratchae models.
 
-One model class trained three ways (the article's point): the *deep* and *shallow*
-autoencoders differ only in their layers; *denoising* is the deep model trained on noisy
+One model class trained three ways (the article's point): the *vanilla* and *shallow*
+autoencoders differ only in their layers; *denoising* is the vanilla model trained on noisy
 inputs against clean targets; *sparse* is the shallow model with an L1 activity penalty on
-its code layer.
+its code layer. One name per model everywhere (code, CLI, demos, figures): the article's
+section heading calls the vanilla one its "deep autoencoder", so `deep` stays as an alias.
 
-    >>> ae = deep(seed=0)
+    >>> ae = vanilla(seed=0)
     >>> [layer.units for layer in ae.model.layers[1:]]
     [128, 32, 128, 784]
     >>> ae.encoder.layers[-1] is ae.model.layers[2]        # the encoder shares the code layer
@@ -70,15 +71,19 @@ def _build(sizes: list[int], code_index: int, *, input_dim: int, l1: float | Non
     return Autoencoder(model, encoder, decoder)
 
 
-def deep(hidden_size: int = 128, code_size: int = 32, *, input_dim: int = 784,
-         l1: float | None = None, seed: int | np.random.Generator | None = None,
-         optimizer="adam", loss="binary_crossentropy") -> Autoencoder:
-    """The article's deep autoencoder, 784-128 relu-32 relu (code)-128 relu-784 sigmoid.
+def vanilla(hidden_size: int = 128, code_size: int = 32, *, input_dim: int = 784,
+            l1: float | None = None, seed: int | np.random.Generator | None = None,
+            optimizer="adam", loss="binary_crossentropy") -> Autoencoder:
+    """The article's vanilla ("deep") autoencoder, 784-128 relu-32 relu (code)-128 relu-784 sigmoid.
 
     Also the denoising model: train it with `fit(add_gaussian_noise(x, 0.4), x)`.
     """
     return _build([hidden_size, code_size, hidden_size, input_dim], 1, input_dim=input_dim,
-                  l1=l1, seed=seed, optimizer=optimizer, loss=loss, name="deep_autoencoder")
+                  l1=l1, seed=seed, optimizer=optimizer, loss=loss, name="vanilla_autoencoder")
+
+
+#: The article's section title for the vanilla autoencoder; the same builder.
+deep = vanilla
 
 
 def shallow(code_size: int = 32, *, input_dim: int = 784, l1: float | None = None,
@@ -92,6 +97,9 @@ def shallow(code_size: int = 32, *, input_dim: int = 784, l1: float | None = Non
                   optimizer=optimizer, loss=loss, name="shallow_autoencoder")
 
 
-def sparse(code_size: int = 32, l1: float = 1e-5, **kwargs) -> Autoencoder:
+def sparse(code_size: int = 32, l1: float = 1e-5, *, input_dim: int = 784,
+           seed: int | np.random.Generator | None = None, optimizer="adam",
+           loss="binary_crossentropy") -> Autoencoder:
     """The shallow model with the article's L1 activity penalty on the code (default 1e-5)."""
-    return shallow(code_size, l1=l1, **kwargs)
+    return _build([code_size, input_dim], 0, input_dim=input_dim, l1=l1, seed=seed,
+                  optimizer=optimizer, loss=loss, name="sparse_autoencoder")

@@ -59,3 +59,9 @@ def test_the_articles_recipes():
     assert autoencoders.ARTICLE == {"vanilla": {"epochs": 3}, "shallow": {"epochs": 5},
                                     "denoising": {"epochs": 10, "noise_factor": 0.4},
                                     "sparse": {"epochs": 20, "l1": 1e-5}}
+
+
+def test_one_name_per_model_and_deep_is_an_alias_of_vanilla():
+    assert autoencoders.deep is autoencoders.vanilla
+    names = [b(seed=0).model.name for b in (autoencoders.vanilla, autoencoders.shallow, autoencoders.sparse)]
+    assert names == ["vanilla_autoencoder", "shallow_autoencoder", "sparse_autoencoder"]

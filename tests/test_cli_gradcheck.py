@@ -15,7 +15,7 @@ SOLUTIONS = Path(__file__).parent / "exercise_solutions"
 def test_full_run_passes(capsys):
     assert main(["gradcheck"]) == 0
     out = capsys.readouterr().out
-    for name in ("deep_autoencoder", "shallow_autoencoder", "check_optimizer Adam", "All gradient checks passed"):
+    for name in ("vanilla_autoencoder", "shallow_autoencoder", "sparse_autoencoder", "check_optimizer Adam", "All gradient checks passed"):
         assert name in out
     assert "FAIL" not in out and "> l1" in out
 

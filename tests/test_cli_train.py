@@ -102,7 +102,7 @@ def test_demo_prints_table_and_writes_figures(tmp_path):
     assert r.returncode == 0, r.stderr
     first = r.stdout.splitlines()[0]
     assert first.startswith("Data: bundled MNIST subset") and "no download needed" in first
-    for label in ("vanilla (deep)", "denoising (noise 0.4)", "sparse standard", "sparse l1(1e-05)"):
+    for label in ("vanilla", "denoising (noise 0.4)", "sparse standard", "sparse l1(1e-05)"):
         assert label in r.stdout
     assert "Sparse effect:" in r.stdout
     out = tmp_path / "scratchae-demo"

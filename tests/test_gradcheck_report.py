@@ -94,7 +94,7 @@ def _caught(name, rep):
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_every_shipped_mistake_is_caught_in_its_model_named_and_hinted(name):
     b = BROKEN[name]
-    builder = {"deep": autoencoders.deep, "shallow": autoencoders.shallow,
+    builder = {"vanilla": autoencoders.vanilla, "shallow": autoencoders.shallow,
                "sparse": autoencoders.sparse}[b.model]
     model = builder(seed=0).model
     where = install(b, model)

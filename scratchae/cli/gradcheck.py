@@ -1,9 +1,9 @@
 """`scratchae gradcheck`: check every backward pass of the article's autoencoders.
 
-    scratchae gradcheck                          every layer, loss and whole model of the deep,
+    scratchae gradcheck                          every layer, loss and whole model of the vanilla,
                                                  shallow and sparse (l1) autoencoders, and the
                                                  optimizers against their closed forms
-    scratchae gradcheck --model deep             one model only
+    scratchae gradcheck --model vanilla          one model only ('deep' is an alias)
     scratchae gradcheck --list                   the shipped deliberately wrong backward passes
     scratchae gradcheck --broken relu-no-mask    swap one in: see a failure, its place, its hint
     scratchae gradcheck --exercise dense --init my_dense.py     copy an exercise template
@@ -24,14 +24,15 @@ import numpy as np
 
 from . import EXIT_FAILED, EXIT_OK, UsageError
 
-MODELS = ("deep", "shallow", "sparse")
+MODELS = ("vanilla", "shallow", "sparse")
+ALIASES = {"deep": "vanilla"}          # the article's section title for the vanilla model
 
 
 def add_commands(sub) -> None:
     p = sub.add_parser("gradcheck", help="check the backward passes of the article's models",
                        description=__doc__.split("\n\n")[0])
     p.add_argument("path", nargs="?", help="your exercise file (with --exercise)")
-    p.add_argument("--model", choices=MODELS + ("all",), default="all",
+    p.add_argument("--model", choices=MODELS + ("all",) + tuple(ALIASES), default="all",
                    help="which autoencoder to check (default: all three)")
     p.add_argument("--broken", metavar="NAME", help="swap in a deliberately wrong backward pass")
     p.add_argument("--list", action="store_true", help="list the deliberately wrong backward passes")
@@ -71,7 +72,7 @@ def which_scratchae() -> str:
 
 def _build(name: str, seed: int):
     from .. import autoencoders
-    builder = {"deep": autoencoders.deep, "shallow": autoencoders.shallow,
+    builder = {"vanilla": autoencoders.vanilla, "shallow": autoencoders.shallow,
                "sparse": autoencoders.sparse}[name]
     return builder(seed=seed).model
 
@@ -143,6 +144,7 @@ def run(args) -> int:
     from .. import gradcheck
     from ..optimizers import SGD, Adam
 
+    args.model = ALIASES.get(args.model, args.model)
     names = MODELS if args.model == "all" else (args.model,)
     broken = None
     if args.broken:

@@ -94,7 +94,7 @@ def add_commands(sub) -> None:
     """Add `demo` and `train` to the `scratchae` command."""
     demo = sub.add_parser(
         "demo", help="train the article's autoencoders and draw its figures",
-        description="The article, end to end: train the vanilla (deep), denoising, and both "
+        description="The article, end to end: train the vanilla, denoising, and both "
                     "sparse autoencoders with its recipe, print a summary table and write the "
                     "figures.",
         epilog=DEMO_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -296,8 +296,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     rows = [
-        _train_one("vanilla (deep)", autoencoders.deep(seed=seed), x, x, xt, xt, epochs["vanilla"], args),
-        _train_one(f"denoising (noise {noise:g})", autoencoders.deep(seed=seed), x_noisy, x, xt_noisy, xt,
+        _train_one("vanilla", autoencoders.vanilla(seed=seed), x, x, xt, xt, epochs["vanilla"], args),
+        _train_one(f"denoising (noise {noise:g})", autoencoders.vanilla(seed=seed), x_noisy, x, xt_noisy, xt,
                    epochs["denoising"], args),
         _train_one("sparse standard", autoencoders.shallow(seed=seed), x, x, xt, xt, epochs["sparse"], args),
         _train_one(f"sparse l1({factor:g})", autoencoders.sparse(l1=factor, seed=seed), x, x, xt, xt,
@@ -357,7 +357,7 @@ def _build(settings: dict):
 
     l1, seed = settings["l1"] or None, settings["seed"]
     if settings["model"] in ("vanilla", "denoising"):
-        return autoencoders.deep(settings["hidden_size"], settings["code_size"], l1=l1, seed=seed)
+        return autoencoders.vanilla(settings["hidden_size"], settings["code_size"], l1=l1, seed=seed)
     return autoencoders.shallow(settings["code_size"], l1=l1, seed=seed)
 
 

@@ -102,13 +102,13 @@ class Broken:
 
 
 BROKEN: dict[str, Broken] = {b.name: b for b in [
-    Broken("dense-transposed", TransposedKernelDense, "dense", "kernel", "transpose", "deep",
+    Broken("dense-transposed", TransposedKernelDense, "dense", "kernel", "transpose", "vanilla",
            "Dense kernel gradient computed transposed (dz^T . x), reshaped to fit"),
-    Broken("dense-bias-twice", DoubleBiasDense, "dense", "bias", "scale", "deep",
+    Broken("dense-bias-twice", DoubleBiasDense, "dense", "bias", "scale", "vanilla",
            "Dense bias gradient twice too large (factor 2)"),
-    Broken("dense-zero-dx", ZeroInputGradDense, "dense", "x", "zero", "deep",
+    Broken("dense-zero-dx", ZeroInputGradDense, "dense", "x", "zero", "vanilla",
            "Dense passes a zero gradient down to the layer below"),
-    Broken("relu-no-mask", NoMaskReLU, "relu", "x", "mask", "deep",
+    Broken("relu-no-mask", NoMaskReLU, "relu", "x", "mask", "vanilla",
            "ReLU backward without its mask (dy passes everywhere)"),
     Broken("sigmoid-no-upstream", SigmoidNoUpstream, "sigmoid", "x", "upstream", "shallow",
            "sigmoid backward returns y(1-y) without multiplying by dy"),
