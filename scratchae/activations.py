@@ -70,7 +70,11 @@ class Linear(Activation):
         return x
 
     def backward(self, dy: Array) -> Array:
-        """Identity: dL/dx = dL/dy, shape unchanged."""
+        """Identity: y[n, j] = x[n, j], so dy[n, j]/dx[n, j] = 1 and every other partial is 0;
+        the chain-rule sum keeps one term: dL/dx[n, j] = dy[n, j], i.e. dL/dx = dy, shape unchanged.
+
+        Derived in docs/backprop.md#linear.
+        """
         self._check_dy(dy, self._cached())
         return dy
 
@@ -88,10 +92,15 @@ class ReLU(Activation):
     def backward(self, dy: Array) -> Array:
         """Backpropagate through y = max(x, 0).
 
-            dy/dx = 1  where x > 0
-                    0  where x <= 0     (subgradient choice at x == 0: 0, as in Keras/TF/PyTorch)
+        y[n, j] depends on x[n, j] alone, so the chain-rule sum has one term:
+        dL/dx[n, j] = dy[n, j] * relu'(x[n, j]), an elementwise product, with
+
+            relu'(x) = 1  where x > 0
+                       0  where x <= 0  (subgradient choice at x == 0: 0, as in Keras/TF/PyTorch)
 
             dL/dx = dy * 1[x > 0]       shape (N, D), from the boolean mask kept by forward
+
+        Derived in docs/backprop.md#relu.
         """
         mask = self._cached()
         self._check_dy(dy, mask)
@@ -125,11 +134,15 @@ class Sigmoid(Activation):
     def backward(self, dy: Array) -> Array:
         """Backpropagate through y = sigmoid(x).
 
+        d/dx 1/(1 + e^-x) = e^-x / (1 + e^-x)^2 = y * e^-x/(1 + e^-x) = y (1 - y); elementwise,
+        so dL/dx[n, j] = dy[n, j] * y[n, j] (1 - y[n, j]):
+
             dy/dx = sigmoid(x) * (1 - sigmoid(x)) = y * (1 - y)     taken from the cached output y
             dL/dx = dy * y * (1 - y)                                shape (N, D)
 
         For |x| large, y*(1-y) underflows towards 0: the gradient vanishes (saturation). The
         fused sigmoid + binary cross-entropy in `scratchae.losses` avoids that loss of signal.
+        Derived in docs/backprop.md#sigmoid.
         """
         y = self._cached()
         self._check_dy(dy, y)

@@ -273,6 +273,11 @@ class Dense(Layer):
             dy += d(penalty)/dy                 if there is an activity regularizer
             dz  = activation.backward(dy)       (N, units), the activation's own backward
             dx  = backward_logits(dz)           the affine half: writes grads, returns dL/dx
+
+        y feeds two things, the next piece and the penalty, so dL/dy[n, j] is the sum of the two
+        routes (the sum rule): the upstream dy plus dpenalty/dy[n, j]. Then the chain through
+        y = act(z) and z = x . kernel + bias, in reverse. Derived in docs/backprop.md#dense
+        and docs/backprop.md#the-chain.
         """
         if self._x is None:
             raise RuntimeError(f"{self.name}.backward called before forward: call forward(x) first")
@@ -313,11 +318,15 @@ class Dense(Layer):
     def backward_logits(self, dz: np.ndarray) -> np.ndarray:
         """The affine half's backward: dz = dL/dz (N, units) -> dL/dx (N, input_dim).
 
-        From z[n, j] = sum_i x[n, i] kernel[i, j] + bias[j], by the chain rule:
+        From z[m, j] = sum_i x[m, i] kernel[i, j] + bias[j]: the partial of z[m, j] by kernel[i, k]
+        is x[m, i] if j == k, else 0, so the chain-rule sum over every (m, j) keeps j = k (and
+        likewise m = n for dL/dx[n, i]); each sum left is a matrix product:
 
             dL/dkernel[i, j] = sum_n x[n, i] dz[n, j]   ->  x^T . dz        (input_dim, units)
             dL/dbias[j]      = sum_n dz[n, j]           ->  dz summed over n  (units,)
             dL/dx[n, i]      = sum_j dz[n, j] kernel[i, j]  ->  dz . kernel^T  (N, input_dim)
+
+        Derived, shapes checked, in docs/backprop.md#dense.
 
         Writes (never accumulates) self.grads["kernel"] and ["bias"]; returns dL/dx.
         """

@@ -126,6 +126,8 @@ class BinaryCrossentropy(Loss):
 
     from_logits=False: y_pred are probabilities, clipped to [1e-7, 1 - 1e-7] first (Keras).
     from_logits=True:  y_pred are logits z and p = sigmoid(z); the fused, exact form above.
+
+    Derived in docs/backprop.md#binary-cross-entropy and docs/backprop.md#fused-sigmoid-and-bce.
     """
 
     name = "binary_crossentropy"
@@ -182,11 +184,17 @@ class BinaryCrossentropy(Loss):
     def _backward(self, cache):
         """dL/dy_pred, shape (N, D).
 
+        Each p[n, j] appears in one term of the sum, with weight 1/(N D), and
+        d/dp -[y log p + (1 - y) log(1 - p)] = -y/p + (1 - y)/(1 - p) = (p - y) / (p (1 - p)).
+        From the logits, times the sigmoid's dp/dz = p (1 - p): the denominator cancels.
+
         from_logits=False (the honest, unfused derivative of the clipped form):
             dL/dp = (p - y) / (p (1 - p)) / (N D)    where eps < p < 1 - eps
                   = 0                                where p was clipped (the clip is flat there)
         from_logits=True (fused with the sigmoid, see the module docstring):
             dL/dz = (sigmoid(z) - y) / (N D)          sigmoid(z) kept by forward
+
+        Derived in docs/backprop.md#binary-cross-entropy and docs/backprop.md#fused-sigmoid-and-bce.
         """
         if self.from_logits:
             p, y_true = cache
@@ -207,7 +215,7 @@ class BinaryCrossentropy(Loss):
 
 
 class MeanSquaredError(Loss):
-    """Mean squared error, L = (1 / (N D)) * sum (y_pred - y)^2."""
+    """Mean squared error, L = (1 / (N D)) * sum (y_pred - y)^2. Derived in docs/backprop.md#mse."""
 
     name = "mean_squared_error"
 
@@ -216,7 +224,12 @@ class MeanSquaredError(Loss):
         return float(np.square(diff).mean(dtype=np.float64)), (diff,)
 
     def _backward(self, cache):
-        """dL/dy_pred = 2 (y_pred - y) / (N D), shape (N, D)."""
+        """dL/dy_pred = 2 (y_pred - y) / (N D), shape (N, D).
+
+        y_pred[n, j] appears in one term, (1/(N D)) (y_pred[n, j] - y[n, j])^2, whose derivative
+        is 2 (y_pred[n, j] - y[n, j]) / (N D): elementwise, no sum left. Derived in
+        docs/backprop.md#mse.
+        """
         (diff,) = cache
         return diff * (2.0 / diff.size)
 

@@ -113,6 +113,9 @@ class SGD(Optimizer):
         momentum == 0:  param <- param - learning_rate * grad
         momentum  > 0:  velocity <- momentum * velocity - learning_rate * grad
                         param    <- param + velocity
+
+    Unrolled, velocity_t = -learning_rate * sum_k momentum^(t-k) grad_k: a decaying sum of all
+    past gradients. Explained in docs/backprop.md#sgd.
     """
 
     _slots = ("momentums",)
@@ -152,6 +155,11 @@ class Adam(Optimizer):
     (the paper's "epsilon hat"), which is why its default epsilon, 1e-7, is not the paper's 1e-8.
     Because m/sqrt(v) is +-1 for a constant gradient, the first step moves each parameter by
     about learning_rate against the sign of its gradient, whatever the gradient's size.
+
+    The paper's step is learning_rate * m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - beta_1^t)
+    and v_hat = v / (1 - beta_2^t). Multiply top and bottom by sqrt(1 - beta_2^t): it is
+    a_t * m / (sqrt(v) + eps * sqrt(1 - beta_2^t)), the form above with epsilon = eps *
+    sqrt(1 - beta_2^t). Derived in docs/backprop.md#adam.
     """
 
     _slots = ("momentums", "velocities")

@@ -86,7 +86,10 @@ class L1(Regularizer):
     def gradient(self, h: np.ndarray) -> np.ndarray:
         """d/dh of factor * sum|h| = factor * sign(h), shape of h.
 
-        |h| has a kink at 0; we take the subgradient 0 there (np.sign(0) == 0), as Keras does.
+        h[n, j] appears in one term of the sum, factor * |h[n, j]|, so
+        dpenalty/dh[n, j] = factor * sign(h[n, j]): elementwise, and no 1/N (the sum over the
+        batch, as the article's Keras 2). |h| has a kink at 0; we take the subgradient 0 there
+        (np.sign(0) == 0), as Keras does. Derived in docs/backprop.md#l1-penalty.
         """
         return np.sign(h) * self.l1
 
@@ -108,7 +111,11 @@ class L2(Regularizer):
         return self.l2 * float(np.square(h).sum())
 
     def gradient(self, h: np.ndarray) -> np.ndarray:
-        """d/dh of factor * sum h^2 = 2 * factor * h, shape of h."""
+        """d/dh of factor * sum h^2 = 2 * factor * h, shape of h.
+
+        h[n, j] appears in one term, factor * h[n, j]^2, whose derivative is 2 factor h[n, j].
+        Derived in docs/backprop.md#l2-penalty.
+        """
         return h * (2.0 * self.l2)
 
     def get_config(self) -> dict:
