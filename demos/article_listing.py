@@ -1,3 +1,17 @@
+# %% [markdown]
+# # The article's code, on scratchae
+#
+# The Keras listing of "Applied Deep Learning, Part 3: Autoencoders", all six of its models
+# (the deep, shallow, denoising and sparse autoencoders), changed only where the docstring below
+# says: the imports, above all, and figures saved to files. The numbered demos (`01_deep.py`, `02_denoising.py`,
+# `03_sparse.py`) walk through the same sections with more explanation; the backward passes
+# behind every `fit` are derived in [docs/backprop.md](../docs/backprop.md).
+#
+# A script and a notebook at once (percent format: `# %%` starts a code cell, `# %% [markdown]`
+# a text cell): run `python demos/article_listing.py [OUT_FOLDER]`, or open it in VS Code (run
+# the cells) or in Jupyter with jupytext.
+
+# %%
 """The article's Keras code ("Applied Deep Learning, Part 3: Autoencoders"), run on scratchae.
 
     python demos/article_listing.py [OUT_FOLDER]        (default ./demo-output/)
@@ -12,7 +26,9 @@ What changed from the article, and nothing else:
   article called `plt.show()`;
 * seaborn's `distplot` of the code values: `scratchae.plotting.code_distributions` instead
   (a histogram in NumPy and matplotlib; seaborn is not a dependency);
-* the loss comparison: `plotting.compare_losses` instead of the article's pandas helper.
+* the loss comparison: `plotting.compare_losses` instead of the article's pandas helper;
+* the `# %%` cell markers and the text cells between the article's code, so the file opens as a
+  notebook, and an output folder taken from the command line.
 
 Training all six models takes about half a minute on two cores with the bundled data.
 """
@@ -20,7 +36,9 @@ Training all six models takes about half a minute on two cores with the bundled 
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
+# run from a checkout: the repository's scratchae (a notebook runs in demos/, without __file__)
+HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else os.getcwd()
+sys.path.insert(0, os.path.join(HERE, ".."))
 
 import matplotlib
 matplotlib.use("Agg")                     # no window: figures go to PNG files
@@ -34,7 +52,9 @@ from scratchae.models import Model
 from scratchae.optimizers import Adam      # noqa: F401  (compile(optimizer=Adam()) works too)
 from scratchae.regularizers import l1
 
-OUT = sys.argv[1] if len(sys.argv) > 1 else "demo-output"
+# the output folder: the first argument of the command line (a notebook's kernel has a command
+# line of its own: there, the default)
+OUT = sys.argv[1] if len(sys.argv) > 1 and "ipykernel" not in sys.modules else "demo-output"
 os.makedirs(OUT, exist_ok=True)
 
 
@@ -44,6 +64,12 @@ def save(name):
     print("wrote", os.path.join(OUT, name))
 
 
+# %% [markdown]
+# ## The data
+#
+# MNIST's digits as rows of 784 pixels in [0, 1]: the inputs, and the targets too.
+
+# %%
 # -- the data ------------------------------------------------------------------------------------
 (x_train, y_train), (x_test, y_test) = mnist.load_data(subset=True)   # offline: see the docstring
 x_train = x_train.astype('float32') / 255.0
@@ -52,6 +78,15 @@ x_train = x_train.reshape((len(x_train), np.prod(x_train.shape[1:])))
 x_test = x_test.reshape((len(x_test), np.prod(x_test.shape[1:])))
 print(x_train.shape, x_test.shape)
 
+# %% [markdown]
+# ## Section 1: the vanilla autoencoder, deep
+#
+# 784-128-32-128-784, trained to give back its input. Every `Dense` layer's backward pass is
+# derived in [Dense](../docs/backprop.md#dense); the last sigmoid and the binary cross-entropy
+# train together from the logits ([why](../docs/backprop.md#fused-sigmoid-and-bce)); `adam` is
+# [Adam](../docs/backprop.md#adam) in Keras's form.
+
+# %%
 # -- the deep autoencoder ----------------------------------------------------------------------------
 input_size = 784
 hidden_size = 128
@@ -68,6 +103,10 @@ autoencoder.compile(optimizer='adam', loss='binary_crossentropy')
 autoencoder.fit(x_train, x_train, epochs=3)
 
 
+# %% [markdown]
+# Test digits over their reconstructions, then the first layer's weights as images.
+
+# %%
 def plot_autoencoder_outputs(autoencoder, n, dims, name):
     decoded_imgs = autoencoder.predict(x_test)
     plt.figure(figsize=(10, 4.5))
@@ -103,6 +142,12 @@ for i in range(n):
     ax.get_yaxis().set_visible(False)
 save('listing-weights.png')
 
+# %% [markdown]
+# ## Section 1: the vanilla autoencoder, shallow
+#
+# One code layer of 32 units between input and output: 784-32-784.
+
+# %%
 # -- the shallow autoencoder -------------------------------------------------------------------------
 input_img = Input(shape=(input_size,))
 code = Dense(code_size, activation='relu')(input_img)
@@ -114,6 +159,12 @@ autoencoder.fit(x_train, x_train, epochs=5)
 
 plot_autoencoder_outputs(autoencoder, 5, (28, 28), 'listing-shallow.png')
 
+# %% [markdown]
+# ## Section 2: the denoising autoencoder
+#
+# The deep layers again, trained from noisy inputs to clean targets.
+
+# %%
 # -- the denoising autoencoder -----------------------------------------------------------------------
 noise_factor = 0.4
 x_train_noisy = x_train + noise_factor * np.random.normal(size=x_train.shape)
@@ -161,6 +212,14 @@ for i in range(n):
         ax.set_title('Autoencoder Output')
 save('listing-denoising.png')
 
+# %% [markdown]
+# ## Section 3: the sparse autoencoder
+#
+# Two shallow autoencoders, the second with an L1 activity penalty on its code. Its gradient,
+# `lam * sign(code)`, summed over the batch as in the article's Keras, is derived in
+# [L1 penalty](../docs/backprop.md#l1-penalty).
+
+# %%
 # -- the sparse autoencoder: standard, then with an L1 activity penalty on the code -------------------
 input_img = Input(shape=(input_size,))
 code = Dense(code_size, activation='relu')(input_img)
@@ -180,6 +239,10 @@ autoencoder_regularized.compile(optimizer='adam', loss='binary_crossentropy')
 history_regularized = autoencoder_regularized.fit(x_train, x_train, epochs=20)
 encoded_regularized = Model(input_img, code)
 
+# %% [markdown]
+# Reconstructions of both, and their mean code values: the penalty makes the code sparse.
+
+# %%
 plot_autoencoder_outputs(autoencoder_standard, 5, (28, 28), 'listing-sparse-standard.png')
 plot_autoencoder_outputs(autoencoder_regularized, 5, (28, 28), 'listing-sparse-regularized.png')
 
@@ -188,6 +251,10 @@ encoded_imgs_regularized = encoded_regularized.predict(x_test)
 print('mean code, standard:', encoded_imgs_standard.mean())
 print('mean code, regularized:', encoded_imgs_regularized.mean())
 
+# %% [markdown]
+# The distributions of the code values and the two loss curves.
+
+# %%
 # the article: sns.distplot(...) for each; here one figure with both histograms
 plotting.code_distributions({'standard': encoded_imgs_standard,
                              'regularized': encoded_imgs_regularized}).savefig(

@@ -1,10 +1,13 @@
-"""Every script in demos/ runs as `python demos/NAME.py OUT` and writes its figures.
+"""Every script in demos/ runs as `python demos/NAME.py OUT` and writes its figures, and is a
+percent-format notebook (`# %%` code cells, `# %% [markdown]` text cells) that also runs cell
+by cell as a Jupyter kernel would run it.
 
 To keep the suite fast the scripts run with `Model.fit` capped at one epoch (a wrapper set up
 before the script starts); everything else is the script as a learner runs it. The full
 recipes' run times are measured by hand and reported in README.md.
 """
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DEMOS = REPO / "demos"
 
-ONE_EPOCH = """
+CAP_EPOCHS = """
 import runpy, sys
 from scratchae.models import Model
 fit = Model.fit
@@ -25,6 +28,8 @@ def one_epoch(self, *args, **kwargs):
         args = args[:3] + (1,) + args[4:]
     return fit(self, *args, **kwargs)
 Model.fit = one_epoch
+"""
+ONE_EPOCH = CAP_EPOCHS + """
 script = sys.argv[1]
 sys.argv = sys.argv[1:]
 runpy.run_path(script, run_name="__main__")
@@ -60,6 +65,58 @@ def test_demo_runs_and_writes_its_figures(script, tmp_path):
         assert matplotlib.image.imread(path).std() > 0, f"{name} is blank"
     if script != "article_listing.py":
         assert "Data: bundled MNIST subset" in r.stdout
+
+
+CELL = re.compile(r"^# %%( \[markdown\])?$", re.M)
+
+# What a Jupyter kernel (or VS Code's) does with the file: no __file__, a command line of the
+# kernel's own, ipykernel loaded; the code cells run one after the other in one namespace.
+AS_NOTEBOOK = CAP_EPOCHS + """
+import re, types
+source = open(sys.argv[1]).read()
+sys.modules["ipykernel"] = types.ModuleType("ipykernel")
+sys.argv = ["ipykernel_launcher.py", "-f", "kernel-1.json"]
+namespace = {"__name__": "__main__"}
+parts = re.split(r"^# %%( \\[markdown\\])?$", source, flags=re.M)
+for marker, cell in zip(parts[1::2], parts[2::2]):
+    if not marker:
+        exec(compile(cell, "cell", "exec"), namespace)
+"""
+
+
+def cells(text):
+    """(kind, lines) of every cell of a percent-format file; nothing may precede the first."""
+    parts = CELL.split(text)
+    assert parts[0] == "", "the file must start with a cell marker"
+    return [("markdown" if marker else "code", body.strip("\n").splitlines())
+            for marker, body in zip(parts[1::2], parts[2::2])]
+
+
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_demo_is_a_percent_format_notebook(script):
+    text = (DEMOS / script).read_text()
+    bad = [m for m in re.findall(r"^#\s*%%.*$", text, re.M) if not CELL.match(m)]
+    assert not bad, f"cell markers must be '# %%' or '# %% [markdown]': {bad}"
+    found = cells(text)
+    kinds = [kind for kind, _ in found]
+    assert kinds[0] == "markdown" and found[0][1][0].startswith("# # ")     # a title
+    assert kinds.count("markdown") >= 4 and kinds.count("code") >= 4
+    for kind, lines in found:
+        assert any(l.strip() for l in lines), "an empty cell"
+        if kind == "markdown":
+            assert all(l == "#" or l.startswith("# ") for l in lines), lines
+    assert "../docs/backprop.md" in text           # the walk-through points to the derivations
+
+
+def test_a_demo_runs_as_a_notebook(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO), MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, "-c", AS_NOTEBOOK, str(DEMOS / "03_sparse.py")],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name in EXPECTED["03_sparse.py"]:
+        assert (tmp_path / "demo-output" / name).read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo-output"]     # not "-f"
+    assert "Mean code value: standard" in r.stdout
 
 
 def test_listing_changes_only_what_its_docstring_says():
