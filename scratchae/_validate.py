@@ -48,7 +48,7 @@ def finite_float(name: str, value: object, *, minimum: float | None = None,
 def as_matrix(a: Any, name: str, width: int | None, dtype: np.dtype) -> np.ndarray:
     if not isinstance(a, np.ndarray):
         if isinstance(a, (list, tuple)):
-            a = np.asarray(a)
+            a = array_from_list(a, name)
         else:
             raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}")
     if a.dtype == bool or np.issubdtype(a.dtype, np.integer):
@@ -69,6 +69,21 @@ def as_matrix(a: Any, name: str, width: int | None, dtype: np.dtype) -> np.ndarr
         bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
         raise ValueError(f"{name} holds {bad} NaN or infinite value(s)")
     return a if a.dtype == dtype else a.astype(dtype)
+
+
+def array_from_list(a: list | tuple, name: str) -> np.ndarray:
+    """A nested list as an array; rows of different lengths are a ValueError naming `name`."""
+    try:
+        return np.asarray(a)
+    except ValueError:
+        raise ValueError(f"{name} must be a rectangular array (every row the same length); got a "
+                         f"ragged {type(a).__name__} whose rows differ in length, e.g. "
+                         f"{_lengths(a)}") from None
+
+
+def _lengths(a: list | tuple) -> str:
+    lengths = [len(r) if isinstance(r, (list, tuple, np.ndarray)) else "a number" for r in a[:4]]
+    return ", ".join(str(k) for k in lengths) + (", ..." if len(a) > 4 else "")
 
 
 def all_finite(a: np.ndarray, rows: int = 4096) -> bool:

@@ -33,7 +33,7 @@ import numpy as np
 
 from . import activations as _activations
 from . import config, initializers, regularizers
-from ._validate import positive_int
+from ._validate import array_from_list, positive_int
 from .utils import as_rng
 
 _name_counters: dict[str, itertools.count] = defaultdict(itertools.count)
@@ -110,17 +110,20 @@ class Layer:
     def check_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
         """`weights` (Keras order) converted to the parameters' float type, after checking count,
         shapes and values. Finiteness is checked after the conversion: 1e39 is a fine float64
-        but inf in float32, and is refused for a float32 layer."""
+        but inf in float32, and is refused for a float32 layer. Only real numbers are taken
+        (integers or floats): complex weights are refused, not cut to their real part."""
         if not isinstance(weights, (list, tuple)) or len(weights) != len(self.params):
             got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
             raise ValueError(f"{self.name} expects a list of {len(self.params)} weight arrays, got {got}")
         checked = []
         for (key, param), w in zip(self.params.items(), weights):
-            w = np.asarray(w)
+            w = array_from_list(w, f"{self.name}/{key}") if isinstance(w, (list, tuple)) else np.asarray(w)
             if w.shape != param.shape:
                 raise ValueError(f"{self.name}/{key}: expected shape {param.shape}, got {w.shape}")
-            if not np.issubdtype(w.dtype, np.number):
-                raise ValueError(f"{self.name}/{key}: weights must be finite numbers, got dtype {w.dtype}")
+            if not (np.issubdtype(w.dtype, np.integer) or np.issubdtype(w.dtype, np.floating)):
+                raise ValueError(f"{self.name}/{key}: weights must be finite real numbers, got dtype "
+                                 f"{w.dtype}" + (" (the imaginary part would be lost)"
+                                                 if np.issubdtype(w.dtype, np.complexfloating) else ""))
             with np.errstate(over="ignore"):
                 w = w.astype(param.dtype)
             if not np.all(np.isfinite(w)):

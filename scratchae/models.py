@@ -48,8 +48,8 @@ from ._validate import as_matrix, positive_int
 from .activations import Sigmoid
 from .layers import Dense, InputLayer, Layer, SymbolicTensor, check_unique_names, trace_chain
 from ._summary import summary_table
-from .training import (History, NonFiniteLossError, ParameterBuffers, check_verbose,
-                       evaluate_batches, fit_model)
+from .training import (Checkpoint, History, NonFiniteLossError, ParameterBuffers, check_verbose,
+                       evaluate_batches, fit_model, train_one_batch)
 from .utils import global_rng
 
 __all__ = ["Model", "Sequential", "Logits", "History", "NonFiniteLossError", "load_model"]
@@ -100,6 +100,8 @@ class Model:
         #: The generator that shuffles the batches of `fit` (saved with the model).
         self.rng: np.random.Generator | None = None
         self._buffers: ParameterBuffers | None = None
+        self._last_good: Checkpoint | None = None         # train_on_batch's undo (see training)
+        self._spare_checkpoint: Checkpoint | None = None
         self._pieces: list = []                  # the pieces of the last forward ...
         self._inputs: list[np.ndarray] = []      # ... and the input each one saw
         self._layers: list[Layer] = []
@@ -309,9 +311,14 @@ class Model:
         defaults to 32 (Keras). shuffle=True draws a new order every epoch from `model.rng`
         (seeded by `seed`, else by `utils.set_random_seed` at compile time).
         A NaN or infinite loss stops training with `NonFiniteLossError` naming the epoch and
-        batch; the failing batch's update is not applied. Ctrl-C stops after the current batch:
-        the completed epochs are kept in `model.history`, the model stays usable, and the
-        KeyboardInterrupt is raised again so a script stops as expected.
+        batch, and so do weights or a loss gone non-finite after an epoch's last update
+        (checked once per epoch). Ctrl-C stops after the current batch (a second Ctrl-C stops
+        the batch itself) and the KeyboardInterrupt is raised again so a script stops as
+        expected. Either way the model goes back to its last good state, the end of its last
+        completed epoch (where this fit started if none completed): weights, optimizer state
+        (Adam's moments, step count) and shuffling generator as they were then. So
+        `model.history`, the model and a file saved from it describe the same completed
+        epochs. initial_epoch (an integer >= 0) only numbers the epochs, as in Keras.
         """
         self._require_compiled()
         return fit_model(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
@@ -319,14 +326,17 @@ class Model:
                          initial_epoch=initial_epoch)
 
     def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
-        """One optimizer step on one batch; returns its loss (penalties included, before the step)."""
+        """One optimizer step on one batch; returns its loss (penalties included, before the step).
+
+        No broken weights are left behind: a NaN or infinite loss raises `NonFiniteLossError`
+        without applying the update, and puts the weights and optimizer state back to before
+        the previous call's update (which made the weights that gave this loss); an update
+        that leaves non-finite weights is undone at once and raises too. Costs one copy of the
+        weights and optimizer state per call.
+        """
         self._require_compiled()
         x, y = self.check_data(x, y)
-        with np.errstate(over="ignore", invalid="ignore"):
-            value = self.train_step(x, y)
-        if not math.isfinite(value):
-            raise NonFiniteLossError(f"loss is {value} on this batch; the update was not applied")
-        return value
+        return train_one_batch(self, x, y)
 
     def predict(self, x: np.ndarray, batch_size: int | None = None, verbose: int | str = 0) -> np.ndarray:
         """The model's output for every row of x, computed batch by batch (default 32).
@@ -369,6 +379,7 @@ class Model:
             i += k
         for layer, ws in staged:
             layer.assign_weights(ws)
+        self._last_good = None          # train_on_batch never undoes back across set_weights
 
     # -- display ----------------------------------------------------------------------------
     def summary(self, print_fn=None) -> None:

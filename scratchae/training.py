@@ -6,15 +6,22 @@ what a real run needs and a learner can skip on a first read:
 
 * a progress bar and Keras's `History` (per-epoch loss, sample-weighted over the batches);
 * divergence: a NaN or infinite loss stops training with `NonFiniteLossError`, naming the
-  epoch and batch, and the weights go back to the start of the epoch if they went bad;
-* Ctrl-C: the first one stops after the current batch, keeps the completed epochs in the
-  history and leaves the model usable;
+  epoch and batch; so do weights or a loss gone non-finite after the last update of an epoch
+  (checked once per epoch, on that epoch's last batch, before the epoch is recorded);
+* Ctrl-C: the first one stops after the current batch, a second one during a batch at once;
+* whatever stops `fit` (divergence, Ctrl-C, an exception), the model goes back to the end of
+  its last completed epoch, the start of the epoch that did not finish: weights, optimizer
+  state (Adam's moments and step count) and shuffling generator, as `Checkpoint` took them.
+  So `model.history`, the model and a file saved from it describe the same epochs, and
+  resuming from that file gives exactly the uninterrupted run. The checkpoint costs one
+  copy of the parameters and optimizer state per epoch, nothing per batch;
 * one BLAS thread during training (`scratchae._blas`), and batch gathers into one reused buffer.
 
 * `ParameterBuffers`, the packed parameters behind `compile(pack_parameters=True)`.
 
-This module knows a model only through `train_step`, `rng`, `name`, `history` and its
-`optimizer_parameters()`; it never imports `scratchae.models`.
+This module knows a model only through `train_step`, `compute_loss`, `rng`, `name`,
+`history`, `optimizer` and its `optimizer_parameters()` (and, for `train_one_batch`, the
+step behind `Model.train_on_batch`, two checkpoint slots); it never imports `scratchae.models`.
 """
 from __future__ import annotations
 
@@ -22,13 +29,14 @@ import math
 import signal
 import sys
 import threading
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 
 from . import _blas
 from ._contract import ContractError, Problem, describe
-from ._validate import positive_int
+from ._validate import int_at_least, positive_int
 from .progress import ProgressBar
 from .utils import as_rng
 
@@ -57,7 +65,8 @@ class History:
 
 
 class NonFiniteLossError(FloatingPointError):
-    """Training produced a NaN or infinite loss; the message says where."""
+    """Training produced a NaN or infinite loss (or non-finite weights); the message says
+    where, and which state the model was put back to."""
 
 
 def fit_model(model: Any, x: Any, y: Any, *, batch_size: int | None, epochs: int, verbose: Any,
@@ -76,6 +85,7 @@ def fit_model(model: Any, x: Any, y: Any, *, batch_size: int | None, epochs: int
         val = model.check_data(*validation_data)
     if not isinstance(shuffle, bool):
         raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+    initial_epoch = int_at_least("initial_epoch", initial_epoch, 0, "an integer >= 0")
     if seed is not None:
         model.rng = as_rng(seed)
     return _train(model, x, y, batch_size, range(initial_epoch, initial_epoch + epochs), shuffle,
@@ -84,48 +94,109 @@ def fit_model(model: Any, x: Any, y: Any, *, batch_size: int | None, epochs: int
 
 def _train(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: range, shuffle: bool,
            verbose: int, val: tuple | None) -> History:
-    """The loop: for every epoch, shuffle, one `train_step` per batch, record the epoch."""
+    """The loop: for every epoch, shuffle, one `train_step` per batch, check, record the epoch.
+
+    `start` is always the state after the last recorded epoch: whatever stops the loop puts
+    the model back to it before the exception leaves.
+    """
     history = History()
     model.history = history
+    model._last_good = None                    # train_on_batch's undo no longer applies
     n = len(x)
     batches = _Batches(x, y, min(batch_size, n))
     # Divergence shows up as a non-finite loss, reported below with where it happened;
     # NumPy's overflow warnings on the way there would only bury that message.
     with _StopOnInterrupt() as stop, np.errstate(over="ignore", invalid="ignore"), \
             _blas.single_threaded():
-        for epoch in epochs:
-            if verbose:
-                _print(f"Epoch {epoch + 1}/{epochs.stop}")
-            order = model.rng.permutation(n) if shuffle else None
-            snapshot = [p.copy() for _, p, _ in model.optimizer_parameters()]
-            bar = ProgressBar(n, verbose)
-            total, done = 0.0, 0
-            for b, (xb, yb) in enumerate(batches.each(order)):
-                value = model.train_step(xb, yb)
-                if not math.isfinite(value):
-                    raise _diverged(model, snapshot, value, epoch, b, done, len(xb))
-                total += value * len(xb)
-                done += len(xb)
-                bar.update(done, total / done)
-                if stop.requested and done < n:
-                    break
-            if stop.requested and done < n:
-                history.interrupted = True
+        start = Checkpoint(model)
+        try:
+            for epoch in epochs:
                 if verbose:
-                    _print(f"\nInterrupted at epoch {epoch + 1} after {done}/{n} samples; "
-                           f"history keeps the {len(history.epoch)} completed epoch(s).")
-                break
-            logs = {"loss": total / done}
-            if val is not None:
-                logs["val_loss"] = evaluate_batches(model, *val, batch_size)
-            bar.finish(done, logs)
-            history._record(epoch, logs)
-            if stop.requested:        # Ctrl-C in the epoch's last batch: keep the epoch, stop
-                history.interrupted = True
-                break
+                    _print(f"Epoch {epoch + 1}/{epochs.stop}")
+                logs = _epoch(model, batches, epoch, shuffle, start, stop, val, batch_size, verbose)
+                if logs is None:                       # Ctrl-C before the epoch's end
+                    history.interrupted = True
+                    break
+                start = Checkpoint(model)              # first, so a failure here drops the epoch
+                history._record(epoch, logs)
+                if stop.requested:                     # Ctrl-C in the epoch's last batch: keep it
+                    history.interrupted = True
+                    break
+        except BaseException as exc:
+            stop.interruptible = False
+            start.restore(model)
+            history.interrupted = isinstance(exc, KeyboardInterrupt)
+            raise
     if history.interrupted:
-        raise KeyboardInterrupt(f"training of {model.name!r} interrupted; see model.history")
+        raise KeyboardInterrupt(f"training of {model.name!r} interrupted; {_back_to(history)}")
     return history
+
+
+def _epoch(model: Any, batches: "_Batches", epoch: int, shuffle: bool, start: "Checkpoint",
+           stop: "_StopOnInterrupt", val: tuple | None, batch_size: int,
+           verbose: int) -> dict[str, float] | None:
+    """One epoch: its logs, or None when Ctrl-C stopped it (the model is then back at `start`).
+    A divergence raises; `_train` puts the model back at `start`."""
+    n = len(batches.x)
+    order = model.rng.permutation(n) if shuffle else None
+    bar = ProgressBar(n, verbose)
+    total, done, last = 0.0, 0, None
+    for b, (xb, yb) in enumerate(batches.each(order)):
+        stop.interruptible = True
+        value = model.train_step(xb, yb)
+        stop.interruptible = False
+        if not math.isfinite(value):
+            raise _diverged(model, start, f"loss became {value} at epoch {epoch + 1}, batch {b + 1} "
+                                          f"(samples {done}-{done + len(xb) - 1})")
+        total += value * len(xb)
+        done += len(xb)
+        last = (b, xb, yb)
+        bar.update(done, total / done)
+        if stop.requested and done < n:
+            start.restore(model)
+            if verbose:
+                _print(f"\nInterrupted at epoch {epoch + 1} after {done}/{n} samples; "
+                       f"{_back_to(model.history)}.")
+            return None
+    _check_last_update(model, start, epoch, *last)
+    logs = {"loss": total / done}
+    if val is not None:
+        stop.interruptible = True
+        logs["val_loss"] = evaluate_batches(model, *val, batch_size)
+        stop.interruptible = False
+        if not math.isfinite(logs["val_loss"]):
+            raise _diverged(model, start, f"the loss on validation_data became {logs['val_loss']} "
+                                          f"after epoch {epoch + 1}")
+    bar.finish(done, logs)
+    return logs
+
+
+def _check_last_update(model: Any, start: "Checkpoint", epoch: int, b: int, xb: np.ndarray,
+                       yb: np.ndarray) -> None:
+    """The epoch's last update is checked by no later batch: check it here, once per epoch
+    (the weights are finite, and so is the loss of the last batch with them)."""
+    where = f"after the last update of epoch {epoch + 1} (batch {b + 1})"
+    if not weights_finite(model):
+        raise _diverged(model, start, f"the weights became non-finite {where}")
+    value = model.compute_loss(xb, yb)
+    if not math.isfinite(value):
+        raise _diverged(model, start, f"loss became {value} {where}, on that batch")
+
+
+def weights_finite(model: Any) -> bool:
+    """Whether every parameter the optimizer updates is finite. A NaN makes min and max NaN
+    and an infinity is one of them: two passes, no array-sized temporary."""
+    return all(math.isfinite(p.min()) and math.isfinite(p.max())
+               for _, p, _ in model.optimizer_parameters())
+
+
+def _back_to(history: History) -> str:
+    """Where a stopped fit left the model, in words."""
+    done = len(history.epoch)
+    if done:
+        return (f"the model is back at the end of epoch {history.epoch[-1] + 1}, the {done} "
+                f"completed epoch(s) in model.history")
+    return "the model is back where this fit started (no epoch completed)"
 
 
 def evaluate_batches(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
@@ -157,20 +228,12 @@ class _Batches:
             yield xb, (xb if y is x else np.take(y, idx, axis=0, out=self.ybuf[:len(idx)]))
 
 
-def _diverged(model: Any, snapshot: list[np.ndarray], value: float, epoch: int, b: int,
-              done: int, m: int) -> NonFiniteLossError:
-    """The error for a non-finite loss; puts the epoch's starting weights back if they went bad."""
-    params = [p for _, p, _ in model.optimizer_parameters()]
-    restored = not all(np.all(np.isfinite(p)) for p in params)
-    if restored:
-        for p, s in zip(params, snapshot):
-            p[...] = s
+def _diverged(model: Any, start: "Checkpoint", what: str) -> NonFiniteLossError:
+    """The error for a divergence; `_train` puts the model back at `start` as it leaves."""
     return NonFiniteLossError(
-        f"loss became {value} at epoch {epoch + 1}, batch {b + 1} (samples {done}-{done + m - 1}); "
-        "training stopped and the update of that batch was not applied"
-        + ("; the weights had gone non-finite and were restored to the start of the epoch"
-           if restored else "; the model keeps its last finite weights")
-        + ". Try a smaller learning_rate, or check the data."
+        f"{what}; training stopped and {_back_to(model.history)}: its weights, optimizer state "
+        f"({start.iterations} step(s)) and shuffling generator as they were then, the last "
+        "state known to give a finite loss. Try a smaller learning_rate, or check the data."
     )
 
 
@@ -191,12 +254,15 @@ def _print(text: str) -> None:
 class _StopOnInterrupt:
     """While training, turn the first Ctrl-C into a request to stop after the current batch.
 
-    A second Ctrl-C interrupts at once (the default handler is back after the first). Outside
-    the main thread signals cannot be caught; Ctrl-C then interrupts wherever it lands.
+    A second Ctrl-C stops a running batch (or validation) at once, by raising
+    KeyboardInterrupt there; between batches it only repeats the request, so it never lands
+    in the middle of taking or restoring a checkpoint. Outside the main thread signals cannot
+    be caught; Ctrl-C then interrupts wherever it lands (and fit restores its checkpoint).
     """
 
     def __enter__(self) -> "_StopOnInterrupt":
         self.requested = False
+        self.interruptible = False
         self._old = None
         if threading.current_thread() is threading.main_thread():
             self._old = signal.getsignal(signal.SIGINT)
@@ -204,12 +270,109 @@ class _StopOnInterrupt:
         return self
 
     def _handler(self, signum, frame) -> None:
+        if self.requested and self.interruptible:
+            self.interruptible = False
+            raise KeyboardInterrupt
         self.requested = True
-        signal.signal(signal.SIGINT, self._old if self._old is not None else signal.default_int_handler)
 
     def __exit__(self, *exc) -> None:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+
+
+@contextmanager
+def held_interrupts() -> Iterator[None]:
+    """Run the block to its end even if Ctrl-C is pressed meanwhile (a rescue save, say);
+    a Ctrl-C pressed during it is raised as KeyboardInterrupt once the block is done.
+
+    Only the main thread receives signals: elsewhere the block simply runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if pressed:
+        raise KeyboardInterrupt("Ctrl-C during a block that had to finish")
+
+
+class Checkpoint:
+    """A model's training state at one moment: its weights, its optimizer's state (Adam's
+    moments and step count, SGD's velocities) and its shuffling generator.
+
+    `restore` puts all three back, so the optimizer state always matches the weights.
+    `into=` reuses the arrays of an older checkpoint of the same model (no allocation).
+    """
+
+    def __init__(self, model: Any, into: "Checkpoint | None" = None) -> None:
+        params = [p for _, p, _ in model.optimizer_parameters()]
+        old = into.weights if into is not None and _same_layout(into.params, params) else None
+        self.params = params
+        self.weights = [_copy(p, old[i] if old else None) for i, p in enumerate(params)]
+        self.optimizer = model.optimizer
+        state = model.optimizer.get_state()
+        old_state = into.state if into is not None else {}
+        self.state = {k: _copy(np.asarray(v), old_state.get(k)) for k, v in state.items()}
+        self.iterations = int(model.optimizer.iterations)
+        self.rng = model.rng.bit_generator.state if model.rng is not None else None
+
+    def restore(self, model: Any) -> None:
+        for p, w in zip(self.params, self.weights):
+            p[...] = w
+        self.optimizer.set_state(self.state)           # set_state copies: the checkpoint stays
+        if self.rng is not None and model.rng is not None:
+            model.rng.bit_generator.state = self.rng
+
+
+def _same_layout(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return len(a) == len(b) and all(u.shape == v.shape and u.dtype == v.dtype for u, v in zip(a, b))
+
+
+def _copy(a: np.ndarray, into: np.ndarray | None) -> np.ndarray:
+    if into is not None and into.shape == a.shape and into.dtype == a.dtype:
+        np.copyto(into, a)
+        return into
+    return np.array(a, copy=True)
+
+
+def train_one_batch(model: Any, x: np.ndarray, y: np.ndarray) -> float:
+    """`Model.train_on_batch` on checked data: one step, and no broken weights left behind.
+
+    The last good state is the one before the previous call's update (the weights this
+    call's loss was computed with came from that update). On a non-finite loss the model goes
+    back to it; if this call's update leaves non-finite weights, it is undone at once. Costs
+    one copy of the weights and optimizer state per call, into reused arrays.
+    """
+    before = Checkpoint(model, into=model._spare_checkpoint)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = model.train_step(x, y)
+    except BaseException:
+        before.restore(model)
+        raise
+    if not math.isfinite(value):
+        good = model._last_good
+        if good is not None and good.optimizer is model.optimizer \
+                and good.iterations + 1 == model.optimizer.iterations:
+            good.restore(model)
+            where = ("the weights and optimizer state are back to before the previous "
+                     "train_on_batch update, which made them")
+        else:
+            where = "the weights are as they were"
+        model._spare_checkpoint = before
+        raise NonFiniteLossError(f"loss is {value} on this batch; its update was not applied and "
+                                 f"{where}. Try a smaller learning_rate, or check the data.")
+    if not weights_finite(model):
+        before.restore(model)
+        model._spare_checkpoint = before
+        raise NonFiniteLossError(f"the update of this batch (loss {value}) made the weights "
+                                 "non-finite; it was undone. Try a smaller learning_rate.")
+    model._spare_checkpoint, model._last_good = model._last_good, before
+    return value
 
 
 class ParameterBuffers:

@@ -56,6 +56,8 @@ BAD_DATA = [
     ("empty", X[:0], X[:0], ValueError, ["empty"]),
     ("strings", np.full((64, 12), "a"), X, TypeError, ["float"]),
     ("not an array", "x", X, TypeError, ["NumPy array"]),
+    ("ragged list", [[0.5] * 12, [0.5] * 11], X[:2], ValueError, ["x must be a rectangular", "12, 11"]),
+    ("ragged list as y", X[:2], [[0.5] * 12, [0.5] * 3], ValueError, ["y must be a rectangular"]),
 ]
 
 
@@ -119,12 +121,36 @@ def test_mse_accepts_targets_outside_unit_interval():
     ({"verbose": "loud"}, ValueError, "verbose"),
     ({"verbose": True}, ValueError, "verbose"),
     ({"shuffle": "yes"}, TypeError, "shuffle"),
+    ({"initial_epoch": -5}, ValueError, "initial_epoch must be an integer >= 0, got -5"),
+    ({"initial_epoch": 2.5}, TypeError, "initial_epoch must be an integer >= 0, got 2.5"),
+    ({"initial_epoch": True}, TypeError, "initial_epoch"),
 ])
 def test_bad_fit_arguments(kwargs, err, word):
     m = make()
     before = m.get_weights()
     with pytest.raises(err, match=word):
         m.fit(X, X, **kwargs)
+    assert unchanged(m, before)
+
+
+@pytest.mark.parametrize("desc, change, err, words", [
+    ("complex", lambda w: w.astype(np.complex64) + 1j, ValueError, ["real numbers", "complex64", "imaginary"]),
+    ("complex with zero imaginary part", lambda w: w.astype(np.complex128), ValueError, ["complex128"]),
+    ("too large for float32", lambda w: np.full(w.shape, 1e39), ValueError, ["float32", "too large"]),
+    ("NaN", lambda w: np.full(w.shape, np.nan), ValueError, ["finite"]),
+    ("strings", lambda w: np.full(w.shape, "1"), ValueError, ["real numbers", "<U1"]),
+    ("booleans", lambda w: w > 0, ValueError, ["bool"]),
+    ("ragged list", lambda w: [[0.0] * w.shape[1], [0.0]], ValueError, ["/kernel must be a rectangular"]),
+    ("wrong shape", lambda w: w.T, ValueError, ["expected shape (12, 5)"]),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_set_weights_refuses_what_it_cannot_store_exactly(desc, change, err, words):
+    m = make()
+    before = m.get_weights()
+    bad = [change(before[0])] + before[1:]
+    with pytest.raises(err) as e:
+        m.set_weights(bad)
+    for w in words:
+        assert w in str(e.value), (w, str(e.value))
     assert unchanged(m, before)
 
 
@@ -154,6 +180,10 @@ def test_non_positive_learning_rate_is_refused():
 
 
 # -- non-finite loss ----------------------------------------------------------------------
+BATCHES = 4                       # 64 samples, batch 16
+CALLS_PER_EPOCH = BATCHES + 1     # each batch's forward, and one check of the epoch's last update
+
+
 def poison_forward(layer, at_call, monkeypatch, action):
     """Make `layer.forward` run `action(output)` on its `at_call`-th call (1-based)."""
     real = layer.forward
@@ -170,52 +200,119 @@ def poison_forward(layer, at_call, monkeypatch, action):
     return calls
 
 
+def state(m):
+    """Everything a resumed run depends on: weights, optimizer state, shuffling generator."""
+    opt = {k: np.array(v) for k, v in m.optimizer.get_state().items()}
+    return m.get_weights(), opt, m.rng.bit_generator.state
+
+
+def assert_same_state(a, b):
+    (wa, oa, ra), (wb, ob, rb) = a, b
+    assert all(u.tobytes() == v.tobytes() for u, v in zip(wa, wb))
+    assert sorted(oa) == sorted(ob) and all(oa[k].tobytes() == ob[k].tobytes() for k in oa)
+    assert ra == rb
+
+
+def twin(epochs, **fit):
+    """The same model and data trained for `epochs` epochs without any fault (seeded like `make`)."""
+    utils.set_random_seed(21)
+    m = make(**{k: fit.pop(k) for k in ("loss", "optimizer", "last") if k in fit})
+    if epochs:
+        m.fit(X, X, epochs=epochs, batch_size=16, verbose=0, seed=5, **fit)
+    return m
+
+
+def nan(y):
+    y = y.copy()
+    y[0, 0] = np.nan
+    return y
+
+
 def test_injected_nan_stops_training_naming_epoch_and_batch(monkeypatch):
-    m = make()
-    m.fit(X, X, epochs=1, batch_size=16, verbose=0)             # 4 batches per epoch
-    good = m.get_weights()
-
-    def nan(y):
-        y = y.copy()
-        y[0, 0] = np.nan
-        return y
-
-    # the first fit call is batch 1 of epoch 1 of this fit: poison epoch 2, batch 3
-    poison_forward(m.layers[1], 4 + 3, monkeypatch, nan)
-    iterations = m.optimizer.iterations
+    m = twin(0)
+    poison_forward(m.layers[1], 2 * CALLS_PER_EPOCH + 3, monkeypatch, nan)     # epoch 3, batch 3
     with pytest.raises(NonFiniteLossError) as e:
-        m.fit(X, X, epochs=3, batch_size=16, shuffle=False, verbose=0)
+        m.fit(X, X, epochs=5, batch_size=16, verbose=0, seed=5)
     msg = str(e.value)
-    assert "epoch 2" in msg and "batch 3" in msg and "nan" in msg.lower()
-    assert m.optimizer.iterations == iterations + 4 + 2         # the failing batch was not applied
-    weights = m.get_weights()
-    assert all(np.all(np.isfinite(w)) for w in weights)
-    assert not unchanged(m, good)                                 # the good batches were kept
-    assert np.all(np.isfinite(m.predict(X)))
+    assert "loss became nan at epoch 3, batch 3" in msg
+    assert "back at the end of epoch 2" in msg and "8 step(s)" in msg
+    assert m.optimizer.iterations == 2 * BATCHES                  # epoch 3's updates undone
+    assert m.history.epoch == [0, 1] and not m.history.interrupted
+    assert_same_state(state(m), state(twin(2)))                   # weights, Adam moments, rng
     monkeypatch.undo()
     m.fit(X, X, epochs=1, verbose=0)                              # still trainable
 
 
-def test_train_on_batch_non_finite_loss_is_not_applied(monkeypatch):
-    m = make()
-    before = m.get_weights()
-    poison_forward(m.layers[1], 1, monkeypatch, lambda y: np.full_like(y, np.nan))
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_divergence_restores_the_state_of_the_last_completed_epoch_exactly(monkeypatch, optimizer):
+    """Restored means resumable: continuing from the restored model gives the run that never
+    failed, bit for bit (weights, optimizer state and the next epochs' shuffles all match)."""
+    m = twin(0, optimizer=optimizer)
+    poison_forward(m.layers[1], CALLS_PER_EPOCH + 2, monkeypatch, nan)         # epoch 2, batch 2
     with pytest.raises(NonFiniteLossError):
-        m.train_on_batch(X, X)
-    assert unchanged(m, before)
+        m.fit(X, X, epochs=4, batch_size=16, verbose=0, seed=5)
+    monkeypatch.undo()
+    m.fit(X, X, epochs=2, batch_size=16, verbose=0, initial_epoch=1)
+    reference = twin(3, optimizer=optimizer)
+    assert_same_state(state(m), state(reference))
 
 
-def test_diverging_sgd_stops_with_finite_weights():
-    """A learning rate far too large: the loss blows up; training stops with finite weights."""
+class Blowup(SGD):
+    """SGD that, on one chosen step, sets every weight to `value` (a huge or NaN update)."""
+
+    def __init__(self, step, value):
+        super().__init__(learning_rate=0.01)
+        self.step, self.value = step, value
+
+    def apply(self, parameters):
+        parameters = list(parameters)
+        super().apply(parameters)
+        if self.iterations == self.step:
+            for _, p, _ in parameters:
+                p[...] = self.value
+
+
+@pytest.mark.parametrize("value, words", [(np.nan, "weights became non-finite"),
+                                          (1e30, "loss became inf"), (1e18, "loss became")],
+                         ids=["nan", "1e30", "1e18"])
+def test_the_last_update_of_fit_is_checked(value, words):
+    """The final step of fit is checked by no later batch: once per epoch the weights and the
+    loss of the last batch with them are. Before that check, fit returned normally here with
+    a finite history, and predict gave NaN."""
+    m = twin(0, loss="mse", last="linear", optimizer=Blowup(2 * BATCHES, value))
+    with pytest.raises(NonFiniteLossError) as e:
+        m.fit(X, X, epochs=2, batch_size=16, verbose=0, seed=5)
+    assert words in str(e.value) and "after the last update of epoch 2 (batch 4)" in str(e.value)
+    assert m.optimizer.iterations == BATCHES and m.history.epoch == [0]
+    assert np.all(np.isfinite(m.predict(X))) and np.isfinite(m.evaluate(X, X))
+    assert_same_state(state(m), state(twin(1, loss="mse", last="linear", optimizer=SGD(0.01))))
+
+
+def test_non_finite_validation_loss_stops_training_too():
+    m = twin(0, loss="mse", last="linear")
+    x_val = X.copy()
+    x_val[:, :] = 3e38                            # finite, but its loss overflows
+    with pytest.raises(NonFiniteLossError, match="validation_data became (inf|nan) after epoch 1"):
+        m.fit(X, X, epochs=2, batch_size=16, verbose=0, validation_data=(x_val, X))
+    assert m.optimizer.iterations == 0 and m.history.epoch == []
+
+
+def test_diverging_sgd_stops_with_finite_weights_and_a_finite_loss():
+    """A learning rate far too large: the loss blows up; the weights go back to the start of
+    the failing epoch, not the ~1e18 weights of its last batch (evaluate was inf)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 12)).astype(np.float32)
     y = (rng.standard_normal((64, 12)) * 1e3).astype(np.float32)
     m = make(loss="mse", optimizer=SGD(learning_rate=1e4), last="linear")
+    start = m.get_weights()
     with np.errstate(over="ignore", invalid="ignore"):
         with pytest.raises(NonFiniteLossError, match=r"epoch \d+, batch \d+"):
             m.fit(x, y, epochs=50, batch_size=8, verbose=0)
-    assert m.optimizer.iterations >= 1                           # it did train before diverging
     assert all(np.all(np.isfinite(w)) for w in m.get_weights())
+    assert np.isfinite(m.evaluate(x, y))
+    assert m.optimizer.iterations == 8 * len(m.history.epoch)       # whole epochs only
+    if not m.history.epoch:
+        assert all(np.array_equal(a, b) for a, b in zip(m.get_weights(), start))
 
 
 def test_diverging_sgd_raises_no_runtime_warning():
@@ -227,21 +324,84 @@ def test_diverging_sgd_raises_no_runtime_warning():
         m.fit(x, y, epochs=50, batch_size=8, verbose=0)
 
 
-# -- Ctrl-C ----------------------------------------------------------------------------------
-def test_ctrl_c_finishes_the_batch_keeps_history_and_leaves_model_usable(monkeypatch):
+def test_an_exception_inside_fit_also_restores_the_last_completed_epoch(monkeypatch):
+    m = twin(0)
+
+    def boom(y):
+        raise RuntimeError("a piece failed")
+
+    poison_forward(m.layers[1], CALLS_PER_EPOCH + 3, monkeypatch, boom)
+    with pytest.raises(RuntimeError, match="a piece failed"):
+        m.fit(X, X, epochs=3, batch_size=16, verbose=0, seed=5)
+    assert not m.history.interrupted
+    assert_same_state(state(m), state(twin(1)))
+
+
+# -- train_on_batch ----------------------------------------------------------------------------
+def test_train_on_batch_non_finite_loss_is_not_applied(monkeypatch):
     m = make()
-    batches = 4                                                   # 64 samples, batch 16
+    before = m.get_weights()
+    poison_forward(m.layers[1], 1, monkeypatch, lambda y: np.full_like(y, np.nan))
+    with pytest.raises(NonFiniteLossError, match="weights are as they were"):
+        m.train_on_batch(X, X)
+    assert unchanged(m, before) and m.optimizer.iterations == 0
+
+
+def test_train_on_batch_undoes_the_update_that_broke_the_weights():
+    """Call 2's update makes the weights huge (finite, so its own loss looked fine); call 3
+    sees an infinite loss and puts back the state from before call 2's update."""
+    m = make(loss="mse", last="linear", optimizer=Blowup(2, 1e30))
+    m.train_on_batch(X, X)
+    good = state(m)
+    m.train_on_batch(X, X)                                      # the loss was computed before
+    with pytest.raises(NonFiniteLossError, match="back to before the previous train_on_batch"):
+        m.train_on_batch(X, X)
+    assert_same_state(state(m), good)
+    assert m.optimizer.iterations == 1 and np.isfinite(m.evaluate(X, X))
+
+
+def test_train_on_batch_undoes_an_update_to_non_finite_weights_at_once():
+    m = make(loss="mse", last="linear", optimizer=Blowup(2, np.nan))
+    m.train_on_batch(X, X)
+    good = state(m)
+    with pytest.raises(NonFiniteLossError, match="made the weights non-finite; it was undone"):
+        m.train_on_batch(X, X)
+    assert_same_state(state(m), good)
+
+
+def test_train_on_batch_never_undoes_across_set_weights():
+    m = make(loss="mse", last="linear")
+    m.train_on_batch(X, X)
+    m.train_on_batch(X, X)
+    mine = [np.full_like(w, 1e30) for w in m.get_weights()]
+    m.set_weights(mine)                                         # the user's own (huge) weights
+    with pytest.raises(NonFiniteLossError, match="weights are as they were"):
+        m.train_on_batch(X, X)
+    assert unchanged(m, mine) and m.optimizer.iterations == 2
+
+
+# -- Ctrl-C ----------------------------------------------------------------------------------
+def ctrl_c(times=1):
+    def action(y):
+        for _ in range(times):
+            os.kill(os.getpid(), signal.SIGINT)
+        return y
+    return action
+
+
+def test_ctrl_c_finishes_the_batch_and_puts_back_the_last_completed_epoch(monkeypatch, capsys):
+    m = twin(0)
     handler_before = signal.getsignal(signal.SIGINT)
-    poison_forward(m.layers[1], batches * 2 + 3, monkeypatch,     # epoch 3, batch 3
-                   lambda y: (os.kill(os.getpid(), signal.SIGINT), y)[1])
-    with pytest.raises(KeyboardInterrupt):
-        m.fit(X, X, epochs=5, batch_size=16, verbose=0)
-    assert m.optimizer.iterations == batches * 2 + 3              # that batch was finished
+    poison_forward(m.layers[1], 2 * CALLS_PER_EPOCH + 3, monkeypatch, ctrl_c())    # epoch 3, batch 3
+    with pytest.raises(KeyboardInterrupt, match="back at the end of epoch 2"):
+        m.fit(X, X, epochs=5, batch_size=16, verbose=2, seed=5)
+    assert "Interrupted at epoch 3 after 48/64 samples" in capsys.readouterr().out
     hist = m.history
     assert hist.interrupted is True
     assert hist.epoch == [0, 1] and len(hist.history["loss"]) == 2
+    assert m.optimizer.iterations == 2 * BATCHES                  # what history says, exactly
+    assert_same_state(state(m), state(twin(2)))
     assert signal.getsignal(signal.SIGINT) is handler_before
-    assert all(np.all(np.isfinite(w)) for w in m.get_weights())
     monkeypatch.undo()
     assert m.predict(X).shape == (64, 12)
     again = m.fit(X, X, epochs=2, batch_size=16, verbose=0)
@@ -249,15 +409,37 @@ def test_ctrl_c_finishes_the_batch_keeps_history_and_leaves_model_usable(monkeyp
     assert signal.getsignal(signal.SIGINT) is handler_before
 
 
-def test_ctrl_c_in_first_epoch_keeps_empty_history(monkeypatch, capsys):
+def test_ctrl_c_in_the_last_batch_keeps_that_epoch(monkeypatch):
+    m = twin(0)
+    poison_forward(m.layers[1], BATCHES, monkeypatch, ctrl_c())    # epoch 1, batch 4 (the last)
+    with pytest.raises(KeyboardInterrupt):
+        m.fit(X, X, epochs=3, batch_size=16, verbose=0, seed=5)
+    assert m.history.epoch == [0] and m.optimizer.iterations == BATCHES
+    assert_same_state(state(m), state(twin(1)))
+
+
+def test_second_ctrl_c_stops_the_batch_at_once_and_still_restores(monkeypatch):
+    m = twin(0)
+    handler_before = signal.getsignal(signal.SIGINT)
+    # both arrive inside a forward: the second interrupts that batch's own step
+    poison_forward(m.layers[1], CALLS_PER_EPOCH + 2, monkeypatch, ctrl_c(times=2))
+    with pytest.raises(KeyboardInterrupt):
+        m.fit(X, X, epochs=3, batch_size=16, verbose=0, seed=5)
+    assert m.history.interrupted and m.history.epoch == [0]
+    assert_same_state(state(m), state(twin(1)))
+    assert signal.getsignal(signal.SIGINT) is handler_before
+
+
+def test_ctrl_c_in_first_epoch_puts_back_the_starting_weights(monkeypatch, capsys):
     m = make()
-    poison_forward(m.layers[1], 2, monkeypatch, lambda y: (os.kill(os.getpid(), signal.SIGINT), y)[1])
+    before = m.get_weights()
+    poison_forward(m.layers[1], 2, monkeypatch, ctrl_c())
     with pytest.raises(KeyboardInterrupt):
         m.fit(X, X, epochs=3, batch_size=16, verbose=2)
-    assert m.optimizer.iterations == 2
+    assert m.optimizer.iterations == 0 and unchanged(m, before)
     assert m.history.interrupted and m.history.epoch == []
     out = capsys.readouterr().out
-    assert "Interrupted at epoch 1" in out and "32/64" in out
+    assert "Interrupted at epoch 1 after 32/64 samples" in out and "where this fit started" in out
 
 
 def test_ctrl_c_outside_fit_is_not_swallowed():
@@ -268,6 +450,20 @@ def test_ctrl_c_outside_fit_is_not_swallowed():
         os.kill(os.getpid(), signal.SIGINT)
         for _ in range(1000):       # give the interpreter a chance to run the handler
             pass
+
+
+def test_held_interrupts_finishes_the_block_then_raises():
+    from scratchae.training import held_interrupts
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with held_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):
+                pass
+            done.append(True)
+    assert done == [True]
 
 
 @pytest.mark.parametrize("entry", ["fit", "train_on_batch", "evaluate"])
