@@ -438,6 +438,9 @@ def worked_numbers() -> list[Printed]:
             for col, cell in zip(header[1:], cells[1:]):
                 key = cells[0] if col == "value" else f"{col}_{cells[0]}"
                 out.append(Printed("table", ln, key, [cell]))
+        else:
+            raise ValueError(f"docs/backprop.md:{ln}: a table of the worked example must start "
+                             f"with a 'row' or 'parameter' column, not {header[0]!r}")
     return out
 
 
