@@ -1,10 +1,10 @@
 """The documentation runs, and prints what it shows.
 
 Every ```python block of README.md and docs/*.md runs: the blocks of one document in order, in
-one namespace, in a fresh temporary working directory, with matplotlib's Agg backend. A ```text
-block right after a ```python block (only blank lines between) is what that block prints; it
-must equal the printed text, after stripping trailing spaces from every line and trailing blank
-lines (the convention is stated in docs/README.md).
+one namespace, in a fresh Python process and a fresh temporary working directory, with
+matplotlib's Agg backend. A ```text block right after a ```python block (only blank lines
+between) is what that block prints; it must equal the printed text, after stripping trailing
+spaces from every line and trailing blank lines (the convention is stated in docs/README.md).
 
 A block that cannot run has the line `<!-- no-run: REASON -->` right before its fence. There is
 one, and `test_no_run_blocks_are_the_listed_ones` keeps this list and the documents in step:
@@ -20,19 +20,15 @@ Module doctests run through pytest's --doctest-modules (setup.cfg's [tool:pytest
 """
 from __future__ import annotations
 
-import contextlib
 import difflib
-import io
+import json
 import math
 import os
 import re
-import traceback
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
 
 import numpy as np
 import pytest
@@ -131,42 +127,61 @@ def compare_output(shown: str, printed: str) -> str | None:
                                           lineterm=""))
 
 
+# The blocks of one document run in a fresh interpreter, as a reader runs them: nothing left by
+# other tests (layer name counters, random generators, imported modules) can change what they
+# print. It reads [[line, code], ...] as JSON on stdin and writes one result per block it ran.
+RUNNER = r"""
+import contextlib, io, json, sys, traceback
+name, results = sys.argv[1], []
+namespace = {"__name__": "__main__"}
+for line, code in json.load(sys.stdin):
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            exec(compile(code, f"{name} (block at line {line})", "exec"), namespace)
+    except BaseException:
+        results.append({"line": line, "printed": printed.getvalue(),
+                        "error": traceback.format_exc(limit=-4)})
+        break
+    results.append({"line": line, "printed": printed.getvalue(), "error": None})
+sys.__stdout__.write(json.dumps(results))
+"""
+
+
 def run_document(text: str, name: str, workdir: Path) -> tuple[list[str], dict[str, int]]:
-    """Run the document's python blocks in order in one namespace, in `workdir`.
+    """Run the document's python blocks in order in one namespace, in `workdir`, in a fresh
+    interpreter (matplotlib's Agg backend, this checkout's scratchae).
 
     Returns the failures (messages naming the document and line) and the counts: blocks run,
     outputs compared, blocks not run. The first block that raises stops the document (the
     next ones would fail for want of its names).
     """
-    failures: list[str] = []
-    counts = {"run": 0, "outputs": 0, "no_run": 0}
-    namespace: dict = {"__name__": "__main__"}
-    cwd = os.getcwd()
-    os.chdir(workdir)
+    blocks = python_blocks(text)
+    runnable = [b for b in blocks if b.no_run is None]
+    counts = {"run": 0, "outputs": 0, "no_run": len(blocks) - len(runnable)}
+    if not runnable:
+        return [], counts
+    env = dict(os.environ, PYTHONPATH=str(REPO), MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, "-c", RUNNER, name], cwd=workdir, env=env, text=True,
+                       input=json.dumps([[b.line, b.code] for b in runnable]),
+                       capture_output=True, timeout=300)
     try:
-        for block in python_blocks(text):
-            if block.no_run is not None:
-                counts["no_run"] += 1
-                continue
-            printed = io.StringIO()
-            try:
-                with contextlib.redirect_stdout(printed):
-                    exec(compile(block.code, f"{name} (block at line {block.line})", "exec"), namespace)
-            except Exception:
-                failures.append(f"{name}:{block.line}: the block raised\n"
-                                + traceback.format_exc(limit=-4))
-                break
-            counts["run"] += 1
-            if block.output is not None:
-                counts["outputs"] += 1
-                diff = compare_output(block.output, printed.getvalue())
-                if diff:
-                    failures.append(f"{name}:{block.output_line}: the output shown is not what "
-                                    f"the block at line {block.line} prints\n{diff}")
-    finally:
-        os.chdir(cwd)
-        import matplotlib.pyplot as plt
-        plt.close("all")
+        results = json.loads(r.stdout)
+    except ValueError:
+        return [f"{name}: the document's code stopped the interpreter (exit {r.returncode})\n"
+                f"{r.stdout[-2000:]}{r.stderr[-2000:]}"], counts
+    failures = []
+    for block, result in zip(runnable, results):
+        if result["error"]:
+            failures.append(f"{name}:{block.line}: the block raised\n{result['error']}")
+            break
+        counts["run"] += 1
+        if block.output is not None:
+            counts["outputs"] += 1
+            diff = compare_output(block.output, result["printed"])
+            if diff:
+                failures.append(f"{name}:{block.output_line}: the output shown is not what "
+                                f"the block at line {block.line} prints\n{diff}")
     return failures, counts
 
 
