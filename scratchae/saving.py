@@ -14,13 +14,20 @@ Adam moments and step count, same order of the next epochs' batches.
 from __future__ import annotations
 
 import json
+import math
 import os
+import zipfile
+import zlib
+from typing import Any
 
 import numpy as np
+from numpy.lib import format as npy_format
 
+from . import config
 from . import losses as _losses
 from . import optimizers as _optimizers
 from ._files import atomic_write
+from ._validate import all_finite, positive_int
 from .layers import Dense, InputLayer, SymbolicTensor
 from .models import Model, Sequential
 
@@ -75,44 +82,40 @@ def load_model(path: str | os.PathLike) -> Model:
     The file is opened without pickle and checked completely (format, version, layer list,
     every array's shape, dtype and finiteness) before a model is returned; a corrupted,
     truncated or foreign file raises ValueError and nothing is half-loaded.
+
+    Memory stays bounded by what the file holds: every array's header is read first, the
+    layer list is checked against those shapes before any layer is built, and an array is
+    read only when its stored bytes are really in the file (`Model.save` stores them
+    uncompressed; a compressed entry is refused).
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path!r} is a folder, expected a model file (.npz)")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except Exception as exc:            # zipfile, zlib, format and EOF errors all land here
-        raise ValueError(f"{path!r} is not a readable scratchae model file ({type(exc).__name__}: {exc})") from None
-    try:
-        meta = json.loads(str(arrays.pop("__scratchae__")))
-    except KeyError:
-        raise ValueError(f"{path!r} is an .npz file but not a scratchae model (no '__scratchae__' entry)") from None
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise ValueError(f"{path!r}: model description is damaged ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise ValueError(f"{path!r} is not a scratchae model file (format {meta.get('format') if isinstance(meta, dict) else None!r})")
-    if meta.get("version") != FORMAT_VERSION:
-        raise ValueError(f"{path!r} has model format version {meta.get('version')!r}; "
-                         f"this scratchae reads version {FORMAT_VERSION}")
-    try:
-        model = _build_from_config(meta["model"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{path!r}: invalid architecture ({exc})") from None
-
-    weights = {k[len("weights/"):]: v for k, v in arrays.items() if k.startswith("weights/")}
-    expected = {p: param for p, param, _ in model.parameters()}
-    if set(weights) != set(expected):
-        raise ValueError(f"{path!r}: weights {sorted(weights)} do not match the layers' {sorted(expected)}")
-    for p, param in expected.items():
-        w = weights[p]
-        if w.shape != param.shape or w.dtype != param.dtype:
-            raise ValueError(f"{path!r}: {p} is {w.dtype}{w.shape}, expected {param.dtype}{param.shape}")
-        if not np.all(np.isfinite(w)):
-            raise ValueError(f"{path!r}: {p} holds non-finite values")
-    for p, param in expected.items():
-        param[...] = weights[p]
-
+        archive = _Archive(path)
+    except _Unreadable as exc:
+        raise ValueError(f"{path!r} is not a readable scratchae model file ({exc})") from None
+    with archive:
+        meta = _read_meta(archive, path)
+        try:
+            shapes = _parameter_shapes(meta["model"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path!r}: invalid architecture ({_reason(exc)})") from None
+        _check_stored_weights(archive, shapes, path)
+        try:
+            model = _build_from_config(meta["model"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path!r}: invalid architecture ({_reason(exc)})") from None
+        weights = {p: archive.read(f"weights/{p}", path) for p in shapes}
+        for p, w in weights.items():
+            if not all_finite(w):
+                raise ValueError(f"{path!r}: {p} holds non-finite values")
+        for p, param, _ in model.parameters():
+            param[...] = weights[p]
+        state = {name[len("optimizer/"):]: archive.read(name, path)
+                 for name in archive.entries if name.startswith("optimizer/")}
     if meta.get("rng_state") is not None:
         try:
             model.rng = _rng_from_json(meta["rng_state"])
@@ -120,27 +123,199 @@ def load_model(path: str | os.PathLike) -> Model:
             raise ValueError(f"{path!r}: invalid generator state ({exc})") from None
     comp = meta.get("compile")
     if comp is not None:
-        try:
-            flags = {k: comp[k] for k in ("fuse_sigmoid_bce", "pack_parameters") if k in comp}
-            model.compile(_optimizers.from_config(comp["optimizer"]), _losses.from_config(comp["loss"]),
-                          **flags)
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"{path!r}: invalid compile settings ({exc})") from None
-        state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
-        model.optimizer.set_state(state)
-        # the state must fit the arrays the optimizer will update (one packed vector, or one
-        # array per parameter path)
-        like = {path: param for path, param, _ in model.optimizer_parameters()}
-        for key, arr in model.optimizer.get_state().items():
-            slot, _, ppath = key.partition("/")
-            if not ppath:
-                continue
-            want = like.get(ppath)
-            if want is None or arr.shape != want.shape or arr.dtype != want.dtype:
-                expected = f"{want.dtype}{want.shape}" if want is not None else f"one of {sorted(like)}"
-                raise ValueError(f"{path!r}: optimizer state {key} is {arr.dtype}{arr.shape}, "
-                                 f"expected {expected}")
+        _compile_from(model, comp, state, path)
+    elif state:
+        raise ValueError(f"{path!r}: optimizer state {sorted(state)} in a model saved without compile")
     return model
+
+
+class _Unreadable(Exception):
+    """The file is no zip of .npy arrays this module can read."""
+
+
+class _Archive:
+    """The .npz file, opened as a zip: every entry's .npy header read and checked on opening.
+
+    `entries` maps each array's name to (shape, dtype). Each entry must be stored (not
+    compressed) with exactly the bytes its header announces, so reading it takes no more
+    memory than the file holds; `read` reads one, checking its CRC.
+    """
+
+    def __init__(self, path: str) -> None:
+        try:
+            self.zip = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise _Unreadable(f"{type(exc).__name__}: {exc}") from None
+        try:
+            self.entries = self._headers(os.path.getsize(path))
+        except BaseException:
+            self.zip.close()
+            raise
+
+    def _headers(self, size: int) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+        entries = {}
+        for info in self.zip.infolist():
+            if not info.filename.endswith(".npy"):
+                raise _Unreadable(f"entry {info.filename!r} is not a .npy array")
+            if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size \
+                    or info.header_offset + info.compress_size > size:
+                raise _Unreadable(f"entry {info.filename!r} is compressed or larger than the file; "
+                                  "Model.save stores every array as it is")
+            name = info.filename[:-len(".npy")]
+            if name in entries:
+                raise _Unreadable(f"entry {info.filename!r} appears twice")
+            entries[name] = self._header(info)
+        return entries
+
+    def _header(self, info: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype]:
+        try:
+            with self.zip.open(info) as f:
+                version = npy_format.read_magic(f)
+                if version not in ((1, 0), (2, 0)):
+                    raise ValueError(f"unsupported .npy version {version}")
+                read = (npy_format.read_array_header_1_0 if version == (1, 0)
+                        else npy_format.read_array_header_2_0)
+                shape, _, dtype = read(f)
+                header = f.tell()
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise _Unreadable(f"entry {info.filename!r}: {exc}") from None
+        if dtype.hasobject:
+            raise _Unreadable(f"entry {info.filename!r} holds Python objects (pickle); refused")
+        stored = info.file_size - header
+        if math.prod(shape) * dtype.itemsize != stored:
+            raise _Unreadable(f"entry {info.filename!r} announces {dtype}{shape} but holds {stored} bytes")
+        return tuple(shape), dtype
+
+    def read(self, name: str, path: str) -> np.ndarray:
+        try:
+            with self.zip.open(name + ".npy") as f:
+                array = npy_format.read_array(f, allow_pickle=False)
+                if f.read(1):
+                    raise ValueError("data after the array")
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise ValueError(f"{path!r} is not a readable scratchae model file "
+                             f"(entry {name!r}: {type(exc).__name__}: {exc})") from None
+        return array
+
+    def __enter__(self) -> "_Archive":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.zip.close()
+
+
+def _read_meta(archive: _Archive, path: str) -> dict:
+    """The JSON description: checked to be a 0-d string, valid JSON, this format and version."""
+    if "__scratchae__" not in archive.entries:
+        raise ValueError(f"{path!r} is an .npz file but not a scratchae model (no '__scratchae__' entry)")
+    shape, dtype = archive.entries["__scratchae__"]
+    if shape != () or dtype.kind != "U":
+        raise ValueError(f"{path!r}: model description is damaged (expected one string, got "
+                         f"{dtype}{shape})")
+    try:
+        meta = json.loads(str(archive.read("__scratchae__", path)))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path!r}: model description is damaged ({exc})") from None
+    except RecursionError:
+        raise ValueError(f"{path!r}: model description is damaged (nested too deeply to be "
+                         "a scratchae model)") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ValueError(f"{path!r} is not a scratchae model file (format {meta.get('format') if isinstance(meta, dict) else None!r})")
+    if meta.get("version") != FORMAT_VERSION:
+        raise ValueError(f"{path!r} has model format version {meta.get('version')!r}; "
+                         f"this scratchae reads version {FORMAT_VERSION}")
+    if not isinstance(meta.get("model"), dict):
+        raise ValueError(f"{path!r}: invalid architecture (no model description)")
+    return meta
+
+
+def _parameter_shapes(cfg: dict) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """{'<layer>/<param>': (shape, dtype)} the description asks for, computed from the JSON
+    alone (nothing is allocated): each Dense takes the width of the layer before it."""
+    shapes: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    width = None
+    layers = cfg["layers"]
+    if not isinstance(layers, list):
+        raise TypeError(f"'layers' must be a list, got {type(layers).__name__}")
+    for i, entry in enumerate(layers):
+        if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+            raise TypeError(f"layer {i} must be {{'class_name': ..., 'config': {{...}}}}, got "
+                            f"{type(entry).__name__}")
+        kind, lc = entry["class_name"], entry["config"]
+        if kind == "InputLayer":
+            if i != 0:
+                raise ValueError("an InputLayer can only come first")
+            shape = lc["shape"]
+            if not isinstance(shape, list) or len(shape) != 1:
+                raise ValueError(f"InputLayer shape must be [features], got {shape!r}")
+            width = positive_int("InputLayer shape[0]", shape[0])
+        elif kind == "Dense":
+            units = positive_int(f"{lc['name']} units", lc["units"])
+            fan_in = lc.get("input_dim") if width is None else width
+            if lc.get("input_dim") is not None and lc["input_dim"] != fan_in:
+                raise ValueError(f"{lc['name']} input_dim {lc['input_dim']!r} does not match the "
+                                 f"width before it, {fan_in}")
+            fan_in = positive_int(f"{lc['name']} input_dim", fan_in)
+            dtype = np.dtype(config.standardize_dtype(lc["dtype"]))
+            shapes[f"{lc['name']}/kernel"] = ((fan_in, units), dtype)
+            if lc["use_bias"]:
+                shapes[f"{lc['name']}/bias"] = ((units,), dtype)
+            width = units
+        else:
+            raise ValueError(f"unknown layer type {kind!r}")
+    if not shapes:
+        raise ValueError("no Dense layer: a model file holds at least one")
+    return shapes
+
+
+def _check_stored_weights(archive: _Archive, shapes: dict, path: str) -> None:
+    """The description's parameters against the stored arrays' headers, before any layer is
+    built: names, shapes and dtypes must all match; nothing else may be in the file."""
+    stored = {k[len("weights/"):]: v for k, v in archive.entries.items() if k.startswith("weights/")}
+    if set(stored) != set(shapes):
+        raise ValueError(f"{path!r}: weights {sorted(stored)} do not match the layers' {sorted(shapes)}")
+    for p, (shape, dtype) in shapes.items():
+        got_shape, got_dtype = stored[p]
+        if got_shape != shape or got_dtype != dtype:
+            raise ValueError(f"{path!r}: {p} is {got_dtype}{got_shape}, expected {dtype}{shape}")
+    other = sorted(k for k in archive.entries
+                   if k != "__scratchae__" and not k.startswith(("weights/", "optimizer/")))
+    if other:
+        raise ValueError(f"{path!r}: unexpected entries {other} in a model file")
+
+
+def _compile_from(model: Model, comp: Any, state: dict[str, np.ndarray], path: str) -> None:
+    """Compile `model` as the file says and give its optimizer the stored state, all checked."""
+    try:
+        flags = {k: comp[k] for k in ("fuse_sigmoid_bce", "pack_parameters") if k in comp}
+        model.compile(_optimizers.from_config(comp["optimizer"]), _losses.from_config(comp["loss"]),
+                      **flags)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path!r}: invalid compile settings ({_reason(exc)})") from None
+    # the state must fit the arrays the optimizer will update (one packed vector, or one
+    # array per parameter path)
+    like = {p: param for p, param, _ in model.optimizer_parameters()}
+    for key, arr in state.items():
+        if key == "iterations":
+            if arr.shape != () or arr.dtype.kind not in "iu":
+                raise ValueError(f"{path!r}: optimizer state iterations is {arr.dtype}{arr.shape}, "
+                                 "expected one integer")
+            continue
+        slot, _, ppath = key.partition("/")
+        want = like.get(ppath)
+        if want is None or arr.shape != want.shape or arr.dtype != want.dtype:
+            expected = f"{want.dtype}{want.shape}" if want is not None else f"one of {sorted(like)}"
+            raise ValueError(f"{path!r}: optimizer state {key} is {arr.dtype}{arr.shape}, "
+                             f"expected {expected}")
+    try:
+        model.optimizer.set_state(state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path!r}: invalid optimizer state ({_reason(exc)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """A KeyError's message is only the key: say it is a missing entry."""
+    return f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
 
 
 def _build_from_config(cfg: dict) -> Model:

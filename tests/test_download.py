@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import os
 import socket
 import threading
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratchae.datasets import DownloadError, cache_root, load, mnist, fashion_mnist, write_idx
+from scratchae.datasets import CacheError, DownloadError, cache_root, load, mnist, fashion_mnist, write_idx
 from scratchae.datasets._source import FILENAMES
 
 
@@ -227,20 +228,80 @@ def test_corrupted_cached_file_is_detected_and_fetched_again(
     assert victim.read_bytes() == blobs[victim.name]
     assert server.requests["/ok/t10k-images-idx3-ubyte.gz"] == 2  # only the damaged one again
     assert server.requests["/ok/train-images-idx3-ubyte.gz"] == 1
-    assert "is corrupt" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "does not match the expected SHA-256" in err and "moved it aside" in err
+    damaged = [p for p in victim.parent.iterdir() if p.name.startswith(victim.name + ".mismatch-")]
+    assert len(damaged) == 1 and damaged[0].name in err                  # kept, and named
 
 
-def test_corrupted_cache_with_no_network_is_deleted_and_reported(
-    server, synthetic, tmp_path, closed_port_url
+def test_a_cached_file_that_fails_its_hash_is_moved_aside_never_deleted(
+    server, synthetic, tmp_path, closed_port_url, capsys
 ):
+    """A user who copies their own file into the cache (as the offline hint suggests) keeps
+    it, under a name that says why, even when nothing can be downloaded."""
     _, _, hashes = synthetic
     mnist._load_full(mirrors=[server.mirror("ok")], hashes=hashes, timeout=2)
     victim = tmp_path / "home" / "mnist" / "train-labels-idx1-ubyte.gz"
-    victim.write_bytes(b"garbage")
+    victim.write_bytes(b"my own copy")
+    digest = hashlib.sha256(b"my own copy").hexdigest()
     with pytest.raises(DownloadError, match="train-labels-idx1-ubyte.gz from any mirror"):
         mnist._load_full(mirrors=[closed_port_url], hashes=hashes, timeout=2)
-    assert not victim.exists()
+    aside = victim.with_name(f"{victim.name}.mismatch-{digest[:12]}")
+    assert not victim.exists() and aside.read_bytes() == b"my own copy"
+    assert f"moved it aside to {aside.name} (nothing deleted)" in capsys.readouterr().err
     assert not any(name.startswith(".") for name in _files(victim.parent))
+    # the same file again: moved over its earlier copy (same hash, same bytes), nothing lost
+    victim.write_bytes(b"my own copy")
+    with pytest.raises(DownloadError):
+        mnist._load_full(mirrors=[closed_port_url], hashes=hashes, timeout=2)
+    assert aside.read_bytes() == b"my own copy" and not victim.exists()
+
+
+def test_a_cache_folder_that_cannot_be_created_is_a_local_error_not_a_mirror_failure(
+    server, synthetic, tmp_path
+):
+    _, _, hashes = synthetic
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "mnist").write_text("a file where the cache folder should be")
+    with pytest.raises(CacheError) as info:
+        mnist._load_full(mirrors=[server.mirror("ok"), server.mirror("ok")], hashes=hashes, timeout=2)
+    text = str(info.value)
+    assert "cannot create the data cache folder" in text and str(home / "mnist") in text
+    assert "SCRATCHAE_HOME" in text and "from any mirror" not in text
+    assert not isinstance(info.value, DownloadError)
+    assert sum(server.requests.values()) == 0                  # checked before any mirror
+
+
+def test_a_cache_file_that_cannot_be_written_is_a_local_error(server, synthetic, tmp_path):
+    _, _, hashes = synthetic
+    cache = tmp_path / "home" / "mnist"
+    (cache / "train-images-idx3-ubyte.gz").mkdir(parents=True)       # a folder in the file's place
+    with pytest.raises(CacheError, match=r"cannot write .*train-images-idx3-ubyte.gz into the data cache"):
+        mnist._load_full(mirrors=[server.mirror("ok")], hashes=hashes, timeout=2)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs permissions that apply")
+def test_an_unwritable_cache_folder_is_a_local_error(server, synthetic, tmp_path):
+    _, _, hashes = synthetic
+    cache = tmp_path / "home" / "mnist"
+    cache.mkdir(parents=True)
+    cache.chmod(0o555)
+    try:
+        with pytest.raises(CacheError, match="Permission denied"):
+            mnist._load_full(mirrors=[server.mirror("ok")], hashes=hashes, timeout=2)
+    finally:
+        cache.chmod(0o755)
+
+
+def test_auto_says_when_the_cache_is_the_problem(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "mnist").write_text("not a folder")
+    monkeypatch.setattr(mnist, "MIRRORS", ("http://127.0.0.1:9/",))
+    data = load("auto")
+    assert data.name == "mnist-5k"
+    assert "full MNIST could not be cached: cannot create the data cache folder" in data.description
 
 
 def test_failed_download_after_partial_success_leaves_no_temp_files(server, synthetic, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -199,3 +200,40 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
         write_idx(path, np.arange(9, dtype=np.uint8))
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.gz"]
+
+
+# --- a small file that would unpack to a huge one ---------------------------------------------
+def test_gzip_is_not_decompressed_past_the_announced_data(tmp_path):
+    """Announced data, then a tail whose deflate stream is garbage: a reader that stops after
+    the announced bytes plus one reports trailing data; one that unpacks everything first
+    (as before) reports corruption. The memory side: tests/test_memory_bounds.py."""
+    good = _raw_idx(np.arange(784, dtype=np.uint8).reshape(1, 28, 28))
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+    body = deflate.compress(good + bytes(4096)) + deflate.flush(zlib.Z_FULL_FLUSH)
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + body + b"\xff" * 64)
+    with pytest.raises(ValueError, match=r"bomb.gz: data is longer than its header says .*not decompressed further"):
+        read_idx(path)
+
+
+def test_header_announcing_more_than_a_gzip_file_can_hold(tmp_path):
+    path = tmp_path / "liar.gz"
+    header = bytes([0, 0, 8, 3]) + (60000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    path.write_bytes(gzip.compress(header + bytes(100)))
+    with pytest.raises(ValueError, match=r"announces 47040000 bytes .* more than a gzip file of \d+ bytes can hold"):
+        read_idx(path)
+
+
+def test_raw_file_size_is_checked_before_reading(tmp_path):
+    path = tmp_path / "raw"
+    header = bytes([0, 0, 8, 1]) + (2**31).to_bytes(4, "big")
+    path.write_bytes(header + bytes(10))
+    with pytest.raises(ValueError, match=r"data is truncated \(expected 2147483648 bytes .*found 10\)"):
+        read_idx(path)
+
+
+def test_big_endian_values_survive_the_in_place_byte_swap(tmp_path):
+    values = np.array([[1.5, -2.25], [1e300, -0.0]], dtype=np.float64)
+    for compress in (False, True):
+        back = read_idx(write_idx(tmp_path / f"v{compress}", values, compress=compress))
+        assert back.dtype == np.float64 and back.flags.writeable and back.tobytes() == values.tobytes()

@@ -390,3 +390,222 @@ def test_duplicate_layer_names_are_refused_or_round_trip(tmp_path):
     m.save(tmp_path / "dup.npz")
     m2 = load_model(tmp_path / "dup.npz")
     assert_same_weights(m, m2)
+
+
+# -- the description is checked before anything is built --------------------------------------
+def test_deeply_nested_description_is_a_value_error_not_a_recursion_error(trained):
+    _, path = trained
+    arrays = read_npz(path)
+    arrays["__scratchae__"] = np.array("[" * 100_000 + "]" * 100_000)
+    rewrite(path, arrays)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        load_model(path)
+
+
+def test_description_must_be_one_string(trained):
+    _, path = trained
+    arrays = read_npz(path)
+    arrays["__scratchae__"] = np.array([json.dumps({"format": "scratchae-model"})] * 2)
+    rewrite(path, arrays)
+    with pytest.raises(ValueError, match="expected one string"):
+        load_model(path)
+
+
+def widen(path, units):
+    """The file's description asking for `units` in every hidden layer; its arrays unchanged."""
+    arrays = read_npz(path)
+    meta = json.loads(str(arrays["__scratchae__"]))
+    width = meta["model"]["layers"][0]["config"]["shape"][0]
+    for layer in meta["model"]["layers"][1:]:
+        c = layer["config"]
+        c["input_dim"] = width
+        c["units"] = c["units"] if c["units"] == 24 else units
+        width = c["units"]
+    rewrite(path, arrays, meta)
+
+
+@pytest.mark.parametrize("units", [12_000, 10**6])
+def test_a_description_larger_than_the_stored_arrays_is_refused_before_building(trained, monkeypatch, units):
+    """Before, the layers were built (and randomly initialised) first: 1.7 GB for 12,000 units,
+    7 TiB for a million. Memory under a lowered limit: tests/test_memory_bounds.py."""
+    _, path = trained
+    widen(path, units)
+    monkeypatch.setattr(Dense, "build", lambda *a: pytest.fail("a layer was built"))
+    with pytest.raises(ValueError, match=rf"dense\S*/kernel is float32\(24, 10\), expected float32\(24, {units}\)"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda c: c.update(units=0), "units must be a positive integer"),
+    (lambda c: c.update(units="12"), "units must be a positive integer"),
+    (lambda c: c.update(input_dim=23), "does not match the width before it, 24"),
+    (lambda c: c.update(dtype="int8"), "dtype must be one of"),
+    (lambda c: c.pop("units"), "missing entry 'units'"),
+], ids=["units 0", "units string", "input_dim mismatch", "dtype int8", "units missing"])
+def test_bad_layer_descriptions(trained, change, words):
+    _, path = trained
+    arrays = read_npz(path)
+    meta = json.loads(str(arrays["__scratchae__"]))
+    change(meta["model"]["layers"][1]["config"])
+    rewrite(path, arrays, meta)
+    with pytest.raises(ValueError) as e:
+        load_model(path)
+    assert str(path) in str(e.value) and words in str(e.value), str(e.value)
+
+
+def test_layer_entry_that_is_not_an_object(trained):
+    _, path = trained
+    arrays = read_npz(path)
+    meta = json.loads(str(arrays["__scratchae__"]))
+    meta["model"]["layers"][2] = ["Dense", 4]
+    rewrite(path, arrays, meta)
+    with pytest.raises(ValueError, match="layer 2 must be"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("optimizer/iterations", np.array("12"), "iterations is <U2(), expected one integer"),
+    ("optimizer/iterations", np.array(2.5), "iterations is float64(), expected one integer"),
+    ("optimizer/iterations", np.arange(3), "expected one integer"),
+    ("optimizer/iterations", np.array(-3), "iterations must be >= 0"),
+    ("momentums", "strings", "expected float32"),
+    ("momentums", "float64", "expected float32"),
+    ("optimizer/velocity/ae/*", np.zeros(3, np.float32), "optimizer state velocity/ae/*"),
+], ids=["iterations string", "iterations 2.5", "iterations array", "iterations negative",
+        "momentums strings", "momentums float64", "unknown slot"])
+def test_optimizer_state_of_the_wrong_kind_names_the_file(trained, key, value, words):
+    """Before, these gave raw TypeErrors ("only 0-dimensional arrays...") without the file."""
+    _, path = trained
+    arrays = read_npz(path)
+    if key == "momentums":
+        key = next(k for k in arrays if k.startswith("optimizer/momentums"))
+        value = np.full(arrays[key].shape, "x") if value == "strings" else arrays[key].astype(np.float64)
+    arrays[key] = value
+    rewrite(path, arrays)
+    with pytest.raises(ValueError) as e:
+        load_model(path)
+    assert str(path) in str(e.value) and words in str(e.value), str(e.value)
+
+
+def test_compressed_or_foreign_entries_are_refused(trained):
+    _, path = trained
+    arrays = read_npz(path)
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    with pytest.raises(ValueError, match="compressed"):
+        load_model(path)
+    rewrite(path, {**arrays, "notes": np.arange(3)})
+    with pytest.raises(ValueError, match=r"unexpected entries \['notes'\]"):
+        load_model(path)
+
+
+def test_an_entry_announcing_more_than_it_holds_is_refused_unread(trained):
+    """A .npy header saying (24, 1000000) over the 960 bytes of a (24, 10) kernel: refused
+    from the header, before the 96 MB it announces are allocated."""
+    import io
+    import zipfile
+
+    _, path = trained
+    arrays = read_npz(path)
+    key = next(k for k in arrays if k.startswith("weights/") and k.endswith("/kernel"))
+    small = arrays.pop(key)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (small.shape[0], 10**6)})
+    rewrite(path, arrays)
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr(key + ".npy", header.getvalue() + small.tobytes())
+    with pytest.raises(ValueError, match=r"announces float32\(24, 1000000\) but holds 960 bytes"):
+        load_model(path)
+
+
+# -- where save writes, and what its errors name --------------------------------------------------
+@pytest.mark.parametrize("target", ["", "sub/", "sub" + os.sep + os.curdir], ids=["empty", "folder/", "folder/."])
+def test_save_to_a_folder_name_is_refused_and_writes_nothing(trained, tmp_path, monkeypatch, target):
+    m, _ = trained
+    (tmp_path / "cwd" / "sub").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "cwd")
+    with pytest.raises(ValueError, match="expected a file name"):
+        m.save(target)
+    assert sorted(os.listdir(tmp_path)) == ["cwd", "model.npz"]          # nothing in the parent
+    assert os.listdir(tmp_path / "cwd") == ["sub"] and os.listdir(tmp_path / "cwd" / "sub") == []
+
+
+def test_save_over_an_existing_folder_says_so(trained, tmp_path):
+    m, _ = trained
+    (tmp_path / "taken.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder") as e:
+        m.save(tmp_path / "taken.npz")
+    assert e.value.filename == str(tmp_path / "taken.npz")
+
+
+def test_save_errors_name_the_target_not_the_temporary_file(trained, tmp_path, monkeypatch):
+    m, _ = trained
+    target = tmp_path / "missing" / "model.npz"
+    with pytest.raises(FileNotFoundError) as e:
+        m.save(target)
+    assert e.value.filename == str(target) and "does not exist" in str(e.value)
+    assert ".tmp" not in str(e.value)
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    deny_writes_in(locked, monkeypatch)
+    with pytest.raises(PermissionError) as e:
+        m.save(locked / "model.npz")
+    assert e.value.filename == str(locked / "model.npz") and ".tmp" not in str(e.value)
+    assert os.listdir(locked) == []
+
+
+def deny_writes_in(folder, monkeypatch):
+    """Make `folder` unwritable: chmod for an ordinary user; root ignores permissions, so
+    there the OS call that creates the temporary file is made to fail as it would."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return
+    import tempfile
+
+    real = tempfile.mkstemp
+
+    def mkstemp(suffix=None, prefix=None, dir=None, text=False):
+        if dir is not None and os.path.abspath(dir) == os.path.abspath(folder):
+            raise PermissionError(13, "Permission denied", os.path.join(dir, f"{prefix}abcdefgh{suffix}"))
+        return real(suffix=suffix, prefix=prefix, dir=dir, text=text)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+KILLED_SAVE = """
+import os, signal, sys
+import numpy as np
+from scratchae.layers import Dense, Input
+from scratchae.models import Model
+inp = Input(shape=(4,))
+m = Model(inp, Dense(4)(inp))
+def savez(f, **arrays):
+    f.write(b"PK half a file")
+    f.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+np.savez = savez
+m.save(sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL and pid probes are POSIX")
+def test_a_killed_save_leaves_a_temporary_file_that_the_next_save_removes(trained, tmp_path):
+    import subprocess
+    import sys
+
+    m, _ = trained
+    target = tmp_path / "out" / "model.npz"
+    target.parent.mkdir()
+    r = subprocess.run([sys.executable, "-c", KILLED_SAVE, str(target)], capture_output=True, timeout=60)
+    assert r.returncode == -9, r.stderr
+    leftovers = os.listdir(target.parent)
+    assert len(leftovers) == 1 and leftovers[0].startswith(".model.npz.") and leftovers[0].endswith(".tmp")
+    alive = f".model.npz.{os.getpid()}.abcdefgh.tmp"        # a save in progress (this process)
+    mine = ".model.npz.notes.tmp"                          # not a name atomic_write gives
+    for name in (alive, mine):
+        (target.parent / name).write_text("keep me")
+    m.save(target)
+    assert sorted(os.listdir(target.parent)) == sorted([alive, mine, "model.npz"])
+    assert_same_weights(m, load_model(target))

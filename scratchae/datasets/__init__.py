@@ -13,7 +13,7 @@ verified by SHA-256.
 """
 
 from . import fashion_mnist, idx, mnist
-from ._download import DownloadError, cache_root
+from ._download import CacheError, DownloadError, cache_root
 from .idx import read_idx, write_idx
 from .loader import DATASET_NAMES, Dataset, add_gaussian_noise, load, to_vectors
 
@@ -29,5 +29,6 @@ __all__ = [
     "Dataset",
     "DATASET_NAMES",
     "DownloadError",
+    "CacheError",
     "cache_root",
 ]

@@ -20,7 +20,10 @@ found; nothing here ever unpickles.
 from __future__ import annotations
 
 import gzip
+import io
+import math
 import os
+import sys
 import zlib
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -67,35 +70,99 @@ def _describe_magic(magic: int) -> str:
     return f"magic 0x{magic:08X}"
 
 
-def _read_bytes(source: str | os.PathLike | BinaryIO) -> tuple[bytes, str]:
-    """Return the raw bytes of ``source`` and a name to use in error messages."""
-    if isinstance(source, (str, os.PathLike)):
-        name = os.fspath(source)
-        with open(name, "rb") as fh:
-            return fh.read(), name
-    if not hasattr(source, "read"):
-        raise TypeError(
-            f"read_idx expects a path or a binary file object; got {type(source).__name__}"
-        )
-    name = str(getattr(source, "name", "<file object>"))
-    data = source.read()
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"{name}: file object must be opened in binary mode ('rb')")
-    return bytes(data), name
+#: Deflate cannot expand data more than about 1032 times; a header announcing more than
+#: this many bytes per byte of gzip file cannot be telling the truth.
+MAX_GZIP_RATIO = 1040
+_CHUNK = 1 << 20
 
 
-def _gunzip(data: bytes, name: str) -> bytes:
-    try:
-        return gzip.decompress(data)
-    except EOFError as exc:
-        raise ValueError(
-            f"{name}: gzip data is truncated (expected a complete gzip stream; "
-            f"found {len(data)} bytes ending early: {exc})"
-        ) from None
-    except (gzip.BadGzipFile, zlib.error, OSError) as exc:
-        raise ValueError(
-            f"{name}: gzip data is corrupt (expected a valid gzip stream; found: {exc})"
-        ) from None
+class _Source:
+    """The bytes of an IDX file, read as a stream: gunzipped on the fly when the file starts
+    with the gzip magic, so no more is ever decompressed than is asked for."""
+
+    def __init__(self, source: str | os.PathLike | BinaryIO) -> None:
+        if isinstance(source, (str, os.PathLike)):
+            self.name = os.fspath(source)
+            raw: BinaryIO = open(self.name, "rb")
+            self.size = os.fstat(raw.fileno()).st_size
+        elif hasattr(source, "read"):
+            self.name = str(getattr(source, "name", "<file object>"))
+            data = source.read()
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError(f"{self.name}: file object must be opened in binary mode ('rb')")
+            raw, self.size = io.BytesIO(bytes(data)), len(data)
+        else:
+            raise TypeError(
+                f"read_idx expects a path or a binary file object; got {type(source).__name__}"
+            )
+        self._raw = raw
+        self.gzipped = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        self.stream: BinaryIO | _Gunzip = _Gunzip(raw) if self.gzipped else raw
+
+    def read(self, n: int) -> bytearray:
+        """Up to `n` bytes (fewer only at the end of the data), in 1 MiB steps."""
+        out = bytearray()
+        try:
+            while len(out) < n:
+                chunk = self.stream.read(min(_CHUNK, n - len(out)))
+                if not chunk:
+                    break
+                out += chunk
+        except EOFError as exc:
+            raise ValueError(
+                f"{self.name}: gzip data is truncated (expected a complete gzip stream; "
+                f"found {self.size} bytes ending early: {exc})"
+            ) from None
+        except (zlib.error, OSError) as exc:
+            raise ValueError(
+                f"{self.name}: gzip data is corrupt (expected a valid gzip stream; found: {exc})"
+            ) from None
+        return out
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+class _Gunzip:
+    """Gzip decompression that produces exactly the bytes asked for, never more (Python's
+    GzipFile reads ahead a buffer's worth). Members follow one another as in `gzip`; zero
+    bytes after the last one are ignored, anything else is an error. zlib checks each
+    member's CRC and length when it reaches the member's end."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._input = b""
+
+    def read(self, n: int) -> bytes:
+        out, got = [], 0
+        while got < n:
+            if self._unzip.eof and not self._next_member():
+                break
+            data = self._input or self._unzip.unconsumed_tail or self._raw.read(_CHUNK)
+            self._input = b""
+            if not data:
+                raise EOFError("compressed file ended before the end-of-stream marker was reached")
+            chunk = self._unzip.decompress(data, n - got)
+            out.append(chunk)
+            got += len(chunk)
+        return b"".join(out)
+
+    def _next_member(self) -> bool:
+        """After a member's end: start the next member, or say the data has ended."""
+        rest = self._unzip.unused_data
+        while len(rest) < 2 and (more := self._raw.read(_CHUNK)):
+            rest += more
+        if rest[:2] == _GZIP_MAGIC:
+            self._unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self._input = rest
+            return True
+        while rest:
+            if rest.strip(b"\0"):
+                raise OSError("trailing garbage after the gzip data")
+            rest = self._raw.read(_CHUNK)
+        return False
 
 
 def read_idx(source: str | os.PathLike | BinaryIO, expect: Expect = None) -> np.ndarray:
@@ -114,6 +181,13 @@ def read_idx(source: str | os.PathLike | BinaryIO, expect: Expect = None) -> np.
     A new, writable array with the dtype of the type code (uint8 for MNIST) and the shape
     from the header.
 
+    The header is read and checked first; then exactly the bytes it announces are read, plus
+    one to detect trailing data: a gzip file is never decompressed further (a small file that
+    would decompress to gigabytes costs only what its header announces), and a header that
+    announces more than a gzip file of its size can hold is refused before any data is read.
+    (A gzip file whose first bytes are no IDX header is read on at most 1 MiB, to tell
+    damaged gzip data from a foreign file.)
+
     Raises
     ------
     ValueError
@@ -122,16 +196,26 @@ def read_idx(source: str | os.PathLike | BinaryIO, expect: Expect = None) -> np.
     """
     if expect is not None and expect not in _EXPECT:
         raise ValueError(f"expect must be None, 'images' or 'labels'; got {expect!r}")
-    raw, name = _read_bytes(source)
-    data = _gunzip(raw, name) if raw[:2] == _GZIP_MAGIC else raw
+    src = _Source(source)
+    try:
+        shape, dtype, header_len = _read_header(src, expect)
+        return _read_data(src, shape, dtype, header_len)
+    finally:
+        src.close()
 
-    if len(data) < 4:
+
+def _read_header(src: _Source, expect: Expect) -> tuple[tuple[int, ...], np.dtype, int]:
+    name = src.name
+    head = src.read(4)
+    if len(head) < 4:
         raise ValueError(
-            f"{name}: too short for an IDX header (expected at least 4 bytes; found {len(data)})"
+            f"{name}: too short for an IDX header (expected at least 4 bytes; found {len(head)})"
         )
-    magic = int.from_bytes(data[:4], "big")
-    zero, code, ndim = magic >> 16, data[2], data[3]
+    magic = int.from_bytes(head, "big")
+    zero, code, ndim = magic >> 16, head[2], head[3]
     if zero != 0 or code not in TYPE_CODES or ndim == 0:
+        if src.gzipped:          # damaged gzip often decodes to garbage before zlib notices:
+            src.read(_CHUNK)     # read on a little (at most 1 MiB) to report that instead
         known = ", ".join(f"0x{c:02X}" for c in TYPE_CODES)
         raise ValueError(
             f"{name}: not an IDX file (expected two zero bytes, a type code in {{{known}}} "
@@ -141,28 +225,43 @@ def read_idx(source: str | os.PathLike | BinaryIO, expect: Expect = None) -> np.
         want, label = _EXPECT[expect]
         if magic != want:
             raise ValueError(f"{name}: expected {label}; found {_describe_magic(magic)}")
-
     header_len = 4 + 4 * ndim
-    if len(data) < header_len:
+    dims = src.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise ValueError(
             f"{name}: header is truncated (expected {header_len} bytes for {ndim} dimensions; "
-            f"found {len(data)})"
+            f"found {4 + len(dims)})"
         )
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = TYPE_CODES[code]
-    count = 1
-    for d in shape:
-        count *= d
-    want_bytes = count * dtype.itemsize
-    have_bytes = len(data) - header_len
-    if have_bytes != want_bytes:
-        what = "truncated" if have_bytes < want_bytes else "longer than its header says"
+    shape = tuple(int.from_bytes(dims[4 * i : 4 + 4 * i], "big") for i in range(ndim))
+    return shape, TYPE_CODES[code], header_len
+
+
+def _read_data(src: _Source, shape: tuple[int, ...], dtype: np.dtype, header_len: int) -> np.ndarray:
+    want_bytes = math.prod(shape) * dtype.itemsize
+    described = f"{want_bytes} bytes for shape {shape} of {dtype.name}"
+    if src.gzipped and want_bytes > MAX_GZIP_RATIO * src.size:
         raise ValueError(
-            f"{name}: data is {what} (expected {want_bytes} bytes for shape {shape} of "
-            f"{dtype.name}; found {have_bytes})"
+            f"{src.name}: header announces {described}, more than a gzip file of {src.size} "
+            f"bytes can hold (at most {MAX_GZIP_RATIO} times its size); the file is damaged"
         )
-    arr = np.frombuffer(data, dtype=dtype, count=count, offset=header_len).reshape(shape)
-    return arr.astype(dtype.newbyteorder("="), copy=True)
+    if not src.gzipped and want_bytes != src.size - header_len:
+        have = src.size - header_len
+        what = "truncated" if have < want_bytes else "longer than its header says"
+        raise ValueError(f"{src.name}: data is {what} (expected {described}; found {have})")
+    data = src.read(want_bytes)
+    if len(data) < want_bytes:
+        raise ValueError(
+            f"{src.name}: data is truncated (expected {described}; found {len(data)})"
+        )
+    if src.read(1):
+        raise ValueError(
+            f"{src.name}: data is longer than its header says (expected {described}; found "
+            "more, not decompressed further)"
+        )
+    arr = np.frombuffer(data, dtype=dtype.newbyteorder("="))   # a view of our own bytearray
+    if dtype.itemsize > 1 and sys.byteorder == "little":         # IDX is big-endian
+        arr.byteswap(inplace=True)
+    return arr.reshape(shape)
 
 
 def _encode(array: np.ndarray) -> bytes:

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..utils import as_rng
 from . import fashion_mnist, mnist
+from ._download import CacheError
 from ._source import Arrays, Source
 
 __all__ = ["Dataset", "DATASET_NAMES", "AUTO_TIMEOUT", "to_vectors", "add_gaussian_noise", "load"]
@@ -166,10 +167,10 @@ def load(name: str = "auto", *, timeout: float | None = None) -> Dataset:
     if lowered == "auto":
         try:
             arrays, source = mnist._load_full(timeout=AUTO_TIMEOUT if timeout is None else timeout)
-        except OSError as exc:  # DownloadError, or an unwritable cache folder
-            return _subset(
-                f"full MNIST is not cached and could not be downloaded: {_short(exc)}"
-            )
+        except OSError as exc:  # DownloadError, or CacheError: a cache folder it cannot use
+            why = ("could not be cached" if isinstance(exc, CacheError)
+                   else "is not cached and could not be downloaded")
+            return _subset(f"full MNIST {why}: {_short(exc)}")
         return _make(arrays, "mnist", f"full MNIST {_where(source)} ({_counts(arrays)})")
 
     folder = Path(key).expanduser()

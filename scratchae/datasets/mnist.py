@@ -9,8 +9,8 @@ Where the full dataset comes from, in order:
 1. ``path=`` or ``$SCRATCHAE_DATA``: a folder holding the four IDX files (gzipped or not);
    checked by structure, not by hash.
 2. The cache folder ``<cache root>/mnist`` (``$SCRATCHAE_HOME``, else the platform's user
-   cache, e.g. ``~/.cache/scratchae``); every file is re-hashed on each load, and a corrupt one
-   is deleted and fetched again.
+   cache, e.g. ``~/.cache/scratchae``); every file is re-hashed on each load, and one that
+   does not match is moved aside (``<name>.mismatch-<hash>``, never deleted) and fetched again.
 3. The mirrors in ``MIRRORS``, tried in turn; a file is kept only if its SHA-256 matches
    ``SHA256``.
 
@@ -51,8 +51,9 @@ SHA256: dict[str, str] = {
 OFFLINE_HINT = (
     "Offline alternatives: mnist.load_data(subset=True) (or `scratchae --dataset mnist-5k`) "
     "for the bundled 4,000/1,000-digit subset; mnist.load_data(path='folder') or "
-    "$SCRATCHAE_DATA=folder for a folder holding the four MNIST IDX files; or copy those "
-    "files into the cache folder yourself."
+    "$SCRATCHAE_DATA=folder for a folder holding the four MNIST IDX files; or copy the four "
+    "original .gz files into the cache folder yourself (they must match their SHA-256; any "
+    "other copy works with path=)."
 )
 
 _SUBSET_FILE = "mnist_5k.npz"
