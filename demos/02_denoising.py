@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 2. The denoising autoencoder
 #
-# Section 2 of the article "Applied Deep Learning, Part 3: Autoencoders". The same deep
+# Section 2 of the article "Applied Deep Learning, Part 3: Autoencoders". The same vanilla
 # autoencoder as in section 1 (784-128-32-128-784), with one change: the input is a noisy
 # digit, the target the clean one. To rebuild the clean digit from the noisy one the network
 # must learn what digits look like, not copy pixels.
@@ -16,7 +16,7 @@
 
     python demos/02_denoising.py [OUT_FOLDER] [--dataset NAME]
 
-The deep autoencoder's layers, trained to map a noisy image, clip(x + 0.4 N(0, 1), 0, 1), back
+The vanilla autoencoder's layers, trained to map a noisy image, clip(x + 0.4 N(0, 1), 0, 1), back
 to the clean x (10 epochs, batch 32). Writes denoising.png (original / noisy input / output)
 into OUT_FOLDER (default ./demo-output/).
 """
@@ -65,7 +65,7 @@ x_test_noisy = add_gaussian_noise(x_test, noise_factor=0.4, seed=1)
 # ([the chain](../docs/backprop.md#the-chain)).
 
 # %%
-ae = autoencoders.deep(seed=0)            # 784-128-32-128-784, compiled with adam + BCE
+ae = autoencoders.vanilla(seed=0)            # 784-128-32-128-784, compiled with adam + BCE
 history = ae.model.fit(x_train_noisy, x_train, epochs=10, batch_size=32, seed=0, verbose=2)
 # noisy input, clean target: the only change from the vanilla autoencoder
 print("loss per epoch", [round(v, 4) for v in history.history["loss"]])

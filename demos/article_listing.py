@@ -2,8 +2,8 @@
 # # The article's code, on scratchae
 #
 # The Keras listing of "Applied Deep Learning, Part 3: Autoencoders", all six of its models
-# (the deep, shallow, denoising and sparse autoencoders), changed only where the docstring below
-# says: the imports, above all, and figures saved to files. The numbered demos (`01_deep.py`, `02_denoising.py`,
+# (the vanilla, shallow, denoising and sparse autoencoders), changed only where the docstring below
+# says: the imports, above all, and figures saved to files. The numbered demos (`01_vanilla.py`, `02_denoising.py`,
 # `03_sparse.py`) walk through the same sections with more explanation; the backward passes
 # behind every `fit` are derived in [docs/backprop.md](../docs/backprop.md).
 #
@@ -79,7 +79,7 @@ x_test = x_test.reshape((len(x_test), np.prod(x_test.shape[1:])))
 print(x_train.shape, x_test.shape)
 
 # %% [markdown]
-# ## Section 1: the vanilla autoencoder, deep
+# ## Section 1: the vanilla autoencoder
 #
 # 784-128-32-128-784, trained to give back its input. Every `Dense` layer's backward pass is
 # derived in [Dense](../docs/backprop.md#dense); the last sigmoid and the binary cross-entropy
@@ -87,7 +87,7 @@ print(x_train.shape, x_test.shape)
 # [Adam](../docs/backprop.md#adam) in Keras's form.
 
 # %%
-# -- the deep autoencoder ----------------------------------------------------------------------------
+# -- the vanilla autoencoder --------------------------------------------------------------------------
 input_size = 784
 hidden_size = 128
 code_size = 32
@@ -130,7 +130,7 @@ def plot_autoencoder_outputs(autoencoder, n, dims, name):
     save(name)                             # the article: plt.show()
 
 
-plot_autoencoder_outputs(autoencoder, 5, (28, 28), 'listing-deep.png')
+plot_autoencoder_outputs(autoencoder, 5, (28, 28), 'listing-vanilla.png')
 
 weights = autoencoder.get_weights()[0].T
 n = 10
@@ -162,7 +162,7 @@ plot_autoencoder_outputs(autoencoder, 5, (28, 28), 'listing-shallow.png')
 # %% [markdown]
 # ## Section 2: the denoising autoencoder
 #
-# The deep layers again, trained from noisy inputs to clean targets.
+# The vanilla layers again, trained from noisy inputs to clean targets.
 
 # %%
 # -- the denoising autoencoder -----------------------------------------------------------------------

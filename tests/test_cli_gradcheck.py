@@ -101,3 +101,13 @@ def test_which_scratchae_tells_editable_checkout_and_installed_apart(where, dist
     monkeypatch.setattr(scratchae, "__file__", str(tmp_path / where / "__init__.py"))
     line = cli_gradcheck.which_scratchae()
     assert line == f"scratchae {scratchae.__version__} from {(tmp_path / where).resolve()} {expected}"
+
+
+def test_a_reader_that_leaves_early_is_not_an_error():
+    # `scratchae gradcheck --list | head -2`: no BrokenPipeError traceback, exit code 0
+    p = subprocess.Popen([sys.executable, "-m", "scratchae", "gradcheck", "--list"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()                       # the reader is gone before anything is written
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err

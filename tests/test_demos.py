@@ -36,10 +36,10 @@ runpy.run_path(script, run_name="__main__")
 """
 
 EXPECTED = {
-    "01_deep.py": ["deep-reconstructions.png", "deep-weights.png", "shallow-reconstructions.png"],
+    "01_vanilla.py": ["vanilla-reconstructions.png", "vanilla-weights.png", "shallow-reconstructions.png"],
     "02_denoising.py": ["denoising.png"],
     "03_sparse.py": ["sparse-code-distributions.png", "sparse-losses.png"],
-    "article_listing.py": ["listing-deep.png", "listing-weights.png", "listing-shallow.png",
+    "article_listing.py": ["listing-vanilla.png", "listing-weights.png", "listing-shallow.png",
                            "listing-denoising.png", "listing-sparse-standard.png",
                            "listing-sparse-regularized.png", "listing-code-distributions.png",
                            "listing-losses.png"],
@@ -51,7 +51,7 @@ def test_every_demo_is_covered():
 
 
 @pytest.mark.parametrize("script", [
-    "01_deep.py", "02_denoising.py", "03_sparse.py",
+    "01_vanilla.py", "02_denoising.py", "03_sparse.py",
     pytest.param("article_listing.py", marks=pytest.mark.slow),
 ])
 def test_demo_runs_and_writes_its_figures(script, tmp_path):

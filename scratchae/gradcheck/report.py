@@ -120,7 +120,7 @@ class Report:
                 for r in self.rows]
         widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
         fmt = "  ".join("{:<%d}" % w for w in widths)
-        lines = [self.title, fmt.format(*head)] + [fmt.format(*b) for b in body]
+        lines = [self.title, fmt.format(*head).rstrip()] + [fmt.format(*b).rstrip() for b in body]
         if any(r.how == "sample" for r in self.rows):
             lines.append("  * a seeded sample of the tensor's elements (large tensor)")
         for r in self.rows:

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 1. The vanilla autoencoder: deep and shallow
+# # 1. The vanilla autoencoder, and a shallow one
 #
 # Section 1 of the article "Applied Deep Learning, Part 3: Autoencoders". An autoencoder is
 # trained to give back its input: 784 pixels in, the same 784 pixels out. In between, a *code*
@@ -10,22 +10,23 @@
 # This file is a script and a notebook at once (the percent format: `# %%` starts a code
 # cell, `# %% [markdown]` a text cell):
 #
-# * as a script: `python demos/01_deep.py [OUT_FOLDER] [--dataset NAME]` writes the figures
+# * as a script: `python demos/01_vanilla.py [OUT_FOLDER] [--dataset NAME]` writes the figures
 #   into OUT_FOLDER (default `./demo-output/`);
 # * in VS Code: open it and run the cells one by one ("Run Cell" above each `# %%`);
 # * in Jupyter: with jupytext installed, open the .py file as a notebook (or convert it once:
-#   `jupytext --to notebook demos/01_deep.py`).
+#   `jupytext --to notebook demos/01_vanilla.py`).
 #
 # Every backward pass the training below runs is derived, step by step, in
 # [docs/backprop.md](../docs/backprop.md), with a tiny autoencoder worked by hand.
 
 # %%
-"""Section 1 of the article: the vanilla autoencoder, deep (784-128-32-128-784) and shallow (784-32-784).
+"""Section 1 of the article: the vanilla autoencoder (784-128-32-128-784; the article's "deep"
+autoencoder) and the shallow one (784-32-784).
 
-    python demos/01_deep.py [OUT_FOLDER] [--dataset NAME]
+    python demos/01_vanilla.py [OUT_FOLDER] [--dataset NAME]
 
 Trains both with the article's recipe (Adam, binary cross-entropy, batch 32; 3 and 5 epochs),
-prints their losses and writes deep-reconstructions.png, deep-weights.png and
+prints their losses and writes vanilla-reconstructions.png, vanilla-weights.png and
 shallow-reconstructions.png into OUT_FOLDER (default ./demo-output/). The bundled 4,000-digit
 MNIST subset keeps it under a minute; `--dataset auto` uses full MNIST when it can.
 """
@@ -62,7 +63,7 @@ print("Data:", data.description)
 x_train, x_test = data.x_train, data.x_test
 
 # %% [markdown]
-# ## The deep autoencoder
+# ## The vanilla autoencoder
 #
 # 784-128-32-128-784: ReLU in the hidden layers and the code, a sigmoid at the output so every
 # pixel comes out in (0, 1). Each `Dense` is an affine map followed by its activation; its
@@ -75,15 +76,15 @@ x_train, x_test = data.x_train, data.x_test
 # Adam, and Keras's "epsilon hat" form of it, is derived in [Adam](../docs/backprop.md#adam).
 
 # %%
-# The deep autoencoder: the code layer (32 units) is the bottleneck every image squeezes through.
+# The vanilla autoencoder: the code layer (32 units) is the bottleneck every image squeezes through.
 input_img = Input(shape=(784,))
 hidden_1 = Dense(128, activation="relu", seed=0)(input_img)
 code = Dense(32, activation="relu", seed=1)(hidden_1)
 hidden_2 = Dense(128, activation="relu", seed=2)(code)
 output_img = Dense(784, activation="sigmoid", seed=3)(hidden_2)
-deep = Model(input_img, output_img)
-deep.compile(optimizer="adam", loss="binary_crossentropy")
-deep.summary()
+vanilla = Model(input_img, output_img)
+vanilla.compile(optimizer="adam", loss="binary_crossentropy")
+vanilla.summary()
 
 # %% [markdown]
 # Training: every batch of 32 is one `train_step`, the forward pass through every layer, the
@@ -91,17 +92,17 @@ deep.summary()
 # ([the chain](../docs/backprop.md#the-chain)). The target is the input.
 
 # %%
-history = deep.fit(x_train, x_train, epochs=3, batch_size=32, seed=0)   # input == target
-print("deep: loss per epoch", [round(v, 4) for v in history.history["loss"]],
-      "test loss", round(deep.evaluate(x_test, x_test), 4))
+history = vanilla.fit(x_train, x_train, epochs=3, batch_size=32, seed=0)   # input == target
+print("vanilla: loss per epoch", [round(v, 4) for v in history.history["loss"]],
+      "test loss", round(vanilla.evaluate(x_test, x_test), 4))
 
 # %% [markdown]
 # Test digits (top) and what the autoencoder makes of them (bottom): blurred, but recognisable,
 # from 32 numbers each.
 
 # %%
-fig = plotting.reconstructions(x_test, deep.predict(x_test))
-fig.savefig(os.path.join(args.out, "deep-reconstructions.png"))
+fig = plotting.reconstructions(x_test, vanilla.predict(x_test))
+fig.savefig(os.path.join(args.out, "vanilla-reconstructions.png"))
 fig
 
 # %% [markdown]
@@ -115,9 +116,9 @@ fig
 
 # %%
 # Each first-layer unit weighs the 784 pixels: shown as an image, it is the pattern the unit detects.
-kernel = deep.get_weights()[0]            # shape (784, 128): Keras order, kernel then bias
+kernel = vanilla.get_weights()[0]            # shape (784, 128): Keras order, kernel then bias
 fig = plotting.first_layer_weights(kernel, n=10)
-fig.savefig(os.path.join(args.out, "deep-weights.png"))
+fig.savefig(os.path.join(args.out, "vanilla-weights.png"))
 fig
 
 # %% [markdown]
