@@ -281,22 +281,24 @@ class _StopOnInterrupt:
 
 
 @contextmanager
-def held_interrupts() -> Iterator[None]:
-    """Run the block to its end even if Ctrl-C is pressed meanwhile (a rescue save, say);
-    a Ctrl-C pressed during it is raised as KeyboardInterrupt once the block is done.
+def held_interrupts(raise_after: bool = True) -> Iterator[list[int]]:
+    """Run the block to its end even if Ctrl-C is pressed meanwhile (a rescue save, say).
 
-    Only the main thread receives signals: elsewhere the block simply runs.
+    A Ctrl-C pressed during it is raised as KeyboardInterrupt once the block is done, or,
+    with raise_after=False, only counted in the list the block receives (for code that is
+    already stopping because of a Ctrl-C). Only the main thread receives signals: elsewhere
+    the block simply runs.
     """
+    pressed: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield pressed
         return
-    pressed = []
     old = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
     try:
-        yield
+        yield pressed
     finally:
         signal.signal(signal.SIGINT, old)
-    if pressed:
+    if pressed and raise_after:
         raise KeyboardInterrupt("Ctrl-C during a block that had to finish")
 
 

@@ -143,6 +143,8 @@ BAD = [
     (["train", "vanilla", "--use", "dense"], "expected PIECE=FILE"),
     (["train", "vanilla", "--use", "dense=no_such_file.py"], "no such file"),
     (["train", "shallow", "--use", "l1=broken:l1-sign"], "--use l1 needs a model with an L1 penalty"),
+    (["train", "vanilla", "--code-size", "100000000"], "--code-size 100,000,000 makes a vanilla model"),
+    (["train", "denoising", "--hidden-size", "3000000", "--code-size", "8"], "choose smaller sizes"),
 ]
 
 
@@ -222,8 +224,7 @@ def test_ctrl_c_exits_130_and_keeps_completed_epochs(tmp_path):
     assert p.returncode == 130, (seen + out, err)
     assert err.strip().splitlines()[-1] == "scratchae: interrupted"
     assert "saved the" in err
-    history = json.loads((tmp_path / "r" / "sparse-history.json").read_text())
-    assert history["interrupted"] is True and history["epochs"] == len(history["loss"]) >= 1
+    saved_matches_said(tmp_path / "r", "sparse", err)        # not the unfinished epoch's steps
     model = load_model(tmp_path / "r" / "sparse.npz")
     assert model.predict(np.zeros((1, 784), np.float32)).shape == (1, 784)
 
@@ -242,3 +243,200 @@ def test_train_with_a_learners_sigmoid_through_the_real_command(tmp_path):
     assert "your backward trains like the library's." in r.stdout
     assert_png(tmp_path / "r" / "shallow-reconstructions.png")
     assert_png(tmp_path / "r" / "shallow-loss.png")
+
+
+
+# -- nothing lost, nothing bombed (issue 12) ------------------------------------------------------
+def run_in_process(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    return code, err
+
+
+def no_training(monkeypatch):
+    from scratchae.models import Model
+
+    monkeypatch.setattr(Model, "fit", lambda *a, **k: pytest.fail("training started"))
+
+
+def test_an_unwritable_output_folder_is_found_before_training(tmp_path, monkeypatch, capsys):
+    from test_saving import deny_writes_in
+
+    out = tmp_path / "locked"
+    out.mkdir()
+    deny_writes_in(out, monkeypatch)
+    no_training(monkeypatch)
+    code, err = run_in_process(["train", "shallow", "--dataset", "mnist-5k", "--out", str(out)], capsys)
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("scratchae: error: cannot write into output folder") and str(out) in err[0]
+
+
+def test_an_output_file_name_taken_by_a_folder_is_found_before_training(tmp_path, monkeypatch, capsys):
+    (tmp_path / "r" / "shallow.npz").mkdir(parents=True)
+    no_training(monkeypatch)
+    code, err = run_in_process(["train", "shallow", "--dataset", "mnist-5k", "--out", str(tmp_path / "r")],
+                               capsys)
+    assert code == 2 and len(err) == 1 and "shallow.npz': is a folder" in err[0], err
+
+
+def test_a_diverging_run_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, err = run_in_process(["train", "sparse", "--l1", "1e30", "--dataset", "mnist-5k", "--epochs", "2",
+                                "--code-size", "4", "--verbose", "0"], capsys)
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("scratchae: error: training diverged: loss became nan at epoch 1")
+    assert "nothing saved" in err[0] and "a smaller --l1 (now 1e+30)" in err[0]
+    assert not (tmp_path / "scratchae-train" / "sparse.npz").exists()
+
+
+def test_a_run_that_diverges_later_keeps_its_completed_epochs(tmp_path, monkeypatch, capsys):
+    """The model saved is the one of the completed epochs, and the line says so."""
+    from scratchae.models import Model
+
+    real, calls = Model.train_step, {"n": 0}
+
+    def train_step(self, x, y):
+        calls["n"] += 1
+        return float("nan") if calls["n"] == 125 + 7 else real(self, x, y)      # epoch 2, batch 7
+
+    monkeypatch.setattr(Model, "train_step", train_step)
+    code, err = run_in_process(["train", "shallow", "--dataset", "mnist-5k", "--epochs", "3", "--code-size",
+                                "4", "--verbose", "0", "--out", str(tmp_path / "r")], capsys)
+    assert code == 2 and len(err) == 1, err
+    assert "training diverged: loss became nan at epoch 2, batch 7" in err[0]
+    assert "saved the 1 completed epoch(s)" in err[0]
+    history = json.loads((tmp_path / "r" / "shallow-history.json").read_text())
+    assert history["epochs"] == len(history["loss"]) == 1 and "epoch 2, batch 7" in history["diverged"]
+    assert load_model(tmp_path / "r" / "shallow.npz").optimizer.iterations == 125
+
+
+def saved_matches_said(out: Path, name: str, stderr: str) -> int:
+    """The model file holds exactly the completed epochs the history and the message name."""
+    history = json.loads((out / f"{name}-history.json").read_text())
+    epochs = history["epochs"]
+    assert history["interrupted"] is True and epochs == len(history["loss"]) >= 1
+    assert f"saved the {epochs} completed epoch(s)" in stderr
+    model = load_model(out / f"{name}.npz")
+    assert model.optimizer.iterations == epochs * 125                 # 4,000 samples, batch 32
+    return epochs
+
+
+CHILD_SLOW_SAVE = """
+import sys, time
+import numpy as np
+from scratchae.cli import main
+real = np.savez
+def savez(*args, **kwargs):
+    print("SAVING", file=sys.stderr, flush=True)
+    time.sleep(0.5)
+    return real(*args, **kwargs)
+np.savez = savez
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def interrupt_twice(tmp_path: Path, child: list[str], after_first: str, gap: float):
+    """Start `scratchae train shallow` in `child`, wait for epoch 2, send SIGINT, wait for
+    `after_first` on stderr ('' for none) plus `gap` seconds, send SIGINT again. Returns
+    (exit code, stderr); never waits more than a minute."""
+    import signal
+    import threading
+    import time
+
+    env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")
+    p = subprocess.Popen(child + ["train", "shallow", "--dataset", "mnist-5k", "--epochs", "1000",
+                                  "--code-size", "8", "--verbose", "2", "--out", "r"],
+                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out: list[str] = []
+    err: list[str] = []
+    readers = [threading.Thread(target=lambda f=f, into=into: into.extend(f), daemon=True)
+               for f, into in ((p.stdout, out), (p.stderr, err))]
+    for r in readers:
+        r.start()
+
+    def wait_for(lines: list[str], text: str) -> None:
+        deadline = time.monotonic() + 60
+        while not any(text in line for line in lines) and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+
+    try:
+        wait_for(out, "Epoch 2/")
+        p.send_signal(signal.SIGINT)
+        if after_first:
+            wait_for(err, after_first)
+        time.sleep(gap)
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    for r in readers:
+        r.join(timeout=10)
+    return p.returncode, "".join(err)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="real SIGINT")
+def test_a_second_ctrl_c_during_the_rescue_save_waits_for_it(tmp_path):
+    """Before, the second Ctrl-C broke the save off and every completed epoch was lost."""
+    for attempt in range(3):                                 # a loaded machine may miss a step
+        run = tmp_path / str(attempt)
+        run.mkdir()
+        code, err = interrupt_twice(run, [sys.executable, "-c", CHILD_SLOW_SAVE], "SAVING", 0.05)
+        if "SAVING" in err:
+            break
+    assert code == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "scratchae: interrupted"
+    saved_matches_said(run / "r", "shallow", err)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="real SIGINT")
+def test_two_quick_ctrl_c_keep_every_completed_epoch(tmp_path):
+    """Two Ctrl-C a few milliseconds apart, wherever they land: batch, restore or save."""
+    for attempt in range(3):
+        run = tmp_path / str(attempt)
+        run.mkdir()
+        code, err = interrupt_twice(run, [sys.executable, "-m", "scratchae"], "", 0.003)
+        if (run / "r" / "shallow-history.json").exists() or "Traceback" in err:
+            break
+    assert code == 130 and "Traceback" not in err, err
+    saved_matches_said(run / "r", "shallow", err)
+
+
+CHILD_CTRL_C_ON_IMPORT = """
+import os, signal, sys
+assert "numpy" not in sys.modules
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "numpy":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, CtrlC())
+from scratchae.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_while_importing_prints_no_traceback(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    r = subprocess.run([sys.executable, "-c", CHILD_CTRL_C_ON_IMPORT, "train", "vanilla"], cwd=tmp_path,
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 130, r.stderr
+    assert r.stderr.strip() == "scratchae: interrupted"
+
+
+@pytest.mark.parametrize("exc, code, words", [
+    (FloatingPointError("loss became nan at epoch 1, batch 2"), 1, "training diverged: loss became nan"),
+    (MemoryError("Unable to allocate 95.4 GiB"), 2, "out of memory (Unable to allocate 95.4 GiB): try smaller sizes"),
+], ids=["divergence", "memory"])
+def test_what_a_command_does_not_catch_is_still_one_line(monkeypatch, capsys, exc, code, words):
+    from scratchae.cli import train
+
+    def run(args):
+        raise exc
+
+    monkeypatch.setattr(train, "run_demo", run)
+    got, err = run_in_process(["demo"], capsys)
+    assert got == code and len(err) == 1 and err[0].startswith(f"scratchae: error: {words}"), err

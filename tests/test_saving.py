@@ -435,14 +435,18 @@ def test_a_description_larger_than_the_stored_arrays_is_refused_before_building(
         load_model(path)
 
 
-@pytest.mark.parametrize("change, words", [
-    (lambda c: c.update(units=0), "units must be a positive integer"),
-    (lambda c: c.update(units="12"), "units must be a positive integer"),
-    (lambda c: c.update(input_dim=23), "does not match the width before it, 24"),
-    (lambda c: c.update(dtype="int8"), "dtype must be one of"),
-    (lambda c: c.pop("units"), "missing entry 'units'"),
-], ids=["units 0", "units string", "input_dim mismatch", "dtype int8", "units missing"])
-def test_bad_layer_descriptions(trained, change, words):
+BAD_LAYER_DESCRIPTIONS = [
+    # (description, change to the first Dense's config, words the message must contain)
+    ("units 0", lambda c: c.update(units=0), "units must be a positive integer"),
+    ("units '12'", lambda c: c.update(units="12"), "units must be a positive integer"),
+    ("input_dim 23 after a width of 24", lambda c: c.update(input_dim=23), "does not match the width before it, 24"),
+    ("dtype int8", lambda c: c.update(dtype="int8"), "dtype must be one of"),
+    ("no units", lambda c: c.pop("units"), "missing entry 'units'"),
+]
+
+
+@pytest.mark.parametrize("desc, change, words", BAD_LAYER_DESCRIPTIONS, ids=[b[0] for b in BAD_LAYER_DESCRIPTIONS])
+def test_bad_layer_descriptions(trained, desc, change, words):
     _, path = trained
     arrays = read_npz(path)
     meta = json.loads(str(arrays["__scratchae__"]))
@@ -463,17 +467,20 @@ def test_layer_entry_that_is_not_an_object(trained):
         load_model(path)
 
 
-@pytest.mark.parametrize("key, value, words", [
-    ("optimizer/iterations", np.array("12"), "iterations is <U2(), expected one integer"),
-    ("optimizer/iterations", np.array(2.5), "iterations is float64(), expected one integer"),
-    ("optimizer/iterations", np.arange(3), "expected one integer"),
-    ("optimizer/iterations", np.array(-3), "iterations must be >= 0"),
-    ("momentums", "strings", "expected float32"),
-    ("momentums", "float64", "expected float32"),
-    ("optimizer/velocity/ae/*", np.zeros(3, np.float32), "optimizer state velocity/ae/*"),
-], ids=["iterations string", "iterations 2.5", "iterations array", "iterations negative",
-        "momentums strings", "momentums float64", "unknown slot"])
-def test_optimizer_state_of_the_wrong_kind_names_the_file(trained, key, value, words):
+BAD_OPTIMIZER_STATE = [
+    # (description, entry, stored value, words the message must contain)
+    ("iterations a string", "optimizer/iterations", np.array("12"), "iterations is <U2(), expected one integer"),
+    ("iterations 2.5", "optimizer/iterations", np.array(2.5), "iterations is float64(), expected one integer"),
+    ("iterations an array", "optimizer/iterations", np.arange(3), "expected one integer"),
+    ("iterations -3", "optimizer/iterations", np.array(-3), "iterations must be >= 0"),
+    ("Adam moments as strings", "momentums", "strings", "expected float32"),
+    ("Adam moments in float64", "momentums", "float64", "expected float32"),
+    ("an unknown slot", "optimizer/velocity/ae/*", np.zeros(3, np.float32), "optimizer state velocity/ae/*"),
+]
+
+
+@pytest.mark.parametrize("desc, key, value, words", BAD_OPTIMIZER_STATE, ids=[b[0] for b in BAD_OPTIMIZER_STATE])
+def test_optimizer_state_of_the_wrong_kind_names_the_file(trained, desc, key, value, words):
     """Before, these gave raw TypeErrors ("only 0-dimensional arrays...") without the file."""
     _, path = trained
     arrays = read_npz(path)

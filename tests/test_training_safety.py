@@ -79,13 +79,18 @@ def test_bad_data_is_refused_with_a_clear_message_and_nothing_changes(desc, x, y
     assert m.optimizer.iterations == 0
 
 
-@pytest.mark.parametrize("desc, x, err, words", [
+BAD_PREDICT = [
+    # (description, x, error type, words the message must contain)
     ("rank 3", X.reshape(64, 3, 4), ValueError, ["2-D"]),
     ("wrong width", X[:, :11], ValueError, ["12 features"]),
     ("NaN", np.full((3, 12), np.nan, dtype=np.float32), ValueError, ["NaN"]),
     ("integers", np.zeros((3, 12), dtype=np.int64), TypeError, ["255"]),
     ("empty", np.zeros((0, 12), np.float32), ValueError, ["empty"]),
-])
+    ("ragged list", [[0.5] * 12, [0.5]], ValueError, ["x must be a rectangular"]),
+]
+
+
+@pytest.mark.parametrize("desc, x, err, words", BAD_PREDICT, ids=[b[0] for b in BAD_PREDICT])
 def test_predict_validates(desc, x, err, words):
     m = make(compile_=False)
     with pytest.raises(err) as e:
@@ -110,7 +115,8 @@ def test_mse_accepts_targets_outside_unit_interval():
     m.train_on_batch(X, X * 3.0 - 1.0)
 
 
-@pytest.mark.parametrize("kwargs, err, word", [
+BAD_FIT_ARGUMENTS = [
+    # (keyword arguments, error type, words the message must contain)
     ({"epochs": 0}, ValueError, "epochs"),
     ({"epochs": -2}, ValueError, "epochs"),
     ({"epochs": 1.5}, TypeError, "epochs"),
@@ -124,7 +130,11 @@ def test_mse_accepts_targets_outside_unit_interval():
     ({"initial_epoch": -5}, ValueError, "initial_epoch must be an integer >= 0, got -5"),
     ({"initial_epoch": 2.5}, TypeError, "initial_epoch must be an integer >= 0, got 2.5"),
     ({"initial_epoch": True}, TypeError, "initial_epoch"),
-])
+]
+
+
+@pytest.mark.parametrize("kwargs, err, word", BAD_FIT_ARGUMENTS,
+                         ids=[",".join(f"{k}={v!r}" for k, v in a.items()) for a, _, _ in BAD_FIT_ARGUMENTS])
 def test_bad_fit_arguments(kwargs, err, word):
     m = make()
     before = m.get_weights()
@@ -133,7 +143,8 @@ def test_bad_fit_arguments(kwargs, err, word):
     assert unchanged(m, before)
 
 
-@pytest.mark.parametrize("desc, change, err, words", [
+BAD_WEIGHTS = [
+    # (description, how the first kernel is changed, error type, words the message must contain)
     ("complex", lambda w: w.astype(np.complex64) + 1j, ValueError, ["real numbers", "complex64", "imaginary"]),
     ("complex with zero imaginary part", lambda w: w.astype(np.complex128), ValueError, ["complex128"]),
     ("too large for float32", lambda w: np.full(w.shape, 1e39), ValueError, ["float32", "too large"]),
@@ -142,7 +153,10 @@ def test_bad_fit_arguments(kwargs, err, word):
     ("booleans", lambda w: w > 0, ValueError, ["bool"]),
     ("ragged list", lambda w: [[0.0] * w.shape[1], [0.0]], ValueError, ["/kernel must be a rectangular"]),
     ("wrong shape", lambda w: w.T, ValueError, ["expected shape (12, 5)"]),
-], ids=lambda v: v if isinstance(v, str) else "")
+]
+
+
+@pytest.mark.parametrize("desc, change, err, words", BAD_WEIGHTS, ids=[b[0] for b in BAD_WEIGHTS])
 def test_set_weights_refuses_what_it_cannot_store_exactly(desc, change, err, words):
     m = make()
     before = m.get_weights()

@@ -46,15 +46,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "run", None):
-        parser.print_help()
-        return EXIT_USAGE
-    try:
+    try:                            # Ctrl-C while the sub-commands import NumPy: no traceback
+        parser = _parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "run", None):
+            parser.print_help()
+            return EXIT_USAGE
         return int(args.run(args) or EXIT_OK)
     except UsageError as exc:
         print(f"scratchae: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except FloatingPointError as exc:       # NonFiniteLossError where no command caught it
+        print(f"scratchae: error: training diverged: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except MemoryError as exc:      # sizes the up-front checks let through
+        print(f"scratchae: error: out of memory ({exc or 'MemoryError'}): try smaller sizes "
+              "(--code-size, --hidden-size, --batch-size)", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("\nscratchae: interrupted", file=sys.stderr)

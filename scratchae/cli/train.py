@@ -12,7 +12,9 @@
 Each run prints which data it uses and why, trains with a progress bar, and writes its
 results into a folder (PNG figures; for `train` also the model file and a JSON history).
 Every argument is checked before any training starts: a bad one is a one-line error and
-exit code 2, as is missing data.
+exit code 2, as are missing data, sizes too large for this machine's memory and an output
+folder that cannot be written. A run that diverges ends in one line too; Ctrl-C or a
+divergence saves the completed epochs first (a second Ctrl-C waits for that save).
 """
 from __future__ import annotations
 
@@ -161,6 +163,7 @@ def _check_train(args: argparse.Namespace) -> dict:
             raise UsageError(f"--noise-factor applies to denoising only, not {args.model}")
         if not (0.0 <= args.noise_factor <= 1.0):
             raise UsageError(f"--noise-factor must be in [0, 1], got {args.noise_factor}")
+    _check_memory(args.model, (args.hidden_size or 128) if deep else None, args.code_size, args.batch_size)
     recipe = ARTICLE[args.model]
     default_epochs = OWN_PIECE_EPOCHS if args.use else recipe["epochs"]
     return {
@@ -178,6 +181,36 @@ def _check_train(args: argparse.Namespace) -> dict:
         "verbose": args.verbose,
         "use": _parse_uses(args.use or []),
     }
+
+
+#: Bytes of memory training takes per parameter: weights, gradients, Adam's two moments and
+#: its scratch array, and two checkpoints of weights and moments (float32).
+BYTES_PER_PARAMETER = 4 * 11
+#: The memory `train` assumes where it cannot ask the system for it.
+UNKNOWN_MEMORY_LIMIT = 64 * 2**30
+
+
+def _check_memory(model: str, hidden: int | None, code: int, batch: int) -> None:
+    """Refuse sizes whose model cannot fit in this machine's memory, before building it."""
+    widths = [784, hidden, code, hidden, 784] if hidden else [784, code, 784]
+    params = sum(a * b + b for a, b in zip(widths, widths[1:]))
+    need = params * BYTES_PER_PARAMETER + 8 * 4 * min(batch, 60_000) * sum(widths)
+    have = _physical_memory()
+    limit = have if have is not None else UNKNOWN_MEMORY_LIMIT
+    if need > limit:
+        both = hidden and hidden != 128
+        sizes = f"--code-size {code:,}" + (f" and --hidden-size {hidden:,} make" if both else " makes")
+        where = (f"this machine has {have / 2**30:,.1f} GiB" if have is not None else
+                 f"more than the {limit / 2**30:,.0f} GiB scratchae allows where it cannot tell")
+        raise UsageError(f"{sizes} a {model} model of {params:,} parameters: training it needs "
+                         f"about {need / 2**30:,.1f} GiB of memory, {where}; choose smaller sizes")
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def _parse_uses(values: list[str]) -> dict[str, str]:
@@ -239,11 +272,28 @@ def _save_json(obj: dict, path: str) -> str:
     return path
 
 
-def _make_out(folder: str) -> None:
+def _make_out(folder: str, names: tuple[str, ...] = ()) -> None:
+    """Create the output folder and make sure files can be written there, and that none of
+    `names` is taken by a folder: before training, so a run is never lost at its end."""
+    import tempfile
+
+    from .._files import target_path
+
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create output folder {folder!r}: {exc.strerror or exc}") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".scratchae-write-test.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"cannot write into output folder {folder!r}: {exc.strerror or exc}") from None
+    for name in names:
+        try:
+            target_path(os.path.join(folder, name))
+        except OSError as exc:
+            raise UsageError(f"cannot write {os.path.join(folder, name)!r}: {exc.strerror}") from None
 
 
 def _train_one(label: str, ae, x_in, x_target, x_test_in, x_test, epochs: int, args) -> dict:
@@ -284,7 +334,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
     _check_common(args)
     data = _load_data(args.dataset)
-    _make_out(args.out)
+    _make_out(args.out, ("vanilla-reconstructions.png", "vanilla-weights.png", "denoising.png",
+                         "sparse-code-distributions.png", "sparse-losses.png", "loss-curves.png",
+                         "summary.json"))
     recipe = autoencoders.ARTICLE
     epochs = {k: args.epochs or recipe[k]["epochs"] for k in ("vanilla", "denoising", "sparse")}
     seed = args.seed
@@ -375,13 +427,14 @@ def _inputs(settings: dict, data):
 
 def run_train(args: argparse.Namespace) -> int:
     from .. import __version__, plotting
+    from ..training import NonFiniteLossError
 
     settings = _check_train(args)
     if settings["use"]:
         return run_train_own(args, settings, _load_sources(settings))
     data = _load_data(args.dataset)
-    _make_out(args.out)
     name = settings["model"]
+    _make_out(args.out, _train_outputs(name))
     ae = _build(settings)
     x, xt = data.x_train, data.x_test
     x_in, xt_in = _inputs(settings, data)
@@ -390,19 +443,23 @@ def run_train(args: argparse.Namespace) -> int:
     out = args.out
     model_path = os.path.join(out, f"{name}.npz")
     dataset_info = {"name": data.name, "description": data.description, "train": len(x), "test": len(xt)}
+    stopped = {"model": name, "dataset": dataset_info, "arguments": settings,
+               "scratchae_version": __version__}
     try:
         r = _train_one(name, ae, x_in, x, xt_in, xt, settings["epochs"], args)
     except KeyboardInterrupt:
-        # Nothing lost: keep the completed epochs (fit leaves the model usable), then exit 130.
-        done = ae.model.history.history.get("loss", []) if ae.model.history else []
-        if done:
-            ae.model.save(model_path)
-            _save_json({"model": name, "loss": [float(v) for v in done], "epochs": len(done),
-                        "interrupted": True, "dataset": dataset_info, "arguments": settings,
-                        "scratchae_version": __version__},
-                       os.path.join(out, f"{name}-history.json"))
-            print(f"scratchae: saved the {len(done)} completed epoch(s) to {model_path}", file=sys.stderr)
+        # Nothing lost: fit put the model back to the end of its last completed epoch; save
+        # exactly that (a second Ctrl-C waits for the save), then exit 130.
+        saved = _save_completed(ae.model, model_path, stopped | {"interrupted": True})
+        if saved:
+            print(f"scratchae: {saved}", file=sys.stderr)
         raise
+    except NonFiniteLossError as exc:
+        saved = _save_completed(ae.model, model_path, stopped | {"interrupted": False,
+                                                                 "diverged": str(exc)})
+        hint = f"; a smaller --l1 (now {settings['l1']:g}) may help" if settings["l1"] else ""
+        raise UsageError(f"training diverged: {str(exc).split(';')[0]}; "
+                         f"{saved or 'no epoch completed, nothing saved'}{hint}") from None
 
     print()
     print(_table([r]))
@@ -439,6 +496,28 @@ def run_train(args: argparse.Namespace) -> int:
     for path in written:
         print(f"  {os.path.basename(path)}")
     return 0
+
+
+def _train_outputs(name: str) -> tuple[str, ...]:
+    """The files `train NAME` writes into --out."""
+    first = f"{name}.png" if name == "denoising" else f"{name}-reconstructions.png"
+    return (f"{name}.npz", f"{name}-history.json", first, f"{name}-loss.png", f"{name}-weights.png",
+            f"{name}-codes.png")
+
+
+def _save_completed(model, model_path: str, info: dict) -> str:
+    """Save the model and a history of its completed epochs (what fit left it at), with
+    Ctrl-C held until both files are written; '' when no epoch completed."""
+    from ..training import held_interrupts
+
+    done = [float(v) for v in model.history.history.get("loss", [])] if model.history else []
+    if not done:
+        return ""
+    history = os.path.join(os.path.dirname(model_path), os.path.basename(model_path)[:-4] + "-history.json")
+    with held_interrupts(raise_after=False):       # already stopping: a second Ctrl-C waits
+        model.save(model_path)
+        _save_json(info | {"loss": done, "epochs": len(done)}, history)
+    return f"saved the {len(done)} completed epoch(s) to {model_path} and {os.path.basename(history)}"
 
 
 # -- scratchae train NAME --use PIECE=FILE -------------------------------------------------------
