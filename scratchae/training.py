@@ -174,20 +174,23 @@ def _epoch(model: Any, batches: "_Batches", epoch: int, shuffle: bool, start: "C
 def _check_last_update(model: Any, start: "Checkpoint", epoch: int, b: int, xb: np.ndarray,
                        yb: np.ndarray) -> None:
     """The epoch's last update is checked by no later batch: check it here, once per epoch
-    (the weights are finite, and so is the loss of the last batch with them)."""
+    (the weights and optimizer state are finite, and so is the loss of the last batch with
+    the weights). So every checkpoint holds a finite state, which can always be restored."""
     where = f"after the last update of epoch {epoch + 1} (batch {b + 1})"
-    if not weights_finite(model):
-        raise _diverged(model, start, f"the weights became non-finite {where}")
+    if not state_finite(model):
+        raise _diverged(model, start, f"the weights or optimizer state became non-finite {where}")
     value = model.compute_loss(xb, yb)
     if not math.isfinite(value):
         raise _diverged(model, start, f"loss became {value} {where}, on that batch")
 
 
-def weights_finite(model: Any) -> bool:
-    """Whether every parameter the optimizer updates is finite. A NaN makes min and max NaN
-    and an infinity is one of them: two passes, no array-sized temporary."""
-    return all(math.isfinite(p.min()) and math.isfinite(p.max())
-               for _, p, _ in model.optimizer_parameters())
+def state_finite(model: Any) -> bool:
+    """Whether every parameter and every optimizer state array (Adam's moments) is finite, so
+    a checkpoint of them can always be restored. A NaN makes min and max NaN and an infinity
+    is one of them: two passes per array, no array-sized temporary."""
+    arrays = [p for _, p, _ in model.optimizer_parameters()]
+    arrays += [a for k, a in model.optimizer.get_state().items() if k != "iterations"]
+    return all(a.size == 0 or (math.isfinite(a.min()) and math.isfinite(a.max())) for a in arrays)
 
 
 def _back_to(history: History) -> str:
@@ -369,11 +372,11 @@ def train_one_batch(model: Any, x: np.ndarray, y: np.ndarray) -> float:
         model._spare_checkpoint = before
         raise NonFiniteLossError(f"loss is {value} on this batch; its update was not applied and "
                                  f"{where}. Try a smaller learning_rate, or check the data.")
-    if not weights_finite(model):
+    if not state_finite(model):
         before.restore(model)
         model._spare_checkpoint = before
-        raise NonFiniteLossError(f"the update of this batch (loss {value}) made the weights "
-                                 "non-finite; it was undone. Try a smaller learning_rate.")
+        raise NonFiniteLossError(f"the update of this batch (loss {value}) made the weights or "
+                                 "optimizer state non-finite; it was undone. Try a smaller learning_rate.")
     model._spare_checkpoint, model._last_good = model._last_good, before
     return value
 

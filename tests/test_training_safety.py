@@ -286,7 +286,7 @@ class Blowup(SGD):
                 p[...] = self.value
 
 
-@pytest.mark.parametrize("value, words", [(np.nan, "weights became non-finite"),
+@pytest.mark.parametrize("value, words", [(np.nan, "weights or optimizer state became non-finite"),
                                           (1e30, "loss became inf"), (1e18, "loss became")],
                          ids=["nan", "1e30", "1e18"])
 def test_the_last_update_of_fit_is_checked(value, words):
@@ -300,6 +300,35 @@ def test_the_last_update_of_fit_is_checked(value, words):
     assert m.optimizer.iterations == BATCHES and m.history.epoch == [0]
     assert np.all(np.isfinite(m.predict(X))) and np.isfinite(m.evaluate(X, X))
     assert_same_state(state(m), state(twin(1, loss="mse", last="linear", optimizer=SGD(0.01))))
+
+
+class InfiniteMoments(SGD):
+    """SGD with momentum whose velocity becomes infinite on one chosen step, the weights not."""
+
+    def __init__(self, step):
+        super().__init__(learning_rate=0.01, momentum=0.5)
+        self.step = step
+
+    def apply(self, parameters):
+        super().apply(parameters)
+        if self.iterations == self.step:
+            for v in self.momentums.values():
+                v[...] = np.inf
+
+
+def test_a_non_finite_optimizer_state_is_caught_and_never_checkpointed():
+    """Adam's or SGD's state gone infinite with finite weights would poison every later step,
+    and a checkpoint holding it could not be restored: it stops training like a NaN loss."""
+    m = twin(0, optimizer=InfiniteMoments(BATCHES))
+    with pytest.raises(NonFiniteLossError, match="optimizer state became non-finite after the last update of epoch 1"):
+        m.fit(X, X, epochs=3, batch_size=16, verbose=0, seed=5)
+    assert m.optimizer.iterations == 0 and m.history.epoch == []
+    m = make(optimizer=InfiniteMoments(2))
+    m.train_on_batch(X, X)
+    with pytest.raises(NonFiniteLossError, match="optimizer state non-finite; it was undone"):
+        m.train_on_batch(X, X)
+    assert all(np.all(np.isfinite(v)) for v in m.optimizer.momentums.values())
+    assert m.optimizer.iterations == 1
 
 
 def test_non_finite_validation_loss_stops_training_too():
@@ -378,7 +407,7 @@ def test_train_on_batch_undoes_an_update_to_non_finite_weights_at_once():
     m = make(loss="mse", last="linear", optimizer=Blowup(2, np.nan))
     m.train_on_batch(X, X)
     good = state(m)
-    with pytest.raises(NonFiniteLossError, match="made the weights non-finite; it was undone"):
+    with pytest.raises(NonFiniteLossError, match="made the weights or optimizer state non-finite; it was undone"):
         m.train_on_batch(X, X)
     assert_same_state(state(m), good)
 
