@@ -432,11 +432,11 @@ def test_ctrl_c_while_importing_prints_no_traceback(tmp_path):
     (MemoryError("Unable to allocate 95.4 GiB"), 2, "out of memory (Unable to allocate 95.4 GiB): try smaller sizes"),
 ], ids=["divergence", "memory"])
 def test_what_a_command_does_not_catch_is_still_one_line(monkeypatch, capsys, exc, code, words):
-    from scratchae.cli import train
+    from scratchae.cli import demo
 
     def run(args):
         raise exc
 
-    monkeypatch.setattr(train, "run_demo", run)
+    monkeypatch.setattr(demo, "run_demo", run)
     got, err = run_in_process(["demo"], capsys)
     assert got == code and len(err) == 1 and err[0].startswith(f"scratchae: error: {words}"), err

@@ -1,8 +1,8 @@
 """The `scratchae` command: one sub-command per module of this package.
 
-    scratchae demo         train the article's autoencoders and draw its figures  (cli/train.py)
+    scratchae demo         train the article's autoencoders and draw its figures  (cli/demo.py)
     scratchae train NAME   train one autoencoder                                   (cli/train.py)
-    scratchae train NAME --use dense=FILE    ... with your exercise's class, beside scratchae's
+    scratchae train NAME --use dense=FILE    ... with your exercise's class, beside scratchae's (cli/own.py)
     scratchae gradcheck    check every backward pass of the article's models       (cli/gradcheck.py)
 
 Exit codes: 0 success, 1 a check failed (or a piece of yours did not train like scratchae's),
@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import gradcheck, train   # each module adds its own sub-commands
+    from . import demo, gradcheck, train   # each module adds its own sub-commands
 
     parser = _Parser(
         prog="scratchae",
@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n")[1],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    demo.add_commands(sub)
     train.add_commands(sub)
     gradcheck.add_commands(sub)
     return parser
