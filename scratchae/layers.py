@@ -34,6 +34,7 @@ import numpy as np
 from . import activations as _activations
 from . import config, initializers, regularizers
 from ._validate import array_from_list, positive_int
+from .graph import SymbolicTensor
 from .utils import as_rng
 
 _name_counters: dict[str, itertools.count] = defaultdict(itertools.count)
@@ -43,22 +44,6 @@ def _unique_name(base: str) -> str:
     """Keras's naming: dense, dense_1, dense_2, ..."""
     k = next(_name_counters[base])
     return base if k == 0 else f"{base}_{k}"
-
-
-class SymbolicTensor:
-    """A placeholder for data flowing through a model being defined (Keras's KerasTensor).
-
-    It knows its shape (None for the batch), the layer that produced it and that layer's input,
-    so `Model(inputs, outputs)` can walk the chain back from outputs to inputs.
-    """
-
-    def __init__(self, shape: tuple, layer: "Layer", parent: "SymbolicTensor | None") -> None:
-        self.shape = shape
-        self.layer = layer
-        self.parent = parent
-
-    def __repr__(self) -> str:
-        return f"<SymbolicTensor shape={self.shape} from {self.layer.name}>"
 
 
 class Layer:
@@ -364,52 +349,35 @@ class Dense(Layer):
         return f"Dense({self.units}, activation={self.activation.name!r}, name={self.name!r})"
 
 
-# -- the functional API: from an output tensor back to its input ------------------------------
-def trace_chain(inputs: Any, outputs: Any) -> list[Layer]:
-    """The layers from `inputs` to `outputs`, walking back through each tensor's parent."""
-    if isinstance(inputs, (list, tuple)):
-        if len(inputs) != 1:
-            raise ValueError(f"scratchae models take exactly one input, got {len(inputs)}")
-        inputs = inputs[0]
-    if isinstance(outputs, (list, tuple)):
-        if len(outputs) != 1:
-            raise ValueError(f"scratchae models have exactly one output (a chain), got {len(outputs)}")
-        outputs = outputs[0]
-    for name, t in (("inputs", inputs), ("outputs", outputs)):
-        if not isinstance(t, SymbolicTensor):
-            raise TypeError(f"Model {name} must be a symbolic tensor from Input(...) or a layer call, "
-                            f"got {type(t).__name__}")
-    chain: list[Layer] = []
-    t = outputs
-    while t is not None and t is not inputs:
-        chain.append(t.layer)
-        t = t.parent
-    if t is None:
-        raise ValueError("outputs are not computed from inputs: the chain from outputs back to an "
-                         "Input does not pass through the given inputs")
-    chain.append(inputs.layer if inputs.parent is None else _input_for(inputs))
-    chain.reverse()
-    seen = set()
-    for layer in chain:
-        if id(layer) in seen:
-            raise ValueError(f"layer {layer.name!r} appears twice in the chain: branching and "
-                             "repeated layers are out of scope in scratchae")
-        seen.add(id(layer))
-    check_unique_names(chain)
-    return chain
+class Logits:
+    """A Dense layer up to its logits: what runs in place of a model's last layer when the model
+    trains its sigmoid and binary cross-entropy as one loss on logits (see `Model.compile`'s
+    `fuse_sigmoid_bce`; the loss is `losses.BinaryCrossentropy(from_logits=True)`).
 
+        forward(x)  = layer.forward_logits(x)    z = x . kernel + bias, the sigmoid left out
+        backward(dz) = layer.backward_logits(dz)  dz = dL/dz from BinaryCrossentropy(from_logits=True)
+    """
 
-def check_unique_names(layers: list[Layer]) -> None:
-    """Weights are saved under '<layer name>/<param>': two layers may not share a name."""
-    names = [l.name for l in layers]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise ValueError(f"all layer names in a model must be unique; repeated: {dup}")
+    def __init__(self, layer: Dense) -> None:
+        self.layer = layer
+        self.name = f"{layer.name} (logits)"
 
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return self.layer.params
 
-def _input_for(t: SymbolicTensor) -> InputLayer:
-    """An InputLayer for a model whose inputs are an intermediate tensor (a decoder's, say)."""
-    return InputLayer((t.shape[-1],), dtype=t.layer.dtype)
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        return self.layer.grads
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.layer.forward_logits(x)
+
+    def backward(self, dz: np.ndarray) -> np.ndarray:
+        return self.layer.backward_logits(dz)
+
+    def __repr__(self) -> str:
+        return f"Logits({self.layer.name})"
 
 
 def _snake(name: str) -> str:

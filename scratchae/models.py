@@ -16,22 +16,12 @@ the textbook's, every piece's own forward and backward:
     backward:  dy = loss.backward();  dy = piece.backward(dy) for each piece in reverse
     update:    optimizer.apply(the (path, param, grad) triples)
 
-Two optimisations are visible pieces of that step, each with a switch in `compile`:
-
-* `fuse_sigmoid_bce=True`: when the last layer is scratchae's own `Dense` with scratchae's own
-  `Sigmoid` (no activity penalty on it) and the loss is scratchae's own `BinaryCrossentropy`,
-  the model trains on `BinaryCrossentropy(from_logits=True)`: the last piece is that layer up
-  to its logits (`Logits`), the sigmoid moves into the loss, and dL/dz = (sigmoid(z) - y)/(N D)
-  is exact and never NaN (see `scratchae.losses`). A subclass of any of the three is never
-  fused: your own code always runs. `summary()` says which loss trains.
-* `pack_parameters=True`: the parameters live in one contiguous buffer (and the gradients in
-  a twin), so the optimizer updates all of them with a few vector operations. The layers'
-  `params`/`grads` entries become views of the buffers at the first step. A layer that puts
-  new arrays in its dicts (`self.grads["kernel"] = x.T @ dz`) trains all the same: every
-  step, before the update, the model notices the new array and copies it into the buffer.
-  Keep references to weight arrays only after the first step, or use `get_weights()`.
-
-Both are tested to give the plain step's numbers (to float32 rounding).
+Two optimisations are visible pieces of that step, each with a switch in `compile`: the loss
+on logits (`fuse_sigmoid_bce`: scratchae's own last sigmoid and BCE trained as
+`BinaryCrossentropy(from_logits=True)` on the last layer's logits, the `Logits` piece; a
+subclass of any of them is never fused) and one buffer for all parameters
+(`pack_parameters`, `scratchae.buffers`; a layer that puts new arrays in its dicts trains all
+the same). Both give the plain step's numbers (tested); `summary()` says which loss trains.
 """
 from __future__ import annotations
 
@@ -46,43 +36,15 @@ from . import optimizers as _optimizers
 from ._contract import check_backward
 from ._validate import as_matrix, positive_int
 from .activations import Sigmoid
-from .layers import Dense, InputLayer, Layer, SymbolicTensor, check_unique_names, trace_chain
+from .graph import SymbolicTensor, check_chain, trace_chain
 from ._summary import summary_table
-from .training import (Checkpoint, History, NonFiniteLossError, ParameterBuffers, check_verbose,
+from .buffers import ParameterBuffers
+from .layers import Dense, InputLayer, Layer, Logits
+from .training import (Checkpoint, History, NonFiniteLossError, check_verbose,
                        evaluate_batches, fit_model, train_one_batch)
 from .utils import global_rng
 
-__all__ = ["Model", "Sequential", "Logits", "History", "NonFiniteLossError", "load_model"]
-
-
-class Logits:
-    """The last Dense layer up to its logits: what runs in its place when the model trains its
-    sigmoid and binary cross-entropy as one loss on logits (`compile(fuse_sigmoid_bce=True)`).
-
-        forward(x)  = layer.forward_logits(x)    z = x . kernel + bias, the sigmoid left out
-        backward(dz) = layer.backward_logits(dz)  dz = dL/dz from BinaryCrossentropy(from_logits=True)
-    """
-
-    def __init__(self, layer: Dense) -> None:
-        self.layer = layer
-        self.name = f"{layer.name} (logits)"
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return self.layer.params
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return self.layer.grads
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return self.layer.forward_logits(x)
-
-    def backward(self, dz: np.ndarray) -> np.ndarray:
-        return self.layer.backward_logits(dz)
-
-    def __repr__(self) -> str:
-        return f"Logits({self.layer.name})"
+__all__ = ["Model", "Sequential", "History", "NonFiniteLossError", "load_model"]
 
 
 class Model:
@@ -107,7 +69,12 @@ class Model:
         self._layers: list[Layer] = []
         if inputs is None and outputs is None:
             return
-        self._layers = trace_chain(inputs, outputs)
+        inp, layers = trace_chain(inputs, outputs)
+        # the chain starts at an Input's layer, or at a new InputLayer for an intermediate
+        # tensor (a decoder's input is the encoder's code)
+        first = inp.layer if inp.parent is None else InputLayer((inp.shape[-1],), dtype=inp.layer.dtype)
+        self._layers = [first] + layers
+        check_chain(self._layers)
         self._check_dtypes()
 
     # -- structure -------------------------------------------------------------------------
@@ -165,11 +132,15 @@ class Model:
         """Choose the optimizer ('adam', 'sgd' or an instance) and the loss ('binary_crossentropy',
         'mse' or an instance).
 
-        fuse_sigmoid_bce: train a last sigmoid and BCE as one loss on logits, when both are
-            scratchae's own (see the module docstring; `training_loss` says what trains).
-        pack_parameters: one contiguous buffer for all parameters, made at the first step
-            (False: the optimizer gets one (path, param, grad) triple per parameter, its state
-            keyed by path, 'dense/kernel', ...; a little slower).
+        fuse_sigmoid_bce: when the last layer is scratchae's own `Dense` with its own `Sigmoid`
+            (no activity penalty on it) and the loss its own `BinaryCrossentropy`, train on
+            `BinaryCrossentropy(from_logits=True)` from that layer's logits: dL/dz =
+            (sigmoid(z) - y) / (N D), exact and never NaN (`fused`, `training_loss`).
+        pack_parameters: one contiguous buffer for all parameters, made at the first step: the
+            layers' `params`/`grads` entries become views of it (keep references to weight
+            arrays only after that, or use `get_weights()`); an array a layer puts in its dicts
+            later is copied in before each update. False: one (path, param, grad) triple per
+            parameter, optimizer state keyed 'dense/kernel', ...; a little slower.
         """
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='binary_crossentropy'")
@@ -456,7 +427,7 @@ class Sequential(Model):
             width = prev.input_dim if isinstance(prev, InputLayer) else getattr(prev, "units", None)
             if width is not None:
                 layer.build(width)
-        check_unique_names(self._layers + [layer])
+        check_chain(self._layers + [layer])
         self._layers.append(layer)
         self._check_dtypes()
 

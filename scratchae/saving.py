@@ -28,7 +28,8 @@ from . import losses as _losses
 from . import optimizers as _optimizers
 from ._files import atomic_write
 from ._validate import all_finite, positive_int
-from .layers import Dense, InputLayer, SymbolicTensor
+from .graph import SymbolicTensor
+from .layers import Dense, InputLayer
 from .models import Model, Sequential
 
 FORMAT_NAME = "scratchae-model"
