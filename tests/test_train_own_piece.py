@@ -111,6 +111,22 @@ def test_a_learners_wrong_dense_file_fails_to_train_and_says_what_to_run(tmp_pat
     assert f"does not train the model; run scratchae gradcheck --exercise dense {path}" in out
 
 
+def test_a_wrong_backward_that_adam_hides_is_still_called_wrong(tmp_path, capsys):
+    # the bias gradient averaged over the batch instead of summed: Adam divides each step by
+    # the gradient's own size, so training matches the library's; the gradient check does not
+    text = (SOLUTIONS / "dense.py").read_text()
+    wrong = text.replace('dy.sum(axis=0)', 'dy.mean(axis=0)')
+    assert wrong != text
+    path = tmp_path / "my_dense.py"
+    path.write_text(wrong)
+    code, h = train(tmp_path, "vanilla", f"dense={path}", extra=[*TINY, "--epochs", "1"])
+    out = capsys.readouterr().out
+    assert h["loss"][-1] == pytest.approx(h["scratchae_loss"][-1], rel=5e-3)   # trains the same
+    assert code == 1 and h["trains_like_scratchae"] is False
+    assert "but its gradient check fails" in out
+    assert f"run scratchae gradcheck --exercise dense {path}" in out
+
+
 # -- the learner's code is what runs -----------------------------------------------------------
 @pytest.mark.parametrize("piece, build, places", [
     ("dense", autoencoders.deep, 4), ("relu", autoencoders.deep, 3),

@@ -147,6 +147,12 @@ def _verdict(sources: list, own_label: str, lib_label: str, start: float, final:
         if broken:
             return True, (f"{head}: {subject} is wrong, yet trains like the library's (training "
                           f"can hide what a gradient check sees): {_commands(sources)}")
+        failing = [s for s in sources if not _passes_gradcheck(s)]
+        if failing:
+            return False, (f"{head}: {subject} {'trains' if len(sources) == 1 else 'train'} like the "
+                           f"library's, but its gradient check fails (Adam scales each parameter's "
+                           f"step by its own gradient's size, so a constant factor, a mean for a "
+                           f"sum, does not show in training): run {_commands(failing)}")
         return True, f"{head}: {subject} {'trains' if len(sources) == 1 else 'train'} like the library's."
     fix = f"run {_commands(sources)}"
     verb = "does" if len(sources) == 1 or broken else "do"
@@ -161,3 +167,14 @@ def _verdict(sources: list, own_label: str, lib_label: str, start: float, final:
                        f"something in {subject} is off; {fix}")
     return False, (f"{head} ({rel:+.1%}): lower than the library's from the same start, which a "
                    f"right backward does not give: something in {subject} is off; {fix}")
+
+
+def _passes_gradcheck(source) -> bool:
+    """Whether a learner's piece passes its exercise's gradient check (training alone can miss
+    a wrong backward: see `_verdict`)."""
+    from ..exercises import ExerciseError, run_exercise
+
+    try:
+        return run_exercise(source.piece, source.origin).ok
+    except (ExerciseError, OSError, ValueError):
+        return False
