@@ -52,8 +52,9 @@ PIECE is dense, relu, sigmoid, bce or l1 (l1: a model with an L1 penalty, e.g. s
 The model trains twice from the same seed and weights, with your pieces and with
 scratchae's, on mnist-5k for 2 epochs unless --dataset/--epochs say otherwise; both losses
 are printed side by side with a verdict (exit code 1 when yours does not train like
-scratchae's, or trains like it but fails its gradient check) and written to NAME-history.json (loss, scratchae_loss). Also writes NAME.npz,
-NAME-reconstructions.png (yours and scratchae's) and NAME-loss.png.
+scratchae's, or trains like it but fails its gradient check) and written to
+NAME-history.json (loss, scratchae_loss). Also writes NAME.npz, NAME-reconstructions.png
+(yours and scratchae's) and NAME-loss.png.
 """
 
 def add_commands(sub) -> None:
