@@ -8,8 +8,17 @@ The contract every differentiable piece of scratchae follows
                               `piece.grads`, a dict with the same keys, shapes and dtypes
                               as `piece.params` ('kernel', 'bias').
 
-Calling backward before forward raises a clear error. Activations (`scratchae.activations`),
-losses and regularizers follow the same contract.
+Calling backward before forward raises a clear error. Activations (`scratchae.activations`)
+follow it as is. Losses and regularizers end a chain in a scalar, so for them
+
+    value = piece.forward(x, ...)      a Python float (a loss also takes the targets)
+    dx    = piece.backward(dvalue=1.0) dvalue = dL/dvalue, the upstream gradient of a scalar
+                                       is a scalar (1 when the piece is the whole loss)
+
+(`loss(y_true, y_pred)`, the call, keeps Keras's argument order so ported lines run; the
+contract's `forward(y_pred, y_true)` puts the differentiated input first, as everywhere.)
+The trainer (`scratchae.models`) and the checker (`scratchae.gradcheck`) check what a
+backward hands back against this contract (`scratchae._contract`).
 
 `Dense(units, activation="relu")` is the affine map y = x . kernel + bias followed by an
 activation piece (CS231n's "sandwich" layer), so each part can be checked on its own:

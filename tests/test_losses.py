@@ -188,7 +188,7 @@ def test_shape_mismatch_empty_and_non_arrays():
 
 
 def test_bce_targets_outside_unit_interval_are_rejected():
-    # DESIGN.md section 7: "BCE targets outside [0, 1]" get a clear ValueError
+    # BCE targets outside [0, 1] (images not divided by 255) get a clear ValueError
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         BinaryCrossentropy().forward(np.full((1, 2), 0.5), np.array([[0.0, 255.0]]))
 

@@ -38,7 +38,7 @@ def test_l2_known_value_and_gradient():
 
 
 def test_penalty_is_summed_over_batch_not_averaged():
-    # Keras 2.0 convention (DESIGN.md section 3): doubling the batch doubles the penalty
+    # Keras 2.0 convention (the article's l1 sums over the batch): doubling the batch doubles the penalty
     h = np.array([[1.0, -1.0]])
     assert l1(1.0)(np.vstack([h, h])) == pytest.approx(2 * l1(1.0)(h))
     assert l1(1.0)(h) == 2.0
