@@ -16,6 +16,16 @@ every unit,
     L1:  penalty = factor * sum_{n,j} |h[n, j]|        dpenalty/dh = factor * sign(h)   (0 at h == 0)
     L2:  penalty = factor * sum_{n,j} h[n, j]^2        dpenalty/dh = 2 * factor * h
 
+and one penalty that is not elementwise, the sparse autoencoder of the UFLDL notes:
+
+    KL:  rho_hat[j] = (1/N) sum_n h[n, j]             the mean activation of unit j over the batch
+         penalty = beta * sum_j KL(rho || rho_hat[j])
+                 = beta * sum_j [ rho log(rho / rho_hat[j]) + (1 - rho) log((1 - rho) / (1 - rho_hat[j])) ]
+         dpenalty/dh[n, j] = (beta / N) * ( -rho / rho_hat[j] + (1 - rho) / (1 - rho_hat[j]) )
+
+KL reads rho_hat[j] as the probability that unit j fires, so it needs activations in [0, 1]:
+a sigmoid code layer (see `KLSparsity`).
+
 Newer Keras (tf.keras, and Keras >= 3.14) divides the activity penalty by the batch size, so the
 same `l1(1e-5)` there is 32 times weaker at batch size 32. To reproduce that behaviour here,
 divide the factor by your batch size yourself.
@@ -32,6 +42,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import config
 from ._registry import from_config as _from_config, lookup
 from ._validate import finite_float
 
@@ -125,6 +136,104 @@ class L2(Regularizer):
         return f"L2(l2={self.l2!r})"
 
 
+class KLSparsity(Regularizer):
+    """KL-divergence sparsity (the UFLDL notes' sparse autoencoder): beta * sum_j KL(rho || rho_hat_j).
+
+    rho_hat_j = mean over the batch of unit j's activation, read as the probability that the
+    unit fires; the penalty pulls every unit's mean towards the target `rho` (e.g. 0.05: each
+    unit on for about 5% of the inputs). Unlike L1 it is not summed over the batch: rho_hat is
+    a mean, so the penalty does not grow with the batch size, and each unit is pushed by how far
+    its *mean* is from rho, not by each value (a unit already at rho gets no push at all).
+
+        penalty  = beta * sum_j [ rho log(rho / rho_hat_j) + (1 - rho) log((1 - rho) / (1 - rho_hat_j)) ]
+        dP/dh[n, j] = (beta / N) * ( -rho / rho_hat_j + (1 - rho) / (1 - rho_hat_j) )   (the same for every n)
+
+    Derived in docs/backprop.md#kl-sparsity.
+
+    Activations must be in [0, 1], a sigmoid code layer: a batch with any value outside
+    [0, 1] is refused with a ValueError (a ReLU code, unbounded above, is refused as soon as
+    one of its values exceeds 1; while a ReLU code stays within [0, 1], rho_hat is its mean
+    activation, no longer a firing probability, and a unit at 0 for the whole batch sits on
+    the clip below, with no gradient). rho_hat is clipped to [1e-7, 1 - 1e-7] before the
+    logs, as binary cross-entropy clips p, and the gradient is 0 for a unit whose mean was
+    clipped (the honest derivative of the clipped form). A NaN activation gives a NaN
+    penalty, so training stops as for any diverged loss.
+
+    Parameters
+    ----------
+    rho : float in (0, 1)
+        The target mean activation of every unit (UFLDL: 0.05).
+    beta : float >= 0
+        The weight of the penalty (UFLDL: 3, with a squared error *summed* over the pixels;
+        scratchae's losses are means over the pixels, so the same balance is about beta / D).
+
+        >>> import numpy as np
+        >>> reg = KLSparsity(rho=0.2, beta=3.0)
+        >>> h = np.array([[0.1, 0.6], [0.3, 0.2]])           # rho_hat = [0.2, 0.4]
+        >>> round(reg.forward(h), 6)                         # 3 * (0 + KL(0.2 || 0.4))
+        0.274549
+        >>> reg.backward()                                   # unit 0 is at rho: no push
+        array([[0.  , 1.25],
+               [0.  , 1.25]])
+    """
+
+    def __init__(self, rho: float = 0.05, beta: float = 3.0) -> None:
+        super().__init__()
+        self.rho = finite_float("rho", rho, strictly_positive=True)
+        if self.rho >= 1.0:
+            raise ValueError(f"rho must be < 1 (a target firing probability in (0, 1)), got {self.rho}")
+        self.beta = finite_float("beta", beta, minimum=0.0)
+
+    def _rho_hat(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(rho_hat clipped, inside-the-clip mask), float64, one per unit; None for a NaN batch."""
+        if not isinstance(h, np.ndarray) or h.ndim != 2 or h.size == 0:
+            raise ValueError(f"KLSparsity needs a non-empty (N, units) array of activations, got "
+                             f"{getattr(h, 'shape', type(h).__name__)}")
+        lo, hi = float(h.min()), float(h.max())
+        if np.isnan(lo) or np.isnan(hi):
+            return None
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(
+                f"KLSparsity reads each unit's mean activation as a firing probability, so the "
+                f"activations must be in [0, 1]; got values in [{lo:.4g}, {hi:.4g}]"
+                + (" (a ReLU code? give the code layer activation='sigmoid')" if hi > 1.0 else ""))
+        mean = h.mean(axis=0, dtype=np.float64)
+        eps = config.EPSILON
+        return np.clip(mean, eps, 1 - eps), (mean > eps) & (mean < 1 - eps)
+
+    def value(self, h: np.ndarray) -> float:
+        found = self._rho_hat(h)
+        if found is None:
+            return float("nan")
+        q, _ = found
+        rho = self.rho
+        kl = rho * np.log(rho / q) + (1 - rho) * np.log((1 - rho) / (1 - q))
+        return self.beta * float(kl.sum())
+
+    def gradient(self, h: np.ndarray) -> np.ndarray:
+        """d/dh of beta * sum_j KL(rho || rho_hat_j), shape of h.
+
+        The penalty depends on h[n, j] only through rho_hat_j = (1/N) sum_m h[m, j], so by the
+        chain rule dP/dh[n, j] = dP/drho_hat_j * (1/N), with
+        dKL(rho || q)/dq = -rho / q + (1 - rho) / (1 - q). Every row n of unit j gets the same
+        value: the penalty pushes on the unit's mean. Derived in docs/backprop.md#kl-sparsity.
+        """
+        found = self._rho_hat(h)
+        if found is None:
+            return np.full_like(h, np.nan)
+        q, inside = found
+        row = (self.beta / h.shape[0]) * (-self.rho / q + (1 - self.rho) / (1 - q)) * inside
+        out = np.empty_like(h)
+        out[...] = row
+        return out
+
+    def get_config(self) -> dict:
+        return {"class_name": "KLSparsity", "rho": self.rho, "beta": self.beta}
+
+    def __repr__(self) -> str:
+        return f"KLSparsity(rho={self.rho!r}, beta={self.beta!r})"
+
+
 def l1(l1: float = 0.01) -> L1:
     """Keras's lower-case alias: `activity_regularizer=l1(1e-5)`."""
     return L1(l1)
@@ -135,11 +244,16 @@ def l2(l2: float = 0.01) -> L2:
     return L2(l2)
 
 
-def from_config(config: dict | None) -> Regularizer | None:
+def kl_sparsity(rho: float = 0.05, beta: float = 3.0) -> KLSparsity:
+    """The lower-case alias, like `l1`: `activity_regularizer=kl_sparsity(0.05, 3.0)`."""
+    return KLSparsity(rho, beta)
+
+
+def from_config(cfg: dict | None) -> Regularizer | None:
     """Rebuild a regularizer from `get_config()` output (used by load_model); None stays None."""
-    if config is None:
+    if cfg is None:
         return None
-    return _from_config("regularizer", config, {"L1": L1, "L2": L2})
+    return _from_config("regularizer", cfg, {"L1": L1, "L2": L2, "KLSparsity": KLSparsity})
 
 
 def get(identifier: str | Regularizer | None) -> Regularizer | None:

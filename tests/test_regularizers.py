@@ -1,4 +1,5 @@
-"""L1 and L2 activity penalties: known answers (sign(0) = 0), gradient checks, dtypes, errors."""
+"""L1, L2 and KL-sparsity activity penalties: known answers (sign(0) = 0; KL worked by hand),
+gradient checks, dtypes, errors, save/load of a KL model."""
 import math
 
 import numpy as np
@@ -7,8 +8,8 @@ from hypothesis import given, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from scratchae import regularizers
-from scratchae.gradcheck import check_piece
-from scratchae.regularizers import L1, L2, l1, l2
+from scratchae.gradcheck import check_piece, numerical_gradient
+from scratchae.regularizers import L1, L2, KLSparsity, kl_sparsity, l1, l2
 
 GOOD = 1e-7
 shapes = st.tuples(st.integers(1, 8), st.integers(1, 16))
@@ -115,3 +116,141 @@ def test_get_takes_keras_names_instances_and_none():
     assert isinstance(regularizers.get("l1"), L1) and regularizers.get("L2").l2 == 0.01
     with pytest.raises(ValueError, match=r"unknown activity_regularizer 'l3': expected one of \['l1', 'l2'\]"):
         regularizers.get("l3")
+
+
+# -- KL sparsity ------------------------------------------------------------------------------
+# Worked by hand (docs/backprop.md#kl-sparsity): rho = 0.2, beta = 3, N = 2,
+#   h = [[0.1, 0.6], [0.3, 0.2]]  ->  rho_hat = [0.2, 0.4]
+#   KL(0.2 || 0.2) = 0;  KL(0.2 || 0.4) = 0.2 ln(0.2/0.4) + 0.8 ln(0.8/0.6) = 0.0915162
+#   penalty = 3 * 0.0915162 = 0.2745487
+#   dKL/dq = -rho/q + (1 - rho)/(1 - q):  unit 0: -1 + 1 = 0;  unit 1: -0.5 + 1.333333 = 0.833333
+#   dP/dh[n, j] = (beta / N) dKL/dq_j = [0, 1.5 * 0.833333] = [0, 1.25] for both rows
+KL_H = np.array([[0.1, 0.6], [0.3, 0.2]])
+
+
+def test_kl_known_value_and_gradient_worked_by_hand():
+    reg = KLSparsity(rho=0.2, beta=3.0)
+    assert reg.forward(KL_H) == pytest.approx(0.274549, abs=1e-6)
+    np.testing.assert_allclose(reg.backward(), [[0.0, 1.25], [0.0, 1.25]], atol=1e-12)
+    np.testing.assert_allclose(reg.backward(2.0), [[0.0, 2.5], [0.0, 2.5]], atol=1e-12)
+
+
+def test_kl_is_zero_at_the_target_and_a_mean_not_a_sum():
+    reg = kl_sparsity(0.3, 2.0)
+    at_target = np.full((4, 3), 0.3)
+    assert reg.forward(at_target) == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(reg.backward(), 0.0, atol=1e-12)
+    h = np.random.default_rng(0).uniform(0.05, 0.95, (5, 3))
+    # rho_hat is a mean: the same batch twice has the same penalty (L1's would double)...
+    assert reg(np.vstack([h, h])) == pytest.approx(reg(h), rel=1e-12)
+    # ... and half the gradient per element (1/N)
+    g1 = KLSparsity(0.3, 2.0)
+    g1.forward(h)
+    g2 = KLSparsity(0.3, 2.0)
+    g2.forward(np.vstack([h, h]))
+    np.testing.assert_allclose(g2.backward()[:5], g1.backward() / 2, rtol=1e-12)
+
+
+@st.composite
+def probabilities(draw):
+    shape = draw(shapes)
+    return draw(arrays(np.float64, shape, elements=st.floats(0.05, 0.95)))
+
+
+@given(probabilities(), st.floats(0.02, 0.5), st.floats(0.01, 5.0))
+def test_kl_gradient_check(h, rho, beta):
+    # smooth for rho_hat in [0.05, 0.95]: central differences agree to about 1e-9 at h = 1e-5.
+    # Compared with an absolute floor: at rho_hat == rho the gradient is exactly 0 and the
+    # difference quotient is round-off (a relative error of 1 between two zeros).
+    reg = KLSparsity(rho, beta)
+    reg.forward(h)
+    analytic = reg.backward()
+    numeric = numerical_gradient(lambda: reg.forward(h), h)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9 * (1 + beta))
+
+
+def test_kl_teaching_check_and_a_whole_model_with_a_kl_code():
+    from scratchae import autoencoders
+    from scratchae.activations import Sigmoid
+    from scratchae.gradcheck import check_layer, check_model
+    rep = check_layer(KLSparsity(0.05, 3.0), np.random.default_rng(1).uniform(0.05, 0.95, (4, 6)))
+    assert rep.ok and rep.worst.error < GOOD, str(rep)
+    ae = autoencoders.shallow(code_size=5, input_dim=12, seed=0)
+    code = ae.encoder.layers[-1]
+    code.activation, code.activity_regularizer = Sigmoid(), KLSparsity(0.1, 0.5)
+    x = np.random.default_rng(2).random((4, 12)).astype(np.float32)
+    rep = check_model(ae.model, x, x, localize="always")
+    assert rep.ok, str(rep)
+    assert any(r.layer.endswith("> klsparsity") for r in rep.all_rows())
+
+
+def test_kl_wrong_gradient_is_caught():
+    class NoMean(KLSparsity):        # forgets d rho_hat / dh = 1/N
+        def gradient(self, h):
+            return super().gradient(h) * h.shape[0]
+    assert check_piece(NoMean(0.1, 1.0), np.random.default_rng(3).uniform(0.1, 0.9, (4, 3)))["x"] > 0.1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kl_gradient_dtype_is_kept(dtype):
+    reg = KLSparsity(0.2, 3.0)
+    assert isinstance(reg.forward(KL_H.astype(dtype)), float)
+    assert reg.backward().dtype == dtype and reg.backward(3.0).dtype == dtype
+
+
+def test_kl_refuses_activations_outside_0_1_and_says_why():
+    reg = KLSparsity()
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\]; got values in \[0, 3\.5\].*ReLU code"):
+        reg.forward(np.array([[0.0, 3.5], [1.0, 0.2]]))
+    with pytest.raises(ValueError, match=r"got values in \[-0\.5, 0\.5\]"):
+        reg.forward(np.array([[-0.5, 0.5]]))
+    with pytest.raises(ValueError, match="non-empty"):
+        reg.forward(np.zeros((0, 3)))
+
+
+def test_kl_on_a_relu_code_layer_is_refused_at_the_first_batch():
+    from scratchae.layers import Dense
+    layer = Dense(8, activation="relu", activity_regularizer=KLSparsity(), input_dim=20, seed=0)
+    with pytest.raises(ValueError, match="activation='sigmoid'"):
+        layer.forward(np.random.default_rng(0).random((4, 20)) * 5)
+
+
+def test_kl_clipped_units_and_nan():
+    reg = KLSparsity(0.1, 1.0)
+    h = np.array([[0.0, 0.5], [0.0, 0.3]])        # unit 0 never fires: rho_hat clipped to 1e-7
+    assert math.isfinite(reg.forward(h))
+    g = reg.backward()
+    assert np.all(g[:, 0] == 0.0) and np.all(g[:, 1] != 0.0)
+    assert math.isnan(reg.forward(np.array([[np.nan, 0.5]])))
+    assert np.all(np.isnan(reg.backward()))
+
+
+@pytest.mark.parametrize("kwargs, err, msg", [
+    ({"rho": 0.0}, ValueError, "rho must be > 0"),
+    ({"rho": 1.0}, ValueError, "rho must be < 1"),
+    ({"rho": math.nan}, ValueError, "rho must be finite"),
+    ({"beta": -1.0}, ValueError, "beta must be >= 0"),
+    ({"beta": "3"}, TypeError, "beta must be a real number"),
+])
+def test_kl_bad_arguments(kwargs, err, msg):
+    with pytest.raises(err, match=msg):
+        KLSparsity(**kwargs)
+
+
+def test_kl_config_round_trip_and_load_model(tmp_path):
+    reg = regularizers.from_config(KLSparsity(0.05, 0.01).get_config())
+    assert isinstance(reg, KLSparsity) and (reg.rho, reg.beta) == (0.05, 0.01)
+    assert repr(reg) == "KLSparsity(rho=0.05, beta=0.01)"
+    from scratchae.layers import Dense, Input
+    from scratchae.models import Model, load_model
+    inp = Input(shape=(6,))
+    code = Dense(3, activation="sigmoid", activity_regularizer=KLSparsity(0.1, 0.2), seed=0)(inp)
+    model = Model(inp, Dense(6, activation="sigmoid", seed=1)(code))
+    model.compile("adam", "binary_crossentropy")
+    x = np.random.default_rng(0).random((8, 6)).astype(np.float32)
+    model.fit(x, x, epochs=1, batch_size=4, verbose=0, seed=0)
+    model.save(tmp_path / "kl.npz")
+    back = load_model(tmp_path / "kl.npz")
+    reg = back.layers[1].activity_regularizer
+    assert isinstance(reg, KLSparsity) and (reg.rho, reg.beta) == (0.1, 0.2)
+    assert back.evaluate(x, x) == pytest.approx(model.evaluate(x, x), rel=1e-6)
