@@ -32,12 +32,14 @@ models (the article's defaults):
   vanilla    784-128-32-128-784, 3 epochs
   shallow    784-32-784, 5 epochs
   denoising  the vanilla layers, input clip(x + 0.4 N(0,1), 0, 1), target x, 10 epochs
-  sparse     the shallow layers with l1(1e-5) on the code, 20 epochs
+  sparse     the shallow layers with l1(1e-5) on the code, 20 epochs; with --kl RHO BETA,
+             a sigmoid code with KL sparsity instead (the UFLDL notes' sparse autoencoder)
 
 examples:
   scratchae train vanilla
   scratchae train denoising --noise-factor 0.5 --epochs 5 --out runs/denoise
   scratchae train sparse --l1 0 --dataset mnist-5k     the "standard" sparse comparison
+  scratchae train sparse --kl 0.05 0.03                 sigmoid code, KL sparsity, target 0.05
   scratchae train shallow --code-size 64 --seed 3 --verbose 2
 
 writes into --out: NAME.npz (load with scratchae.models.load_model), NAME-history.json,
@@ -74,6 +76,10 @@ def add_commands(sub) -> None:
     train.add_argument("--code-size", type=int, default=32, metavar="N", help="units of the code layer (default: 32)")
     train.add_argument("--l1", type=float, default=None, metavar="F",
                        help="L1 activity penalty on the code, >= 0 (default: 1e-5 for sparse, else 0)")
+    train.add_argument("--kl", type=float, nargs=2, default=None, metavar=("RHO", "BETA"),
+                       help="sparse: KL-divergence sparsity instead of L1, target mean activation "
+                            "RHO in (0, 1) and weight BETA >= 0 (e.g. 0.05 0.03); the code layer "
+                            "becomes sigmoid (KL needs activations in [0, 1])")
     train.add_argument("--noise-factor", type=float, default=None, metavar="F",
                        help="denoising: noise standard deviation, in [0, 1] (default: 0.4)")
     train.add_argument("--use", action="append", default=None, metavar="PIECE=FILE",
@@ -94,6 +100,8 @@ def _check_train(args: argparse.Namespace) -> dict:
         raise UsageError(f"--hidden-size applies to vanilla and denoising; {args.model} has no hidden layer")
     if args.l1 is not None and (not math.isfinite(args.l1) or args.l1 < 0):
         raise UsageError(f"--l1 must be a finite number >= 0, got {args.l1}")
+    if args.kl is not None:
+        _check_kl(args)
     if args.noise_factor is not None:
         if args.model != "denoising":
             raise UsageError(f"--noise-factor applies to denoising only, not {args.model}")
@@ -108,7 +116,8 @@ def _check_train(args: argparse.Namespace) -> dict:
         "batch_size": args.batch_size,
         "hidden_size": (args.hidden_size or 128) if deep else None,
         "code_size": args.code_size,
-        "l1": args.l1 if args.l1 is not None else recipe.get("l1", 0.0),
+        "l1": args.l1 if args.l1 is not None else 0.0 if args.kl else recipe.get("l1", 0.0),
+        "kl": list(args.kl) if args.kl is not None else None,
         "noise_factor": (args.noise_factor if args.noise_factor is not None
                          else recipe["noise_factor"]) if args.model == "denoising" else None,
         "seed": args.seed,
@@ -160,6 +169,8 @@ def run_train(args: argparse.Namespace) -> int:
     name = settings["model"]
     make_out(args.out, _train_outputs(name))
     ae = build_model(settings)
+    if settings["kl"]:
+        _kl_code(ae, *settings["kl"])
     x, xt = data.x_train, data.x_test
     x_in, xt_in = model_inputs(settings, data)
     if args.verbose:
@@ -187,6 +198,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     print()
     print(table([r]))
+    if settings["kl"]:
+        print(_code_units(r["codes"], *settings["kl"]))
     ae.model.save(model_path)
     n = min(5, len(xt))
     outputs = ae.model.predict(xt_in)
@@ -240,3 +253,34 @@ def _save_completed(model, model_path: str, info: dict) -> str:
         model.save(model_path)
         save_json(info | {"loss": done, "epochs": len(done)}, history)
     return f"saved the {len(done)} completed epoch(s) to {model_path} and {os.path.basename(history)}"
+
+
+def _check_kl(args: argparse.Namespace) -> None:
+    """--kl RHO BETA: the sparse recipe only, instead of its L1 penalty, not with --use."""
+    rho, beta = args.kl
+    if args.model != "sparse":
+        raise UsageError(f"--kl applies to the sparse recipe only, not {args.model}")
+    if args.l1:
+        raise UsageError("--kl replaces the sparse recipe's L1 penalty: give --kl or --l1, not both")
+    if args.use:
+        raise UsageError("--kl cannot be combined with --use (the exercises plug into the article's models)")
+    if not (math.isfinite(rho) and 0.0 < rho < 1.0):
+        raise UsageError(f"--kl RHO must be a target mean activation in (0, 1), got {rho}")
+    if not (math.isfinite(beta) and beta >= 0.0):
+        raise UsageError(f"--kl BETA must be a finite number >= 0, got {beta}")
+
+def _kl_code(ae, rho: float, beta: float) -> None:
+    """The shallow model's code layer made sigmoid, with KL sparsity as its penalty (the same
+    seed, so the same initial weights as the standard and L1 runs)."""
+    from ..activations import Sigmoid
+    from ..regularizers import KLSparsity
+
+    code = ae.encoder.layers[-1]
+    code.activation, code.activity_regularizer = Sigmoid(), KLSparsity(rho, beta)
+
+def _code_units(codes, rho: float, beta: float) -> str:
+    """One line on the code units of a KL run: each unit's mean against the target."""
+    per_unit = codes.mean(axis=0)
+    return (f"code units (sigmoid, KL rho={rho:g} beta={beta:g}): unit means {per_unit.min():.3f} "
+            f"to {per_unit.max():.3f} (target {rho:g}), {float((codes < 0.05).mean()):.0%} of code "
+            f"values below 0.05")
