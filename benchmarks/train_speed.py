@@ -5,8 +5,9 @@ For each batch size and hidden size, in one process:
   scratchae    epoch time of `Model.fit` (median of the timed epochs after one warm-up epoch)
   floor        the same steps doing only the 12 matrix products of a step (4 forward,
                4 kernel gradients, 4 input gradients), into preallocated outputs, with one
-               BLAS thread as fit runs: what no NumPy implementation can beat (scratchae
-               skips the first layer's input gradient, so it does 11 of the 12)
+               BLAS thread as fit runs: what no NumPy implementation of this step can beat
+               (scratchae's plain step computes all 12, the first layer's unused input
+               gradient included: every Dense.backward returns its dL/dx)
   ratio        scratchae / floor
   samples/s    training samples per second
   peak MB      peak of NumPy's allocations during one more, untimed epoch (tracemalloc)
