@@ -41,7 +41,7 @@ from ._summary import summary_table
 from .buffers import ParameterBuffers
 from .layers import Dense, InputLayer, Layer, Logits
 from .training import (Checkpoint, History, NonFiniteLossError, check_verbose,
-                       evaluate_batches, fit_model, train_one_batch)
+                       evaluate_batches, evaluate_parts, fit_model, train_one_batch)
 from .utils import global_rng
 
 __all__ = ["Model", "Sequential", "History", "NonFiniteLossError", "load_model"]
@@ -206,6 +206,11 @@ class Model:
         """The activity penalties of the last forward, summed over the layers that have one."""
         return sum(l.penalty for l in self._chain if l.activity_regularizer is not None)
 
+    def penalties(self) -> dict[str, float]:
+        """{layer name: its activity penalty} of the last forward, for the layers that have one
+        (what `History` records as "<layer>_penalty"; `penalty()` is their sum)."""
+        return {l.name: l.penalty for l in self._chain if l.activity_regularizer is not None}
+
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Run every piece's backward in reverse: dy = dL/d(output) -> dL/dx.
 
@@ -275,7 +280,7 @@ class Model:
     def fit(self, x: np.ndarray, y: np.ndarray | None = None, batch_size: int | None = None,
             epochs: int = 1, verbose: int | str = "auto", validation_data: tuple | None = None,
             shuffle: bool = True, seed: int | np.random.Generator | None = None,
-            initial_epoch: int = 0) -> History:
+            initial_epoch: int = 0, callbacks: list | None = None) -> History:
         """Train for `epochs` passes over (x, y) in minibatches; returns a `History`.
 
         Every batch is one `train_step` (see `scratchae.training` for the loop). batch_size
@@ -290,11 +295,17 @@ class Model:
         (Adam's moments, step count) and shuffling generator as they were then. So
         `model.history`, the model and a file saved from it describe the same completed
         epochs. initial_epoch (an integer >= 0) only numbers the epochs, as in Keras.
+
+        The History has Keras's `loss` (penalties included) and its parts,
+        `reconstruction_loss` and one `<layer>_penalty` per activity penalty (with `val_`
+        twins for validation_data). callbacks: a list of `scratchae.callbacks.Callback`, e.g.
+        `[scratchae.monitor.Monitor(every=25)]` to record gradient norms, update ratios and
+        dead units while training (docs/monitoring.md); None (the default) costs nothing.
         """
         self._require_compiled()
         return fit_model(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                          validation_data=validation_data, shuffle=shuffle, seed=seed,
-                         initial_epoch=initial_epoch)
+                         initial_epoch=initial_epoch, callbacks=callbacks)
 
     def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
         """One optimizer step on one batch; returns its loss (penalties included, before the step).
@@ -321,16 +332,22 @@ class Model:
         return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int | None = None,
-                 verbose: int | str = 0) -> float:
+                 verbose: int | str = 0, return_dict: bool = False) -> float | dict[str, float]:
         """The loss on (x, y), penalties included, as the sample-weighted mean over batches.
 
         The loss is the training loss (`training_loss`). Like Keras, the activity penalty is
         added per batch, so with scratchae's summed L1 the penalty part of the result grows
         with batch_size. `verbose` is accepted (and checked) for Keras's calls; nothing is printed.
+        return_dict=True (Keras's argument): {"loss", "reconstruction_loss", "<layer>_penalty"
+        for each activity penalty}, the same parts as `History`.
         """
         check_verbose(verbose)
         self._require_compiled()
+        if not isinstance(return_dict, bool):
+            raise TypeError(f"return_dict must be True or False, got {return_dict!r}")
         batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
+        if return_dict:
+            return evaluate_parts(self, *self.check_data(x, y), batch_size).logs()
         return evaluate_batches(self, *self.check_data(x, y), batch_size)
 
     # -- weights ----------------------------------------------------------------------------

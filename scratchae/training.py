@@ -4,7 +4,10 @@ The loop itself is short (`_train`): for every epoch, shuffle, cut the data into
 and call `model.train_step(xb, yb)`, the textbook step of `scratchae.models`. Around it sits
 what a real run needs and a learner can skip on a first read:
 
-* a progress bar and Keras's `History` (per-epoch loss, sample-weighted over the batches);
+* a progress bar and Keras's `History` (per-epoch loss, sample-weighted over the batches, and
+  its parts: the reconstruction loss and each layer's activity penalty);
+* callbacks (`scratchae.callbacks`, e.g. `scratchae.monitor.Monitor`): at most one call per
+  step, `callbacks.on_batch_end(...)`, and none at all when fit is given no callbacks;
 * divergence: a NaN or infinite loss stops training with `NonFiniteLossError`, naming the
   epoch and batch; so do weights or a loss gone non-finite after the last update of an epoch
   (checked once per epoch, on that epoch's last batch, before the epoch is recorded);
@@ -19,8 +22,8 @@ what a real run needs and a learner can skip on a first read:
 
 (The packed parameters behind `compile(pack_parameters=True)` are in `scratchae.buffers`.)
 
-This module knows a model only through `train_step`, `compute_loss`, `rng`, `name`,
-`history`, `optimizer` and its `optimizer_parameters()` (and, for `train_one_batch`, the
+This module knows a model only through `train_step`, `compute_loss`, `penalties()`, `rng`,
+`name`, `history`, `optimizer` and its `optimizer_parameters()` (and, for `train_one_batch`, the
 step behind `Model.train_on_batch`, two checkpoint slots); it never imports `scratchae.models`.
 """
 from __future__ import annotations
@@ -36,6 +39,7 @@ import numpy as np
 
 from . import _blas
 from ._validate import int_at_least, positive_int
+from .callbacks import CallbackList
 from .progress import ProgressBar
 from .utils import as_rng
 
@@ -43,10 +47,16 @@ from .utils import as_rng
 class History:
     """What `fit` returns: `history.history["loss"]` has one value per epoch (Keras's meaning).
 
-    loss:     the sample-weighted mean of the batch losses of the epoch, each computed with
-              the weights as they were at that batch (they change during the epoch),
-              activity penalties included.
-    val_loss: the loss on validation_data at the end of the epoch (as `evaluate` gives it).
+    loss:                the sample-weighted mean of the batch losses of the epoch, each
+                         computed with the weights as they were at that batch (they change
+                         during the epoch), activity penalties included.
+    reconstruction_loss: the same mean of the loss alone (binary cross-entropy, say), without
+                         the penalties: what the model reconstructs, comparable between models
+                         with and without a penalty.
+    <layer>_penalty:     for each layer with an activity regularizer, the same mean of its
+                         penalty ("dense_penalty"); loss = reconstruction_loss + the penalties.
+    val_loss, val_reconstruction_loss, val_<layer>_penalty: the same on validation_data at
+                         the end of the epoch (val_loss as `evaluate` gives it).
     """
 
     def __init__(self) -> None:
@@ -69,7 +79,8 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def fit_model(model: Any, x: Any, y: Any, *, batch_size: int | None, epochs: int, verbose: Any,
-              validation_data: Any, shuffle: bool, seed: Any, initial_epoch: int) -> History:
+              validation_data: Any, shuffle: bool, seed: Any, initial_epoch: int,
+              callbacks: Any = None) -> History:
     """`Model.fit`: check every argument and the data once, then train (see `Model.fit`)."""
     batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
     epochs = positive_int("epochs", epochs)
@@ -85,14 +96,15 @@ def fit_model(model: Any, x: Any, y: Any, *, batch_size: int | None, epochs: int
     if not isinstance(shuffle, bool):
         raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
     initial_epoch = int_at_least("initial_epoch", initial_epoch, 0, "an integer >= 0")
+    callbacks = CallbackList(callbacks)
     if seed is not None:
         model.rng = as_rng(seed)
     return _train(model, x, y, batch_size, range(initial_epoch, initial_epoch + epochs), shuffle,
-                  verbose, val)
+                  verbose, val, callbacks)
 
 
 def _train(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: range, shuffle: bool,
-           verbose: int, val: tuple | None) -> History:
+           verbose: int, val: tuple | None, callbacks: CallbackList) -> History:
     """The loop: for every epoch, shuffle, one `train_step` per batch, check, record the epoch.
 
     `start` is always the state after the last recorded epoch: whatever stops the loop puts
@@ -103,6 +115,8 @@ def _train(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: ra
     model._last_good = None                    # train_on_batch's undo no longer applies
     n = len(x)
     batches = _Batches(x, y, min(batch_size, n))
+    if callbacks:
+        callbacks.begin(model, {"epochs": epochs.stop, "steps": batches.count, "batch_size": batches.size})
     # Divergence shows up as a non-finite loss, reported below with where it happened;
     # NumPy's overflow warnings on the way there would only bury that message.
     with _StopOnInterrupt() as stop, np.errstate(over="ignore", invalid="ignore"), \
@@ -112,12 +126,17 @@ def _train(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: ra
             for epoch in epochs:
                 if verbose:
                     _print(f"Epoch {epoch + 1}/{epochs.stop}")
-                logs = _epoch(model, batches, epoch, shuffle, start, stop, val, batch_size, verbose)
+                if callbacks:
+                    callbacks.on_epoch_begin(epoch)
+                logs = _epoch(model, batches, epoch, shuffle, start, stop, val, batch_size, verbose,
+                              callbacks)
                 if logs is None:                       # Ctrl-C before the epoch's end
                     history.interrupted = True
                     break
                 start = Checkpoint(model)              # first, so a failure here drops the epoch
                 history._record(epoch, logs)
+                if callbacks:
+                    callbacks.on_epoch_end(epoch, logs)
                 if stop.requested:                     # Ctrl-C in the epoch's last batch: keep it
                     history.interrupted = True
                     break
@@ -126,6 +145,8 @@ def _train(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: ra
             start.restore(model)
             history.interrupted = isinstance(exc, KeyboardInterrupt)
             raise
+    if callbacks:
+        callbacks.on_train_end(history.history)
     if history.interrupted:
         raise KeyboardInterrupt(f"training of {model.name!r} interrupted; {_back_to(history)}")
     return history
@@ -133,13 +154,13 @@ def _train(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: ra
 
 def _epoch(model: Any, batches: "_Batches", epoch: int, shuffle: bool, start: "Checkpoint",
            stop: "_StopOnInterrupt", val: tuple | None, batch_size: int,
-           verbose: int) -> dict[str, float] | None:
+           verbose: int, callbacks: CallbackList) -> dict[str, float] | None:
     """One epoch: its logs, or None when Ctrl-C stopped it (the model is then back at `start`).
     A divergence raises; `_train` puts the model back at `start`."""
     n = len(batches.x)
     order = model.rng.permutation(n) if shuffle else None
     bar = ProgressBar(n, verbose)
-    total, done, last = 0.0, 0, None
+    losses, done, last = LossSums(), 0, None
     for b, (xb, yb) in enumerate(batches.each(order)):
         stop.interruptible = True
         value = model.train_step(xb, yb)
@@ -147,10 +168,12 @@ def _epoch(model: Any, batches: "_Batches", epoch: int, shuffle: bool, start: "C
         if not math.isfinite(value):
             raise _diverged(model, start, f"loss became {value} at epoch {epoch + 1}, batch {b + 1} "
                                           f"(samples {done}-{done + len(xb) - 1})")
-        total += value * len(xb)
+        losses.add(value, model.penalties(), len(xb))
         done += len(xb)
         last = (b, xb, yb)
-        bar.update(done, total / done)
+        bar.update(done, losses.loss)
+        if callbacks:
+            callbacks.on_batch_end(b, {"loss": value})
         if stop.requested and done < n:
             start.restore(model)
             if verbose:
@@ -158,15 +181,16 @@ def _epoch(model: Any, batches: "_Batches", epoch: int, shuffle: bool, start: "C
                        f"{_back_to(model.history)}.")
             return None
     _check_last_update(model, start, epoch, *last)
-    logs = {"loss": total / done}
+    logs = losses.logs()
     if val is not None:
         stop.interruptible = True
-        logs["val_loss"] = evaluate_batches(model, *val, batch_size)
+        logs.update(evaluate_parts(model, *val, batch_size).logs("val_"))
         stop.interruptible = False
         if not math.isfinite(logs["val_loss"]):
             raise _diverged(model, start, f"the loss on validation_data became {logs['val_loss']} "
                                           f"after epoch {epoch + 1}")
-    bar.finish(done, logs)
+    bar.finish(done, logs if losses.penalties else
+               {k: v for k, v in logs.items() if k in ("loss", "val_loss")})
     return logs
 
 
@@ -203,11 +227,45 @@ def _back_to(history: History) -> str:
 
 def evaluate_batches(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
     """The model's loss on checked (x, y), batch by batch, as the sample-weighted mean."""
-    total = 0.0
+    return evaluate_parts(model, x, y, batch_size).loss
+
+
+def evaluate_parts(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> "LossSums":
+    """The model's loss on checked (x, y) batch by batch, with its parts (see `LossSums`)."""
+    sums = LossSums()
     for i in range(0, len(x), batch_size):
         xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-        total += model.compute_loss(xb, yb) * len(xb)
-    return total / len(x)
+        sums.add(model.compute_loss(xb, yb), model.penalties(), len(xb))
+    return sums
+
+
+class LossSums:
+    """Sample-weighted sums of batch losses and of their parts, for an epoch or an evaluation.
+
+    `add(value, penalties, n)` takes a batch's loss (penalties included), its penalties
+    {layer name: value} and its size; `logs(prefix)` gives the means: loss,
+    reconstruction_loss (the loss without the penalties) and <layer>_penalty for each layer.
+    """
+
+    def __init__(self) -> None:
+        self.total, self.n = 0.0, 0
+        self.penalties: dict[str, float] = {}
+
+    def add(self, value: float, penalties: dict[str, float], n: int) -> None:
+        self.total += value * n
+        self.n += n
+        for name, p in penalties.items():
+            self.penalties[name] = self.penalties.get(name, 0.0) + p * n
+
+    @property
+    def loss(self) -> float:
+        return self.total / self.n
+
+    def logs(self, prefix: str = "") -> dict[str, float]:
+        logs = {f"{prefix}loss": self.loss,
+                f"{prefix}reconstruction_loss": (self.total - sum(self.penalties.values())) / self.n}
+        logs.update({f"{prefix}{name}_penalty": p / self.n for name, p in self.penalties.items()})
+        return logs
 
 
 class _Batches:
@@ -215,6 +273,7 @@ class _Batches:
 
     def __init__(self, x: np.ndarray, y: np.ndarray, size: int) -> None:
         self.x, self.y, self.size = x, y, size
+        self.count = -(-len(x) // size)                 # batches per epoch
         self.xbuf = np.empty((size, x.shape[1]), dtype=x.dtype)
         self.ybuf = self.xbuf if y is x else np.empty((size, y.shape[1]), dtype=y.dtype)
 

@@ -1,0 +1,193 @@
+"""`Monitor`: look inside training, layer by layer, every `every` steps.
+
+    from scratchae.monitor import Monitor
+
+    monitor = Monitor(every=25)
+    model.fit(x, x, epochs=3, callbacks=[monitor])
+    monitor.series("update_ratio")        # {layer name: one value per recorded step}
+
+At a recorded step, right after its update, the monitor reads what the step left behind (the
+gradients in `layer.grads`, the logits z of the batch in `layer.logits`, the new weights) and
+keeps, for every Dense layer:
+
+    grad_norm           ||dL/dtheta||, the L2 norm of the layer's gradient (kernel and bias
+                        together) on this batch
+    update_ratio        ||theta_after - theta_before|| / ||theta_before||, over kernel and bias:
+                        how far this step moved the layer relative to its size. About 1e-3 is
+                        healthy (Karpathy's rule of thumb); far below, the layer hardly learns;
+                        far above, it is thrown around
+    dead_fraction       ReLU layers: the fraction of units that are 0 for every sample of the
+                        batch (z <= 0 throughout), which pass no gradient at all; NaN otherwise
+    saturated_fraction  sigmoid layers: the fraction of outputs below 0.01 or above 0.99 (where
+                        sigmoid'(z) < 0.0099, the gradient through it almost vanishes); NaN
+                        otherwise
+    act_mean, act_std   mean and standard deviation of the layer's output (after its
+                        activation) over the batch and its units
+
+The activation is recomputed from z (a model that trains its last sigmoid as one loss on logits
+never runs that sigmoid), for scratchae's ReLU, Sigmoid and Linear; another activation gives
+NaN for the three activation statistics.
+
+Cost: nothing between recorded steps but a counter; at a recorded step one copy of the weights
+(taken the step before, to measure the update) and a few passes over the weights, gradients
+and the batch's logits. At the default every=25, under 5 % of an epoch of the article's
+vanilla model (benchmarks/monitor_cost.py; the README has the figure).
+
+The records are those of the last fit (a new fit starts afresh); a fit that diverges or is
+stopped keeps what was recorded up to then, the steps that were undone included.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ._validate import positive_int
+from .activations import Linear, ReLU, Sigmoid, sigmoid
+from .callbacks import Callback
+
+__all__ = ["Monitor", "STATISTICS", "SATURATION"]
+
+#: The statistics a Monitor records, in order.
+STATISTICS = ("grad_norm", "update_ratio", "dead_fraction", "saturated_fraction", "act_mean", "act_std")
+
+#: A sigmoid output below SATURATION[0] or above SATURATION[1] counts as saturated.
+SATURATION = (0.01, 0.99)
+
+
+class Monitor(Callback):
+    """Record per-layer gradient health every `every` training steps (default 25).
+
+    After fit: `steps` (the step numbers recorded, counted from 1 in this fit), `epochs` (the
+    same as fractional epochs: 1.0 is the end of the first epoch), `layers` (the names),
+    `kinds` ({layer: 'relu', 'sigmoid', 'linear' or 'other'}), `shapes` ({layer: '784→128'}),
+    `series(stat)` ({layer: array}) and `to_dict()` (JSON-ready; the figures of
+    `scratchae.figures_training` take either).
+    """
+
+    def __init__(self, every: int = 25) -> None:
+        super().__init__()
+        self.every = positive_int("every", every)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.steps: list[int] = []
+        self.epochs: list[float] = []
+        self.layers: list[str] = []
+        self.kinds: dict[str, str] = {}
+        self.shapes: dict[str, str] = {}
+        self.values: dict[str, dict[str, list[float]]] = {s: {} for s in STATISTICS}
+        self._layers: list[Any] = []
+        self._before: dict[str, list[np.ndarray]] = {}
+        self._step = 0
+        self._epoch = 0
+        self._first_epoch = 0
+
+    # -- the hooks -------------------------------------------------------------------------
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._reset()
+        self._layers = [l for l in self.model.layers if l.params and hasattr(l, "logits")]
+        self.layers = [l.name for l in self._layers]
+        self.kinds = {l.name: _kind(l) for l in self._layers}
+        self.shapes = {l.name: f"{getattr(l, 'input_dim', '?')}\u2192{getattr(l, 'units', '?')}"
+                       for l in self._layers}
+        for stat in STATISTICS:
+            self.values[stat] = {name: [] for name in self.layers}
+        self._first_epoch = None
+        self._snapshot()                               # the weights before the first step
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+        if self._first_epoch is None:
+            self._first_epoch = epoch
+
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        """Step k (from 0) is recorded when k % every == 0; the weights are copied at the end of
+        the step before, so the record holds this step's update."""
+        k = self._step
+        self._step += 1
+        if k % self.every == 0:
+            self._record(batch)
+        if self._step % self.every == 0:
+            self._snapshot()
+
+    # -- the measurements ------------------------------------------------------------------
+    def _snapshot(self) -> None:
+        for layer in self._layers:
+            old = self._before.get(layer.name)
+            params = list(layer.params.values())
+            if old is None or [a.shape for a in old] != [p.shape for p in params]:
+                self._before[layer.name] = [np.array(p, dtype=np.float64) for p in params]
+            else:
+                for a, p in zip(old, params):
+                    np.copyto(a, p)
+
+    def _record(self, batch: int) -> None:
+        steps = self.params.get("steps") or 1
+        self.steps.append(self._step)
+        self.epochs.append(self._epoch - self._first_epoch + (batch + 1) / steps)
+        for layer in self._layers:
+            for stat, value in measure(layer, self._before[layer.name]).items():
+                self.values[stat][layer.name].append(value)
+
+    # -- reading the records ---------------------------------------------------------------
+    def series(self, stat: str) -> dict[str, np.ndarray]:
+        """{layer name: the recorded values of `stat`} (one of `STATISTICS`), in layer order."""
+        if stat not in STATISTICS:
+            raise ValueError(f"unknown statistic {stat!r}; one of {', '.join(STATISTICS)}")
+        return {name: np.asarray(v, dtype=np.float64) for name, v in self.values[stat].items()}
+
+    def last(self, stat: str) -> dict[str, float]:
+        """{layer name: the last recorded value of `stat`}."""
+        return {name: float(v[-1]) for name, v in self.series(stat).items() if len(v)}
+
+    def to_dict(self) -> dict:
+        """Everything recorded, JSON-ready (NaN written as None)."""
+        clean = lambda v: [None if not math.isfinite(x) else x for x in v]
+        return {"every": self.every, "saturation": list(SATURATION), "steps": list(self.steps),
+                "epochs": list(self.epochs), "layers": list(self.layers), "kinds": dict(self.kinds), "shapes": dict(self.shapes),
+                "values": {s: {n: clean(v) for n, v in per.items()} for s, per in self.values.items()}}
+
+    def __repr__(self) -> str:
+        return f"Monitor(every={self.every}, records={len(self.steps)}, layers={self.layers})"
+
+
+def _kind(layer: Any) -> str:
+    act = getattr(layer, "activation", None)
+    for cls, name in ((ReLU, "relu"), (Sigmoid, "sigmoid"), (Linear, "linear")):
+        if type(act) is cls:
+            return name
+    return "other"
+
+
+def _norm(arrays) -> float:
+    return math.sqrt(sum(float(np.vdot(a, a)) for a in arrays))    # vdot flattens
+
+
+def measure(layer: Any, before: list[np.ndarray]) -> dict[str, float]:
+    """The statistics of one layer after a step: its gradients and logits of that step, its
+    weights now against `before` (float64 copies of the weights before the step)."""
+    params = list(layer.params.values())
+    delta = _norm([np.subtract(p, b, dtype=np.float64) for p, b in zip(params, before)])
+    size = _norm(before)
+    out = {"grad_norm": _norm(list(layer.grads.values())),
+           "update_ratio": delta / size if size > 0 else math.nan,
+           "dead_fraction": math.nan, "saturated_fraction": math.nan,
+           "act_mean": math.nan, "act_std": math.nan}
+    z = layer.logits
+    kind = _kind(layer)
+    if z is None or kind == "other":
+        return out
+    if kind == "relu":
+        a = np.maximum(z, 0)
+        out["dead_fraction"] = float(np.mean(~np.any(z > 0, axis=0)))
+    elif kind == "sigmoid":
+        a = sigmoid(z)
+        lo, hi = SATURATION
+        out["saturated_fraction"] = float(np.mean((a < lo) | (a > hi)))
+    else:
+        a = z
+    out["act_mean"] = float(np.mean(a, dtype=np.float64))
+    out["act_std"] = float(np.std(a, dtype=np.float64))
+    return out
