@@ -98,7 +98,7 @@ def code_interpolation(start_image: Any, end_image: Any, decoded: Any, *,
     row = [(f"input: {labels[0]}", ends[0])]
     row += [(f"t = {t:.2f}", img) for t, img in zip(np.linspace(0, 1, steps), decoded)]
     row += [(f"input: {labels[1]}", ends[1])]
-    fig = Figure(figsize=(1.2 * len(row) + 0.4, 2.4))
+    fig = Figure(figsize=(1.2 * len(row) + 0.4, 2.2))
     for i, (name, img) in enumerate(row):
         ax = fig.add_subplot(1, len(row), i + 1)
         ax.imshow(img, cmap="gray", vmin=0.0, vmax=1.0)

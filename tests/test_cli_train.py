@@ -17,6 +17,7 @@ import pytest
 
 from scratchae.cli import main
 from scratchae.models import load_model
+from test_report_html import check_page
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -64,6 +65,21 @@ def test_train_vanilla_writes_model_history_and_figures(tmp_path):
     assert history["arguments"] | {} == history["arguments"]
     assert history["arguments"]["hidden_size"] == 16 and history["arguments"]["l1"] == 0.0
 
+    # the split losses (no penalty: reconstruction is the loss), the monitor, the page
+    assert history["reconstruction_loss"] == history["loss"] == history["history"]["loss"]
+    assert history["test_reconstruction_loss"] == history["test_loss"]
+    for name in ("vanilla-code-space.png", "vanilla-interpolation.png", "vanilla-gradients.png",
+                 "vanilla-update-ratios.png", "vanilla-unit-health.png", "vanilla-activations.png"):
+        assert_png(out / name)
+    monitor = json.loads((out / "vanilla-monitor.json").read_text())
+    assert monitor["every"] == 25 and monitor["steps"] == [1, 26, 51, 76, 101]      # 125 steps
+    assert monitor["layers"] == [l.name for l in load_model(out / "vanilla.npz").layers[1:]]
+    assert "Monitor (every 25 steps, last record): smallest update ratio" in r.stdout
+    page = check_page(out)
+    assert sorted(page.images) == sorted(n for n in os.listdir(out) if n.endswith(".png"))
+    assert {"vanilla.npz", "vanilla-history.json", "vanilla-monitor.json"} <= set(page.links)
+    assert "train recon" in "".join(page.text)
+
     model = load_model(out / "vanilla.npz")
     assert [l.units for l in model.layers[1:]] == [16, 8, 16, 784]
     x = np.random.default_rng(0).random((3, 784), dtype=np.float32)
@@ -84,13 +100,22 @@ def test_train_sparse_and_denoising_defaults(tmp_path):
     out = tmp_path / "scratchae-train"                               # the default --out
     history = json.loads((out / "sparse-history.json").read_text())
     assert history["arguments"]["l1"] == 1e-5                        # the article's default
+    penalty = history["history"]["dense_penalty"][0]                 # the code layer's L1 penalty
+    assert penalty > 0 and history["reconstruction_loss"][0] + penalty == pytest.approx(history["loss"][0])
+    assert history["test"]["reconstruction_loss"] + history["test"]["dense_penalty"] == pytest.approx(
+        history["test_loss"])
+    check_page(out)
     model = load_model(out / "sparse.npz")
     assert model.layers[1].activity_regularizer.l1 == 1e-5
 
     r = scratchae("train", "denoising", "--dataset", "mnist-5k", "--epochs", "1", "--hidden-size", "8",
-                  "--code-size", "4", "--noise-factor", "0.3", "--verbose", "0", "--out", ".", cwd=tmp_path)
+                  "--code-size", "4", "--noise-factor", "0.3", "--verbose", "0", "--out", ".",
+                  "--monitor", "0", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert_png(tmp_path / "denoising.png")
+    assert not list(tmp_path.glob("denoising-gradients.png")) and "Monitor" not in r.stdout
+    page = check_page(tmp_path)
+    assert "denoising.png" in page.images and "denoising-monitor.json" not in page.links
     history = json.loads((tmp_path / "denoising-history.json").read_text())
     assert history["arguments"]["noise_factor"] == 0.3
 
@@ -107,8 +132,18 @@ def test_demo_prints_table_and_writes_figures(tmp_path):
     assert "Sparse effect:" in r.stdout
     out = tmp_path / "scratchae-demo"
     for name in ("vanilla-reconstructions.png", "vanilla-weights.png", "denoising.png",
-                 "sparse-code-distributions.png", "sparse-losses.png", "loss-curves.png"):
+                 "sparse-code-distributions.png", "sparse-losses.png", "loss-curves.png",
+                 "vanilla-code-space.png", "vanilla-interpolation.png", "vanilla-gradients.png",
+                 "vanilla-update-ratios.png", "vanilla-unit-health.png", "vanilla-activations.png",
+                 "sparse-code-units.png"):
         assert_png(out / name)
+    page = check_page(out)                                   # every image and link is in the folder
+    assert sorted(page.images) == sorted(n for n in os.listdir(out) if n.endswith(".png"))
+    assert sorted(page.links) == sorted(n for n in os.listdir(out) if n.endswith((".npz", ".json")))
+    for name in ("vanilla.npz", "denoising.npz", "sparse-standard.npz", "sparse-l1.npz"):
+        assert load_model(out / name).predict(np.zeros((1, 784), np.float32)).shape == (1, 784)
+    assert json.loads((out / "vanilla-monitor.json").read_text())["every"] == 25
+    assert "smallest update ratio" in r.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert [m["epochs"] for m in summary["models"]] == [1, 1, 1, 1]
     codes = [m["mean_code"] for m in summary["models"]]
@@ -118,6 +153,21 @@ def test_demo_prints_table_and_writes_figures(tmp_path):
     assert codes[3] < 0.85 * codes[2]
     for m in summary["models"]:                                      # the table shows these numbers
         assert f"{m['loss'][-1]:.4f}" in r.stdout and f"{m['mean_code']:.2f}" in r.stdout
+        assert f"{m['reconstruction_loss'][-1]:.4f}" in r.stdout
+        assert f"{m['test_reconstruction_loss']:.4f}" in r.stdout
+    # the split losses: the L1 model's loss is its reconstruction plus its penalty, and the
+    # table row shows both; the others have no penalty
+    l1_model = summary["models"][3]
+    penalties = [k for k in l1_model["history"] if k.endswith("_penalty")]
+    assert len(penalties) == 1 and l1_model["history"][penalties[0]][-1] > 0
+    assert l1_model["reconstruction_loss"][-1] + l1_model["history"][penalties[0]][-1] == pytest.approx(
+        l1_model["loss"][-1])
+    assert l1_model["test_reconstruction_loss"] < l1_model["test_loss"]
+    row = next(line for line in r.stdout.splitlines() if line.startswith("sparse l1("))
+    assert row.split()[3:7] == [f"{l1_model['loss'][-1]:.4f}", f"{l1_model['reconstruction_loss'][-1]:.4f}",
+                                f"{l1_model['test_loss']:.4f}", f"{l1_model['test_reconstruction_loss']:.4f}"]
+    for m in summary["models"][:3]:
+        assert m["reconstruction_loss"] == m["loss"]
 
 
 # -- errors: one line, exit 2 --------------------------------------------------------------------
@@ -140,6 +190,8 @@ BAD = [
     (["train", "vanilla", "--dataset", "no-such-data"], "cannot load dataset 'no-such-data'"),
     (["demo", "--epochs", "0"], "--epochs"),
     (["demo", "--dataset", "no-such-data"], "unknown dataset"),
+    (["demo", "--monitor", "-1"], "--monitor must be a number of steps >= 0"),
+    (["train", "vanilla", "--monitor", "x"], "invalid int value"),
     (["train", "vanilla", "--use", "dense"], "expected PIECE=FILE"),
     (["train", "vanilla", "--use", "dense=no_such_file.py"], "no such file"),
     (["train", "shallow", "--use", "l1=broken:l1-sign"], "--use l1 needs a model with an L1 penalty"),

@@ -1,6 +1,7 @@
 """What `scratchae demo` and `scratchae train` share: the common options and their checks,
-loading the data, the output folder and files, and training one autoencoder with its figures
-of merit (losses, test loss, mean code value, seconds)."""
+loading the data, the output folder and files, training one autoencoder with its figures
+of merit (losses and their parts, test loss, mean code value, seconds, what the monitor saw),
+and the figures of the inside of one autoencoder (its code space, its monitor)."""
 from __future__ import annotations
 
 import argparse
@@ -24,6 +25,12 @@ def add_common_options(p: argparse.ArgumentParser, default_out: str, dataset_not
                    help="seed for weights, shuffling and noise: same seed, same run (default: 0)")
     p.add_argument("--verbose", type=int, default=1, metavar="{0,1,2}",
                    help="0 silent, 1 progress bar, 2 one line per epoch (default: 1)")
+    p.add_argument("--monitor", type=int, default=MONITOR_EVERY, metavar="K",
+                   help="record gradient norms, update ratios and dead units every K steps and "
+                        f"draw them (scratchae.monitor.Monitor); 0 turns it off (default: {MONITOR_EVERY})")
+
+#: The monitor's default period in the commands: Monitor's own default.
+MONITOR_EVERY = 25
 
 def check_positive(name: str, value: int | None) -> None:
     if value is not None and value < 1:
@@ -38,6 +45,8 @@ def check_common(args: argparse.Namespace) -> None:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
     if args.verbose not in (0, 1, 2):
         raise UsageError(f"--verbose must be 0, 1 or 2, got {args.verbose}")
+    if getattr(args, "monitor", 0) < 0:
+        raise UsageError(f"--monitor must be a number of steps >= 0 (0: off), got {args.monitor}")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"--out {args.out!r} exists and is not a folder")
 
@@ -116,33 +125,57 @@ def make_out(folder: str, names: tuple[str, ...] = ()) -> None:
         except OSError as exc:
             raise UsageError(f"cannot write {os.path.join(folder, name)!r}: {exc.strerror}") from None
 
-def train_one(label: str, ae, x_in, x_target, x_test_in, x_test, epochs: int, args) -> dict:
-    """Fit one autoencoder and measure it: losses, test loss, mean code value, seconds."""
+def train_one(label: str, ae, x_in, x_target, x_test_in, x_test, epochs: int, args,
+              monitor_every: int = 0) -> dict:
+    """Fit one autoencoder and measure it: losses (and their parts), test loss (and its parts),
+    mean code value, seconds; with monitor_every > 0, a Monitor recording every that many steps."""
+    from ..monitor import Monitor
+
     if args.verbose:
         print(f"\n== {label}: {epochs} epoch(s), batch {args.batch_size} ==", flush=True)
+    monitor = Monitor(every=monitor_every) if monitor_every else None
     start = time.perf_counter()
     history = ae.model.fit(x_in, x_target, epochs=epochs, batch_size=args.batch_size,
-                           verbose=args.verbose, seed=args.seed)
+                           verbose=args.verbose, seed=args.seed,
+                           callbacks=[monitor] if monitor else None)
     seconds = time.perf_counter() - start
     codes = ae.encoder.predict(x_test_in)
+    test = ae.model.evaluate(x_test_in, x_test, return_dict=True)
     return {
         "label": label,
         "epochs": epochs,
         "loss": [float(v) for v in history.history["loss"]],
-        "test_loss": float(ae.model.evaluate(x_test_in, x_test)),
+        "reconstruction_loss": [float(v) for v in history.history["reconstruction_loss"]],
+        "test_loss": float(test["loss"]),
+        "test_reconstruction_loss": float(test["reconstruction_loss"]),
+        "test": test,
         "mean_code": float(codes.mean()),
         "seconds": seconds,
         "history": history,
+        "monitor": monitor,
         "codes": codes,
         "ae": ae,
     }
 
+TABLE_NOTE = ("loss: what trains, the binary cross-entropy plus any activity penalty (Keras's "
+              "loss); recon: the binary cross-entropy alone, comparable between models with and "
+              "without a penalty.")
+
+def table_columns(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """The results table's head and rows, as text cells (the printed table and the page's)."""
+    head = ["model", "epochs", "train loss", "train recon", "test loss", "test recon", "mean code", "seconds"]
+    cells = [[r["label"], str(r["epochs"]), f"{r['loss'][-1]:.4f}", f"{r['reconstruction_loss'][-1]:.4f}",
+              f"{r['test_loss']:.4f}", f"{r['test_reconstruction_loss']:.4f}", f"{r['mean_code']:.2f}",
+              f"{r['seconds']:.1f}"] for r in rows]
+    return head, cells
+
 def table(rows: list[dict]) -> str:
-    head = f"{'model':<22}{'epochs':>7}{'train loss':>12}{'test loss':>11}{'mean code':>11}{'seconds':>9}"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        lines.append(f"{r['label']:<22}{r['epochs']:>7}{r['loss'][-1]:>12.4f}{r['test_loss']:>11.4f}"
-                     f"{r['mean_code']:>11.2f}{r['seconds']:>9.1f}")
+    head, cells = table_columns(rows)
+    widths = [max(22, *(len(c[0]) for c in cells))] + [max(len(h), 6) + 2 for h in head[1:]]
+    line = lambda cols: (f"{cols[0]:<{widths[0]}}"
+                         + "".join(f"{c:>{w}}" for c, w in zip(cols[1:], widths[1:]))).rstrip()
+    lines = [line(head), "-" * sum(widths)]
+    lines += [line(c) for c in cells]
     return "\n".join(lines)
 
 
@@ -166,3 +199,139 @@ def model_inputs(settings: dict, data):
     seed = settings["seed"]
     return (add_gaussian_noise(x, settings["noise_factor"], seed=seed),
             add_gaussian_noise(xt, settings["noise_factor"], seed=seed + 1))
+
+
+# -- the inside of one autoencoder: figures for its page ---------------------------------------
+def run_text(label: str, data, epochs: int, args) -> str:
+    """Where a figure's numbers come from, for its corner: model, data, epochs, batch, seed."""
+    return (f"{label}; {data.name} ({len(data.x_train):,} train / {len(data.x_test):,} test); "
+            f"{epochs} epoch(s), batch {args.batch_size}, seed {args.seed}")
+
+def inside_figures(prefix: str, r: dict, data, run: str, out: str) -> list[tuple[str, str, str]]:
+    """Write the code-space figures of the autoencoder trained in `r` (from `train_one`) and, if
+    it was monitored, the monitor's figures and records; return (file, heading, caption) for
+    each figure, in the order a page shows them."""
+    import numpy as np
+
+    from .. import figures_code, figures_training
+
+    ae, xt, yt = r["ae"], data.x_test, data.y_test
+    codes = ae.encoder.predict(xt)                   # the clean test images (denoising too)
+    a = 0
+    others = np.flatnonzero(yt != yt[a])
+    b = int(others[0]) if len(others) else min(1, len(xt) - 1)
+    line = figures_code.line_between(codes[a], codes[b], 9).astype(codes.dtype)
+    figures = [] if len(xt) < 2 else [        # a projection needs two images at least
+        (f"{prefix}-code-space.png", "The code space",
+         figures_code.code_space(codes, yt, run=run),
+         "Each test image's code, projected on its two directions of largest variance and "
+         "coloured by the digit: look for digits that form their own clusters, and for those "
+         "that overlap (the code was never told the labels)."),
+        (f"{prefix}-interpolation.png", "A straight line between two codes",
+         figures_code.code_interpolation(xt[a], xt[b], ae.decoder.predict(line),
+                                         labels=(f"digit {yt[a]}", f"digit {yt[b]}"), run=run),
+         "The decoder's images of the codes on the straight line from the first test image's "
+         "code to the code of the first test image of another digit: does it morph smoothly, "
+         "or pass through shapes that are no digit?"),
+    ]
+    monitor = r["monitor"]
+    if monitor is not None and monitor.steps:
+        every = monitor.every
+        figures += [
+            (f"{prefix}-gradients.png", "Gradient flow",
+             figures_training.gradient_norms(monitor, run=run),
+             f"The size of each layer's gradient on one batch, every {every} steps (log scale): "
+             "a layer whose line falls far below the others learns little (vanishing gradient)."),
+            (f"{prefix}-update-ratios.png", "Update-to-weight ratios",
+             figures_training.update_ratios(monitor, run=run),
+             "How far each step moves each layer's weights, relative to their size (log "
+             "scale): around the dashed 1e-3 line is healthy; the lowest line is the layer "
+             "that learns slowest."),
+            (f"{prefix}-unit-health.png", "Dead and saturated units",
+             figures_training.unit_health(monitor, run=run),
+             "Left: the share of ReLU units that are 0 for a whole batch (they pass no "
+             "gradient); right: the share of sigmoid outputs stuck below 0.01 or above 0.99. "
+             "Look for fractions that climb and stay."),
+            (f"{prefix}-activations.png", "Layer outputs",
+             figures_training.activation_stats(monitor, run=run),
+             "Mean and spread of each layer's output: a collapsing spread means the layer "
+             "stops telling its inputs apart."),
+        ]
+    written = [(name, heading, caption) for name, heading, _, caption in figures]
+    for name, _, fig, _ in figures:
+        save_figure(fig, os.path.join(out, name))
+    if monitor is not None and monitor.steps:
+        save_json(monitor.to_dict(), os.path.join(out, f"{prefix}-monitor.json"))
+    return written
+
+def monitor_summary(monitor) -> str:
+    """Two lines on what the monitor saw at its last record: the layer with the smallest
+    update ratio, and the dead ReLU units."""
+    ratios = monitor.last("update_ratio")
+    slow = min(ratios, key=ratios.get)
+    dead = {k: v for k, v in monitor.last("dead_fraction").items() if v == v}
+    dead_text = ", ".join(f"{k} {v:.0%}" for k, v in dead.items()) or "no ReLU layer"
+    return (f"Monitor (every {monitor.every} steps, last record): smallest update ratio "
+            f"{ratios[slow]:.1e} in {slow} ({monitor.kinds[slow]}, {monitor.shapes[slow]}); "
+            f"dead ReLU units: {dead_text}.")
+
+def loss_series(name: str, r: dict) -> dict:
+    """The curves of a training-loss figure: the loss; and, with a penalty, its
+    reconstruction part beside it."""
+    history = r["history"].history
+    if history["reconstruction_loss"] == history["loss"]:
+        return {name: history["loss"]}
+    return {f"{name}: loss (BCE + penalty)": history["loss"],
+            f"{name}: reconstruction (BCE alone)": history["reconstruction_loss"]}
+
+def train_outputs(name: str, monitor: bool) -> tuple[str, ...]:
+    """The files beyond the model, history and article figures that `train NAME` writes."""
+    inside = ("code-space.png", "interpolation.png")
+    if monitor:
+        inside += ("gradients.png", "update-ratios.png", "unit-health.png", "activations.png", "monitor.json")
+    return tuple(f"{name}-{s}" for s in inside) + ("index.html",)
+
+def train_page(name: str, r: dict, data, settings: dict, args, first_path: str) -> list[str]:
+    """The code-space and monitor figures of a `train` run, then its index.html; the paths."""
+    from .. import __version__
+    from ..report_html import Page, write_page
+
+    out = args.out
+    run = run_text(name, data, r["epochs"], args)
+    inside = inside_figures(name, r, data, run, out)
+    first = os.path.basename(first_path)
+    figures = [
+        (first, "Reconstructions" if name != "denoising" else "Denoising",
+         "Test digits the model never saw over its outputs"
+         + (" from their noisy versions" if name == "denoising" else "")
+         + ": look at what is lost, thin strokes and unusual shapes."),
+        (f"{name}-loss.png", "Training loss",
+         "The loss per epoch (with a penalty, also its reconstruction part): still falling at "
+         "the end means more epochs would help."),
+        (f"{name}-weights.png", "First-layer weights",
+         "The weights into each of the first units of the first layer, as images on one colour "
+         "scale (red positive, blue negative): stroke-like blobs are learned features."),
+        (f"{name}-codes.png", "Code values",
+         "Every code value on the test images (log density): a tall bar at 0 is a sparse code."),
+    ] + inside
+    monitor = r["monitor"]
+    links = [(f"{name}.npz", "the trained model (scratchae.models.load_model)"),
+             (f"{name}-history.json", "loss, reconstruction_loss and penalties per epoch, test "
+                                      "losses, the data and the arguments")]
+    if monitor is not None and monitor.steps:
+        links.append((f"{name}-monitor.json", "what the monitor recorded, per layer"))
+    head, cells = table_columns([r])
+    notes = [TABLE_NOTE] + ([monitor_summary(monitor)] if monitor is not None and monitor.steps else [])
+    page = Page(
+        title=f"scratchae train {name}",
+        intro=[f"One {name} autoencoder trained by scratchae {__version__}."],
+        settings=[(k.replace("_", " "), "none" if v is None else str(v)) for k, v in settings.items()]
+                 + [("monitor", f"every {args.monitor} steps" if args.monitor else "off")],
+        data=[("dataset", data.name), ("what", data.description),
+              ("images", f"{len(data.x_train):,} training, {len(data.x_test):,} test, "
+                         f"{data.x_train.shape[1]} pixels each")],
+        table_head=head, table_rows=cells, table_notes=notes, figures=figures, links=links)
+    written = [os.path.join(out, f) for f, _, _ in inside]
+    if monitor is not None and monitor.steps:
+        written.append(os.path.join(out, f"{name}-monitor.json"))
+    return written + [write_page(page, out)]

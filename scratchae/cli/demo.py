@@ -4,8 +4,11 @@
                                                 regularized with the article's recipe; a
                                                 summary table and the figures
 
-It prints which data it uses and why, trains with a progress bar, and writes its figures and a
-JSON summary into a folder. Every argument is checked before any training starts.
+It prints which data it uses and why, trains with a progress bar, and writes into a folder its
+figures, the four models, a JSON summary and `index.html`, one page that shows the run. The
+vanilla model trains with a `Monitor` (every 25 steps, `--monitor K` to change, 0 to turn it
+off), whose figures show its gradients, update ratios and dead units. Every argument is
+checked before any training starts.
 """
 from __future__ import annotations
 
@@ -14,8 +17,9 @@ import math
 import os
 import time
 
-from .common import (add_common_options, check_common, load_data, make_out, save_figure, save_json,
-                     table, train_one)
+from .common import (TABLE_NOTE, add_common_options, check_common, inside_figures, load_data,
+                     make_out, monitor_summary, run_text, save_figure, save_json, table,
+                     table_columns, train_one)
 
 def add_commands(sub) -> None:
     """Add `demo` to the `scratchae` command."""
@@ -36,20 +40,36 @@ examples:
   scratchae demo                                  the article's recipe (3/10/20/20 epochs)
   scratchae demo --dataset mnist-5k --out figs    bundled data, figures into ./figs/
   scratchae demo --epochs 1 --verbose 0           every model one epoch, quietly
+  scratchae demo --monitor 5                      watch the vanilla model every 5 steps
 
-writes into --out: vanilla-reconstructions.png, vanilla-weights.png, denoising.png,
-sparse-code-distributions.png, sparse-losses.png, loss-curves.png, summary.json
+writes into --out: index.html (open it: the whole run on one page), the figures
+(vanilla-reconstructions.png, vanilla-weights.png, vanilla-code-space.png,
+vanilla-interpolation.png, vanilla-gradients.png, vanilla-update-ratios.png,
+vanilla-unit-health.png, vanilla-activations.png, denoising.png,
+sparse-code-distributions.png, sparse-code-units.png, sparse-losses.png, loss-curves.png),
+the models (vanilla.npz, denoising.npz, sparse-standard.npz, sparse-l1.npz),
+vanilla-monitor.json and summary.json (every model's history, losses split)
 """
+
+#: The demo's models: label key -> model file name.
+MODEL_FILES = {"vanilla": "vanilla.npz", "denoising": "denoising.npz",
+               "standard": "sparse-standard.npz", "regularized": "sparse-l1.npz"}
+
+FIGURES = ("vanilla-reconstructions.png", "vanilla-weights.png", "vanilla-code-space.png",
+           "vanilla-interpolation.png", "vanilla-gradients.png", "vanilla-update-ratios.png",
+           "vanilla-unit-health.png", "vanilla-activations.png", "vanilla-monitor.json",
+           "denoising.png", "sparse-code-distributions.png", "sparse-code-units.png",
+           "sparse-losses.png", "loss-curves.png")
+
 
 def run_demo(args: argparse.Namespace) -> int:
     from .. import autoencoders, plotting
     from ..datasets import add_gaussian_noise
+    from ..figures_code import unit_sparsity
 
     check_common(args)
     data = load_data(args.dataset)
-    make_out(args.out, ("vanilla-reconstructions.png", "vanilla-weights.png", "denoising.png",
-                         "sparse-code-distributions.png", "sparse-losses.png", "loss-curves.png",
-                         "summary.json"))
+    make_out(args.out, FIGURES + tuple(MODEL_FILES.values()) + ("summary.json", "index.html"))
     recipe = autoencoders.ARTICLE
     epochs = {k: args.epochs or recipe[k]["epochs"] for k in ("vanilla", "denoising", "sparse")}
     seed = args.seed
@@ -61,7 +81,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     rows = [
-        train_one("vanilla", autoencoders.vanilla(seed=seed), x, x, xt, xt, epochs["vanilla"], args),
+        train_one("vanilla", autoencoders.vanilla(seed=seed), x, x, xt, xt, epochs["vanilla"], args,
+                  monitor_every=args.monitor),
         train_one(f"denoising (noise {noise:g})", autoencoders.vanilla(seed=seed), x_noisy, x, xt_noisy, xt,
                    epochs["denoising"], args),
         train_one("sparse standard", autoencoders.shallow(seed=seed), x, x, xt, xt, epochs["sparse"], args),
@@ -73,43 +94,125 @@ def run_demo(args: argparse.Namespace) -> int:
 
     print(f"\nSummary ({data.description}):\n")
     print(table(rows))
-    print("\ntest loss is `evaluate` on the test images (denoising: noisy test inputs against clean "
-          "targets;\nthe L1 model's includes its penalty, as in Keras). mean code: the encoder's "
-          "output averaged\nover every test image and code unit.")
+    notes = [TABLE_NOTE,
+             "test loss is `evaluate` on the test images (denoising: noisy test inputs against "
+             "clean targets). mean code: the encoder's output averaged over every test image and "
+             "code unit."]
+    print("\n" + _wrap(" ".join(notes)))
     ratio = standard["mean_code"] / regularized["mean_code"] if regularized["mean_code"] > 0 else math.inf
-    print(f"\nSparse effect: the regularized code averages {regularized['mean_code']:.2f} against "
-          f"{standard['mean_code']:.2f} without the penalty, {ratio:.1f}x lower "
-          f"(the article, on full MNIST: 0.78 vs 6.60).")
+    sparse_line = (f"Sparse effect: the regularized code averages {regularized['mean_code']:.2f} against "
+                   f"{standard['mean_code']:.2f} without the penalty, {ratio:.1f}x lower "
+                   f"(the article, on full MNIST: 0.78 vs 6.60).")
+    print(f"\n{sparse_line}")
+    if vanilla["monitor"] is not None:
+        print(monitor_summary(vanilla["monitor"]))
 
     out = args.out
     n = min(5, len(xt))
-    written = [
-        save_figure(plotting.reconstructions(xt, vanilla["ae"].model.predict(xt), n=n),
-                     os.path.join(out, "vanilla-reconstructions.png")),
-        save_figure(plotting.first_layer_weights(vanilla["ae"].model.get_weights()[0], n=10),
-                     os.path.join(out, "vanilla-weights.png")),
-        save_figure(plotting.denoising(xt, xt_noisy, denoise["ae"].model.predict(xt_noisy), n=n),
-                     os.path.join(out, "denoising.png")),
-        save_figure(plotting.code_distributions({"standard": standard["codes"],
-                                                  "regularized": regularized["codes"]}),
-                     os.path.join(out, "sparse-code-distributions.png")),
-        save_figure(plotting.compare_losses({"standard": standard["history"],
-                                              "regularized": regularized["history"]}),
-                     os.path.join(out, "sparse-losses.png")),
-        save_figure(plotting.loss_curves({r["label"]: r["history"] for r in rows}),
-                     os.path.join(out, "loss-curves.png")),
+    run = lambda r: run_text(r["label"], data, r["epochs"], args)
+    sparse_run = f"shallow 784-32-784 with and without l1({factor:g}); " + run(standard).split("; ", 1)[1]
+    all_run = "the four models; " + run(vanilla).split("; ", 1)[1].split(";")[0]
+    figures = [
+        ("vanilla-reconstructions.png", "Reconstructions",
+         plotting.reconstructions(xt, vanilla["ae"].model.predict(xt), n=n, run=run(vanilla)),
+         "Top: test digits the model never saw; bottom: its reconstructions from a 32-number "
+         "code. Look at what is lost: thin strokes and unusual shapes blur."),
+        ("vanilla-weights.png", "First-layer weights",
+         plotting.first_layer_weights(vanilla["ae"].model.get_weights()[0], run=run(vanilla)),
+         "The 784 weights into each of the first 36 hidden units, as an image (red positive, "
+         "blue negative, one colour scale): stroke-like blobs are learned features; pure "
+         "noise is a unit that has not learned yet."),
     ]
+    figures += [(name, heading, None, caption) for name, heading, caption
+                in inside_figures("vanilla", vanilla, data, run(vanilla), out)]
+    figures += [
+        ("denoising.png", "Denoising",
+         plotting.denoising(xt, xt_noisy, denoise["ae"].model.predict(xt_noisy), n=n, run=run(denoise)),
+         f"Clean test digits, the same with Gaussian noise (factor {noise:g}), and the "
+         "autoencoder's output from the noisy ones: the noise is gone, and so is some detail."),
+        ("sparse-code-distributions.png", "Code values, standard and L1",
+         plotting.code_distributions({"standard": standard["codes"], "regularized": regularized["codes"]},
+                                     run=sparse_run),
+         "Every code value of the two shallow models on the test images (log density): the "
+         "L1 model's values crowd towards 0."),
+        ("sparse-code-units.png", "Sparsity unit by unit",
+         unit_sparsity({"standard": standard["codes"], f"l1({factor:g})": regularized["codes"]},
+                       run=sparse_run),
+         "For each of the 32 code units: how often it is exactly 0 (top) and its mean "
+         "(bottom). The L1 penalty makes every unit smaller and silent more often."),
+        ("sparse-losses.png", "Reconstruction, standard against L1",
+         plotting.compare_losses({"standard": standard["history"], "regularized": regularized["history"]},
+                                 key="reconstruction_loss", run=sparse_run),
+         "The binary cross-entropy alone (the L1 penalty left out, so both measure the same "
+         "thing) per epoch: the price of sparsity is a slightly worse reconstruction."),
+        ("loss-curves.png", "Every model's reconstruction loss",
+         plotting.loss_curves({r["label"]: r["history"] for r in rows}, key="reconstruction_loss",
+                              run=all_run),
+         "The training reconstruction loss per epoch of the four models (penalty left out). "
+         "The denoising model's is measured on noisy inputs, so it is higher."),
+    ]
+    for name, _, fig, _ in figures:
+        if fig is not None:
+            save_figure(fig, os.path.join(out, name))
+    for key, r in zip(MODEL_FILES, rows):
+        r["ae"].model.save(os.path.join(out, MODEL_FILES[key]))
     summary = {
         "dataset": {"name": data.name, "description": data.description,
                     "train": len(x), "test": len(xt)},
         "arguments": {k: v for k, v in vars(args).items() if k != "run"},
-        "models": [{k: r[k] for k in ("label", "epochs", "loss", "test_loss", "mean_code", "seconds")}
-                   for r in rows],
+        "models": [{**{k: r[k] for k in ("label", "epochs", "loss", "reconstruction_loss", "test_loss",
+                                         "test_reconstruction_loss", "mean_code", "seconds")},
+                    "history": r["history"].history, "test": r["test"], "file": MODEL_FILES[key]}
+                   for key, r in zip(MODEL_FILES, rows)],
         "sparse_ratio": ratio,
         "training_seconds": total,
     }
-    written.append(save_json(summary, os.path.join(out, "summary.json")))
-    print(f"\nTraining took {total:.1f} s. Wrote {len(written)} files to {out}{os.sep}:")
-    for path in written:
-        print(f"  {os.path.basename(path)}")
+    save_json(summary, os.path.join(out, "summary.json"))
+    page = _page(args, data, rows, figures, sparse_line, notes)
+    written = [f for f in FIGURES + tuple(MODEL_FILES.values()) + ("summary.json", "index.html")
+               if os.path.exists(os.path.join(out, f))]
+    print(f"\nTraining took {total:.1f} s. Wrote {len(written)} files to {out}{os.sep} (the figures, "
+          f"the models, summary.json); open {page} to see the run on one page.")
     return 0
+
+
+def _page(args, data, rows, figures, sparse_line: str, notes: list[str]) -> str:
+    from .. import __version__
+    from ..report_html import Page, write_page
+
+    head, cells = table_columns(rows)
+    monitor = rows[0]["monitor"]
+    links = [(MODEL_FILES[key], f"the {r['label']} model (scratchae.models.load_model)")
+             for key, r in zip(MODEL_FILES, rows)]
+    links.append(("summary.json", "every model's history per epoch (loss, reconstruction_loss, "
+                                  "penalties), test losses, the data and the arguments"))
+    if monitor is not None and monitor.steps:
+        links.append(("vanilla-monitor.json", "what the monitor recorded for the vanilla model"))
+    page = Page(
+        title="scratchae demo: the article's autoencoders",
+        intro=["The four autoencoders of \"Applied Deep Learning, Part 3: Autoencoders\", trained "
+               "with its recipe (Adam, binary cross-entropy) by scratchae " + __version__ + "."],
+        settings=[("same as", "scratchae demo " + " ".join(_argv(args))),
+                  ("epochs", ", ".join(f"{r['label']} {r['epochs']}" for r in rows)),
+                  ("batch size", str(args.batch_size)), ("seed", str(args.seed)),
+                  ("monitor", f"vanilla model, every {args.monitor} steps" if args.monitor else "off")],
+        data=[("dataset", data.name), ("what", data.description),
+              ("images", f"{len(data.x_train):,} training, {len(data.x_test):,} test, "
+                         f"{data.x_train.shape[1]} pixels each")],
+        table_head=head, table_rows=cells,
+        table_notes=notes + [sparse_line] + ([monitor_summary(monitor)] if monitor is not None and monitor.steps else []),
+        figures=[(name, heading, caption) for name, heading, _, caption in figures],
+        links=links)
+    return write_page(page, args.out)
+
+
+def _argv(args) -> list[str]:
+    return [f"--dataset {args.dataset}", f"--out {args.out}", f"--batch-size {args.batch_size}",
+            f"--seed {args.seed}", f"--monitor {args.monitor}"] + (
+           [f"--epochs {args.epochs}"] if args.epochs else [])
+
+
+def _wrap(text: str, width: int = 96) -> str:
+    import textwrap
+
+    return textwrap.fill(text, width)

@@ -22,7 +22,9 @@ import sys
 
 from . import UsageError
 from .common import (add_common_options, build_model, check_common, check_memory, check_positive,
-                     load_data, make_out, model_inputs, save_figure, save_json, table, train_one)
+                     load_data, loss_series, make_out, model_inputs, monitor_summary, run_text,
+                     save_figure, save_json,
+                     table, train_one, train_outputs, train_page)
 from .own import OWN_PIECE_EPOCHS, run_train_own
 
 MODELS = ("vanilla", "shallow", "denoising", "sparse")
@@ -44,7 +46,9 @@ examples:
 
 writes into --out: NAME.npz (load with scratchae.models.load_model), NAME-history.json,
 NAME-reconstructions.png (denoising: NAME.png), NAME-loss.png, NAME-weights.png,
-NAME-codes.png
+NAME-codes.png, NAME-code-space.png, NAME-interpolation.png, index.html (the run on one
+page); with the monitor (on unless --monitor 0): NAME-gradients.png, NAME-update-ratios.png,
+NAME-unit-health.png, NAME-activations.png, NAME-monitor.json
 
 train with your own piece (after scratchae gradcheck --exercise PIECE FILE passes):
   scratchae train vanilla --use dense=my_dense.py
@@ -181,7 +185,7 @@ def run_train(args: argparse.Namespace) -> int:
     stopped = {"model": name, "dataset": dataset_info, "arguments": settings,
                "scratchae_version": __version__}
     try:
-        r = train_one(name, ae, x_in, x, xt_in, xt, settings["epochs"], args)
+        r = train_one(name, ae, x_in, x, xt_in, xt, settings["epochs"], args, monitor_every=args.monitor)
     except KeyboardInterrupt:
         # Nothing lost: fit put the model back to the end of its last completed epoch; save
         # exactly that (a second Ctrl-C waits for the save), then exit 130.
@@ -198,24 +202,31 @@ def run_train(args: argparse.Namespace) -> int:
 
     print()
     print(table([r]))
+    if r["monitor"] is not None and r["monitor"].steps:
+        print(monitor_summary(r["monitor"]))
     if settings["kl"]:
         print(_code_units(r["codes"], *settings["kl"]))
     ae.model.save(model_path)
     n = min(5, len(xt))
     outputs = ae.model.predict(xt_in)
+    run = run_text(name, data, r["epochs"], args)
     if name == "denoising":
-        first = plotting.denoising(xt, xt_in, outputs, n=n)
+        first = plotting.denoising(xt, xt_in, outputs, n=n, run=run)
         first_path = os.path.join(out, f"{name}.png")
     else:
-        first = plotting.reconstructions(xt, outputs, n=n)
+        first = plotting.reconstructions(xt, outputs, n=n, run=run)
         first_path = os.path.join(out, f"{name}-reconstructions.png")
     written = [
         model_path,
         save_json({
             "model": name,
             "loss": r["loss"],
+            "reconstruction_loss": r["reconstruction_loss"],
+            "history": r["history"].history,
             "epochs": r["epochs"],
             "test_loss": r["test_loss"],
+            "test_reconstruction_loss": r["test_reconstruction_loss"],
+            "test": r["test"],
             "mean_code": r["mean_code"],
             "seconds": r["seconds"],
             "interrupted": False,
@@ -224,11 +235,14 @@ def run_train(args: argparse.Namespace) -> int:
             "scratchae_version": __version__,
         }, os.path.join(out, f"{name}-history.json")),
         save_figure(first, first_path),
-        save_figure(plotting.loss_curves({name: r["history"]}), os.path.join(out, f"{name}-loss.png")),
-        save_figure(plotting.first_layer_weights(ae.model.get_weights()[0], n=min(10, ae.model.get_weights()[0].shape[1])),
-                     os.path.join(out, f"{name}-weights.png")),
-        save_figure(plotting.code_distributions({name: r["codes"]}), os.path.join(out, f"{name}-codes.png")),
+        save_figure(plotting.loss_curves(loss_series(name, r), run=run, title="Training loss per epoch",
+                                          ylabel="training loss (nats per pixel)"),
+                    os.path.join(out, f"{name}-loss.png")),
+        save_figure(plotting.first_layer_weights(ae.model.get_weights()[0], n=min(36, ae.model.get_weights()[0].shape[1]),
+                                                 run=run), os.path.join(out, f"{name}-weights.png")),
+        save_figure(plotting.code_distributions({name: r["codes"]}, run=run), os.path.join(out, f"{name}-codes.png")),
     ]
+    written += train_page(name, r, data, settings, args, first_path)
     print(f"\nWrote {len(written)} files to {out}{os.sep}:")
     for path in written:
         print(f"  {os.path.basename(path)}")
@@ -238,7 +252,7 @@ def _train_outputs(name: str) -> tuple[str, ...]:
     """The files `train NAME` writes into --out."""
     first = f"{name}.png" if name == "denoising" else f"{name}-reconstructions.png"
     return (f"{name}.npz", f"{name}-history.json", first, f"{name}-loss.png", f"{name}-weights.png",
-            f"{name}-codes.png")
+            f"{name}-codes.png") + train_outputs(name, monitor=True)
 
 def _save_completed(model, model_path: str, info: dict) -> str:
     """Save the model and a history of its completed epochs (what fit left it at), with
