@@ -111,3 +111,37 @@ def test_a_reader_that_leaves_early_is_not_an_error():
     err = p.stderr.read().decode()
     assert p.wait(timeout=60) == 0, err
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+# -- the later exercises -----------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(n for n, b in BROKEN.items() if b.model is None))
+def test_broken_later_piece_is_checked_alone_with_its_hint(name, capsys):
+    assert main(["gradcheck", "--broken", name]) == 1
+    out = capsys.readouterr().out
+    b = BROKEN[name]
+    assert f"checked as the {b.piece} exercise" in out and "First wrong piece" in out and "FAIL" in out
+    first = next(line for line in out.splitlines() if line.startswith("First wrong piece"))
+    assert b.tensor in first and "hint:" in first
+
+
+def test_list_says_where_each_mistake_is_shown(capsys):
+    assert main(["gradcheck", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "[vanilla model; expect hint: transpose]" in out
+    assert "[alone, as the adam exercise; expect hint: bias-correction]" in out
+
+
+def test_broken_later_piece_refuses_a_model(capsys):
+    assert main(["gradcheck", "--broken", "kl-no-mean", "--model", "sparse"]) == 2
+    assert "--model does not apply" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("piece", ["bce-logits", "model"])
+def test_exercise_flow_of_a_later_exercise(piece, tmp_path, capsys):
+    path = tmp_path / f"my_{piece}.py"
+    assert main(["gradcheck", "--exercise", piece, "--init", str(path)]) == 0
+    assert main(["gradcheck", "--exercise", piece, str(path)]) == 1
+    assert "NotImplementedError" in capsys.readouterr().out
+    assert main(["gradcheck", "--exercise", piece, str(SOLUTIONS / f"{piece}.py")]) == 0
+    out = capsys.readouterr().out
+    assert "Well done" in out and "by hand" in out

@@ -91,7 +91,12 @@ def _caught(name, rep):
     return rep.located
 
 
-@pytest.mark.parametrize("name", sorted(BROKEN))
+# the mistakes that go into an article model (the later exercises' are checked alone, in
+# tests/test_exercises.py)
+IN_MODELS = sorted(name for name, b in BROKEN.items() if b.model)
+
+
+@pytest.mark.parametrize("name", IN_MODELS)
 def test_every_shipped_mistake_is_caught_in_its_model_named_and_hinted(name):
     b = BROKEN[name]
     builder = {"vanilla": autoencoders.vanilla, "shallow": autoencoders.shallow,
@@ -104,7 +109,7 @@ def test_every_shipped_mistake_is_caught_in_its_model_named_and_hinted(name):
     assert located.layer == where
 
 
-@pytest.mark.parametrize("name", sorted(BROKEN))
+@pytest.mark.parametrize("name", IN_MODELS)
 def test_every_shipped_mistake_is_caught_alone(name):
     b = BROKEN[name]
     rng = np.random.default_rng(5)

@@ -4,6 +4,7 @@
     scratchae train NAME   train one autoencoder                                   (cli/train.py)
     scratchae train NAME --use dense=FILE    ... with your exercise's class, beside scratchae's (cli/own.py)
     scratchae gradcheck    check every backward pass of the article's models       (cli/gradcheck.py)
+    scratchae grade PIECE PATH   grade exercise submissions, partial credit         (cli/grade.py)
 
 Exit codes: 0 success, 1 a check failed (or a piece of yours did not train like scratchae's),
 2 bad arguments or missing data, 130 interrupted.
@@ -30,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import demo, gradcheck, train   # each module adds its own sub-commands
+    from . import demo, grade, gradcheck, train   # each module adds its own sub-commands
 
     parser = _Parser(
         prog="scratchae",
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_commands(sub)
     train.add_commands(sub)
     gradcheck.add_commands(sub)
+    grade.add_commands(sub)
     return parser
 
 

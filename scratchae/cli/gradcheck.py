@@ -8,6 +8,7 @@
     scratchae gradcheck --broken relu-no-mask    swap one in: see a failure, its place, its hint
     scratchae gradcheck --exercise dense --init my_dense.py     copy an exercise template
     scratchae gradcheck --exercise dense my_dense.py            check your backward
+    (scratchae grade dense my_dense.py: the same checks, graded with points, see cli/grade.py)
 
 Exit code 0 when everything passes, 1 when a check fails, 2 for bad arguments. The first
 line says which scratchae is checked (its folder, and whether it is an editable install, a
@@ -36,7 +37,8 @@ def add_commands(sub) -> None:
                    help="which autoencoder to check (default: all three)")
     p.add_argument("--broken", metavar="NAME", help="swap in a deliberately wrong backward pass")
     p.add_argument("--list", action="store_true", help="list the deliberately wrong backward passes")
-    p.add_argument("--exercise", metavar="PIECE", help="dense, relu, sigmoid, bce or l1")
+    p.add_argument("--exercise", metavar="PIECE",
+                   help="dense, relu, sigmoid, bce, mse, l1, kl, bce-logits, adam or model")
     p.add_argument("--init", metavar="PATH", help="with --exercise: write the template to PATH")
     p.add_argument("--force", action="store_true", help="with --init: overwrite an existing file")
     p.add_argument("--batch", type=int, default=4, help="batch size of the random inputs (default 4)")
@@ -82,7 +84,8 @@ def _list() -> int:
     width = max(map(len, BROKEN))
     print("Deliberately wrong backward passes (scratchae gradcheck --broken NAME):")
     for b in BROKEN.values():
-        print(f"  {b.name:<{width}}  {b.description} [{b.model} model; expect hint: {b.hint}]")
+        where = f"{b.model} model" if b.model else f"alone, as the {b.piece} exercise"
+        print(f"  {b.name:<{width}}  {b.description} [{where}; expect hint: {b.hint}]")
     return EXIT_OK
 
 
@@ -111,10 +114,21 @@ def _exercise(args) -> int:
         return EXIT_FAILED
     print(report)
     if report.ok:
-        print(f"\nWell done: your {piece} backward matches the finite differences.")
+        print("\nWell done: your Adam update matches its closed form." if piece == "adam" else
+              f"\nWell done: your {piece} backward matches the finite differences.")
         return EXIT_OK
     print(f"\nNot yet: {_why_not(report, piece)}.")
     return EXIT_FAILED
+
+
+def _broken_alone(broken) -> int:
+    """A shipped mistake of a later exercise, checked as that exercise checks a learner's class."""
+    from .. import exercises
+
+    print(f"[broken] {broken.description}: checked as the {broken.piece} exercise\n")
+    report = exercises.combine(broken.piece, exercises.run_parts(broken.piece, broken.cls))
+    print(report)
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _why_not(report, piece: str) -> str:
@@ -152,6 +166,11 @@ def run(args) -> int:
         broken = BROKEN.get(args.broken)
         if broken is None:
             raise UsageError(f"unknown broken piece {args.broken!r}; see --list")
+        if broken.model is None:
+            if args.model != "all":
+                raise UsageError(f"{broken.name} is checked alone, as the {broken.piece} exercise "
+                                 "checks a learner's file: --model does not apply")
+            return _broken_alone(broken)
         if args.model == "all":
             names = (broken.model,)
         elif broken.piece == "l1" and args.model != "sparse":

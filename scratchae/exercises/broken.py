@@ -1,9 +1,12 @@
 """Deliberately wrong backward passes: what a failing gradient check looks like.
 
 Each class subclasses a real scratchae piece and changes only its backward with one classic
-mistake. `scratchae gradcheck --broken NAME` swaps one into an article model; the checker must
-fail, name the piece and tensor, and give the hint listed in `BROKEN`. They are the checker's
-negative controls too (tests/test_exercises.py).
+mistake. `scratchae gradcheck --broken NAME` swaps one of the article's five pieces into an
+article model; the mistakes of the later exercises (mse, kl, bce-logits, adam, model: `model`
+None below) are checked alone, as the exercise checks a learner's file, since they have the
+exercise's interface. Either way the checker must fail, name the piece and tensor, and give
+the hint listed in `BROKEN`. They are the checker's and the grader's negative controls too
+(tests/test_exercises.py, tests/test_grading.py).
 """
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ import numpy as np
 
 from ..activations import ReLU, Sigmoid
 from ..layers import Dense
-from ..losses import BinaryCrossentropy
-from ..regularizers import L1
+from ..losses import BinaryCrossentropy, MeanSquaredError
+from ..optimizers import Adam
+from ..regularizers import L1, KLSparsity
 
 
 class TransposedKernelDense(Dense):
@@ -88,16 +92,68 @@ class SignFlippedL1(L1):
         return -np.sign(h) * self.l1
 
 
+class NoTwoMSE(MeanSquaredError):
+    """The MSE gradient without the 2 of the square: (p - y) / (N D)."""
+
+    def _backward(self, cache):
+        return super()._backward(cache) / 2
+
+
+class NoMeanKL(KLSparsity):
+    """KL sparsity's gradient without the 1/N of rho_hat's mean: N times too large."""
+
+    def gradient(self, h):
+        return super().gradient(h) * h.shape[0]
+
+
+class ExtraSigmoidBCE(BinaryCrossentropy):
+    """BCE from logits whose gradient is multiplied by the sigmoid's p (1 - p) once more."""
+
+    def __init__(self, from_logits: bool = True) -> None:
+        super().__init__(from_logits=from_logits)
+
+    def _backward(self, cache):
+        p = cache[0]
+        return super()._backward(cache) * p * (1 - p)
+
+
+class NoBiasCorrectionAdam(Adam):
+    """Adam without its bias correction: a_t = learning_rate (m and v read as if unbiased)."""
+
+    def step_size(self, t: int) -> float:
+        return self.learning_rate
+
+
+class ForwardOrderModel:
+    """The model exercise's interface, with the pieces' backward called in forward order."""
+
+    def __init__(self, pieces):
+        self.pieces = list(pieces)
+
+    def forward(self, x):
+        for piece in self.pieces:
+            x = piece.forward(x)
+        return x
+
+    def backward(self, dy):
+        grads = {}
+        for piece in self.pieces:                      # the mistake: not reversed
+            dy = piece.backward(dy)
+            for key in piece.params:
+                grads[f"{piece.name}/{key}"] = piece.grads[key].copy()
+        return dy, grads
+
+
 @dataclass(frozen=True)
 class Broken:
     """One shipped mistake: where it goes, what the checker should say."""
 
     name: str
     cls: type
-    piece: str            # "dense", "relu", "sigmoid", "bce" or "l1"
+    piece: str            # the exercise it belongs to: "dense", "relu", ..., "adam", "model"
     tensor: str           # the tensor whose gradient is wrong when the piece is checked alone
     hint: str             # the hint kind the checker should give
-    model: str            # the article model it is shown on
+    model: str | None     # the article model it is shown on; None: checked alone, as the exercise
     description: str
 
 
@@ -118,6 +174,16 @@ BROKEN: dict[str, Broken] = {b.name: b for b in [
            "binary cross-entropy gradient missing its 1/(N*D)"),
     Broken("l1-sign", SignFlippedL1, "l1", "h", "sign", "sparse",
            "L1 activity penalty gradient with its sign flipped"),
+    Broken("mse-no-two", NoTwoMSE, "mse", "y_pred", "scale", None,
+           "mean squared error gradient without the 2 of the square"),
+    Broken("kl-no-mean", NoMeanKL, "kl", "h", "scale", None,
+           "KL sparsity gradient without the 1/N of rho_hat's mean"),
+    Broken("bce-logits-extra-sigmoid", ExtraSigmoidBCE, "bce-logits", "z", "extra-sigmoid", None,
+           "fused sigmoid + BCE gradient multiplied by the sigmoid's p(1-p) again"),
+    Broken("adam-no-bias-correction", NoBiasCorrectionAdam, "adam", "step 1", "bias-correction", None,
+           "Adam without its bias correction (a_t = learning_rate)"),
+    Broken("model-forward-order", ForwardOrderModel, "model", "order", "order", None,
+           "model backward calling the pieces in forward order"),
 ]}
 
 
@@ -149,4 +215,5 @@ def install(broken: Broken, model) -> str:
                 layer.activity_regularizer.__class__ = broken.cls
                 return f"{layer.name} > l1"
         raise ValueError("the l1 mistake needs a model with an L1 activity regularizer (sparse)")
-    raise ValueError(f"unknown piece {broken.piece!r}")
+    raise ValueError(f"{broken.name} goes into no model: it is checked alone, as its exercise "
+                     f"({broken.piece}) checks a learner's class")

@@ -1,0 +1,35 @@
+"""Exercise: a whole model's backward pass: every piece's backward, in reverse.
+
+Check it with:   scratchae gradcheck --exercise model THIS_FILE.py
+"""
+import numpy as np
+
+
+class Model:
+    """A chain of pieces: pieces[0] takes the input x, each next piece the previous one's output.
+
+    Every piece has forward(x) -> y and backward(dy) -> dx (dy = dL/dy and dx = dL/dx, each the
+    shape of what it differentiates), a `name`, and `params` and `grads`, dicts with the same
+    keys (empty for a piece without parameters). A piece's backward writes its parameter
+    gradients into its own grads, and overwrites them at its next backward.
+    """
+
+    def __init__(self, pieces):
+        self.pieces = list(pieces)
+
+    def forward(self, x):
+        for piece in self.pieces:                    # each piece caches what its backward needs
+            x = piece.forward(x)
+        return x
+
+    def backward(self, dy):
+        """dy = dL/d(output), the shape of the last piece's output. Return (dx, grads):
+
+            dx     dL/dx for the input x of forward, the shape of x
+            grads  {"<piece name>/<key>": a copy of that piece's grads[key]}, for every piece
+                   and every key of its params: {"dense/kernel": ..., "dense/bias": ..., ...}
+
+        Call each piece's backward once, handing it dL/d(its output): for the last piece that
+        is dy; for each other piece, what the piece after it returned.
+        """
+        raise NotImplementedError("write Model.backward")
