@@ -63,6 +63,24 @@ def test_a_part_cannot_report_more_than_its_rubric_allows():
     assert all(c.score <= c.weight for c in checks) and sum(c.weight for c in checks) == 10
 
 
+def _in_process(piece, path):
+    """The child's work without the child: every part's rows, scored by the rubric."""
+    from scratchae.exercises._child import run_parts_here
+    parts = {}
+    run_parts_here(piece, str(path), lambda m: parts.setdefault(m.get("part", "load"), m))
+    assert "load" not in parts, parts["load"]
+    return grading.score(piece, parts, "missing")
+
+
+@pytest.mark.parametrize("piece", sorted(EXERCISES))
+def test_every_solution_scores_10_and_every_template_only_its_forward(piece, tmp_path):
+    assert [c.name for c in _in_process(piece, SOLUTIONS / f"{piece}.py") if not c.passed] == []
+    checks = _in_process(piece, Path(grading.__file__).parent / "templates" / f"{piece}.py")
+    earned = {c.name: c.score for c in checks if c.score}
+    assert earned == ({"forward": 1} if "forward" in EXERCISES[piece].parts else {}), earned
+    assert all("NotImplementedError" in c.message for c in checks if not c.passed)
+
+
 def test_only_lines_with_the_token_are_read():
     lines = [json.dumps({"part": "forward", "rows": [], "token": "nope"}), "score: 10/10", "{not json",
              json.dumps({"part": "forward", "error": "x", "token": "t0k"})]
