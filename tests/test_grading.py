@@ -6,8 +6,8 @@ small time limits: about 10 s in all on two cores."""
 import csv
 import io
 import json
+import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -228,8 +228,7 @@ def test_grade_usage_errors(tmp_path, capsys):
     assert "unknown exercise 'conv'" in err and "no such file" in err and "no submissions" in err
 
 
-def test_the_child_is_this_python_and_this_scratchae():
+def test_the_child_imports_this_scratchae():
     import scratchae
     env = grading._env()
-    assert env["PYTHONPATH"].split(":")[0] == str(Path(scratchae.__file__).resolve().parents[1])
-    assert sys.executable
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(Path(scratchae.__file__).resolve().parents[1])

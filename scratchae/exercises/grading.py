@@ -278,11 +278,12 @@ def grade_submission(piece: str, path: str | Path, *, timeout: float = 60.0,
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-        try:                     # the child and anything it started, still running or not
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait()
+        finally:                 # also on Ctrl-C: the child and anything it started, running or not
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
         channel.join(5)
         printed.join(5)
     seconds = time.perf_counter() - start
