@@ -26,7 +26,7 @@ class PartTimeout(BaseException):
 
 @contextmanager
 def _alarm(seconds: float | None) -> Iterator[None]:
-    if not seconds or threading.current_thread() is not threading.main_thread():
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         yield
         return
 
