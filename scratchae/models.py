@@ -40,8 +40,9 @@ from .graph import SymbolicTensor, check_chain, trace_chain
 from ._summary import summary_table
 from .buffers import ParameterBuffers
 from .layers import Dense, InputLayer, Layer, Logits
-from .training import (Checkpoint, History, NonFiniteLossError, check_verbose,
-                       evaluate_batches, evaluate_parts, fit_model, train_one_batch)
+from .checkpoints import Checkpoint, train_one_batch
+from .training import (History, NonFiniteLossError, check_verbose, evaluate_batches, evaluate_parts,
+                       fit_model)
 from .utils import global_rng
 
 __all__ = ["Model", "Sequential", "History", "NonFiniteLossError", "load_model"]

@@ -20,7 +20,8 @@ what a real run needs and a learner can skip on a first read:
   copy of the parameters and optimizer state per epoch, nothing per batch;
 * one BLAS thread during training (`scratchae._blas`), and batch gathers into one reused buffer.
 
-(The packed parameters behind `compile(pack_parameters=True)` are in `scratchae.buffers`.)
+(The packed parameters behind `compile(pack_parameters=True)` are in `scratchae.buffers`, the
+checkpoints and `train_on_batch`'s undo in `scratchae.checkpoints`.)
 
 This module knows a model only through `train_step`, `compute_loss`, `penalties()`, `rng`,
 `name`, `history`, `optimizer` and its `optimizer_parameters()` (and, for `train_one_batch`, the
@@ -40,6 +41,7 @@ import numpy as np
 from . import _blas
 from ._validate import int_at_least, positive_int
 from .callbacks import CallbackList
+from .checkpoints import Checkpoint, NonFiniteLossError, state_finite
 from .progress import ProgressBar
 from .utils import as_rng
 
@@ -71,11 +73,6 @@ class History:
 
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
-
-
-class NonFiniteLossError(FloatingPointError):
-    """Training produced a NaN or infinite loss (or non-finite weights); the message says
-    where, and which state the model was put back to."""
 
 
 def fit_model(model: Any, x: Any, y: Any, *, batch_size: int | None, epochs: int, verbose: Any,
@@ -205,15 +202,6 @@ def _check_last_update(model: Any, start: "Checkpoint", epoch: int, b: int, xb: 
     value = model.compute_loss(xb, yb)
     if not math.isfinite(value):
         raise _diverged(model, start, f"loss became {value} {where}, on that batch")
-
-
-def state_finite(model: Any) -> bool:
-    """Whether every parameter and every optimizer state array (Adam's moments) is finite, so
-    a checkpoint of them can always be restored. A NaN makes min and max NaN and an infinity
-    is one of them: two passes per array, no array-sized temporary."""
-    arrays = [p for _, p, _ in model.optimizer_parameters()]
-    arrays += [a for k, a in model.optimizer.get_state().items() if k != "iterations"]
-    return all(a.size == 0 or (math.isfinite(a.min()) and math.isfinite(a.max())) for a in arrays)
 
 
 def _back_to(history: History) -> str:
@@ -361,79 +349,3 @@ def held_interrupts(raise_after: bool = True) -> Iterator[list[int]]:
         signal.signal(signal.SIGINT, old)
     if pressed and raise_after:
         raise KeyboardInterrupt("Ctrl-C during a block that had to finish")
-
-
-class Checkpoint:
-    """A model's training state at one moment: its weights, its optimizer's state (Adam's
-    moments and step count, SGD's velocities) and its shuffling generator.
-
-    `restore` puts all three back, so the optimizer state always matches the weights.
-    `into=` reuses the arrays of an older checkpoint of the same model (no allocation).
-    """
-
-    def __init__(self, model: Any, into: "Checkpoint | None" = None) -> None:
-        params = [p for _, p, _ in model.optimizer_parameters()]
-        old = into.weights if into is not None and _same_layout(into.params, params) else None
-        self.params = params
-        self.weights = [_copy(p, old[i] if old else None) for i, p in enumerate(params)]
-        self.optimizer = model.optimizer
-        state = model.optimizer.get_state()
-        old_state = into.state if into is not None else {}
-        self.state = {k: _copy(np.asarray(v), old_state.get(k)) for k, v in state.items()}
-        self.iterations = int(model.optimizer.iterations)
-        self.rng = model.rng.bit_generator.state if model.rng is not None else None
-
-    def restore(self, model: Any) -> None:
-        for p, w in zip(self.params, self.weights):
-            p[...] = w
-        self.optimizer.set_state(self.state)           # set_state copies: the checkpoint stays
-        if self.rng is not None and model.rng is not None:
-            model.rng.bit_generator.state = self.rng
-
-
-def _same_layout(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
-    return len(a) == len(b) and all(u.shape == v.shape and u.dtype == v.dtype for u, v in zip(a, b))
-
-
-def _copy(a: np.ndarray, into: np.ndarray | None) -> np.ndarray:
-    if into is not None and into.shape == a.shape and into.dtype == a.dtype:
-        np.copyto(into, a)
-        return into
-    return np.array(a, copy=True)
-
-
-def train_one_batch(model: Any, x: np.ndarray, y: np.ndarray) -> float:
-    """`Model.train_on_batch` on checked data: one step, and no broken weights left behind.
-
-    The last good state is the one before the previous call's update (the weights this
-    call's loss was computed with came from that update). On a non-finite loss the model goes
-    back to it; if this call's update leaves non-finite weights, it is undone at once. Costs
-    one copy (into reused arrays) and one finiteness check of the weights and optimizer state
-    per call: about 25% of a batch-32 step on the article's vanilla model.
-    """
-    before = Checkpoint(model, into=model._spare_checkpoint)
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):
-            value = model.train_step(x, y)
-    except BaseException:
-        before.restore(model)
-        raise
-    if not math.isfinite(value):
-        good = model._last_good
-        if good is not None and good.optimizer is model.optimizer \
-                and good.iterations + 1 == model.optimizer.iterations:
-            good.restore(model)
-            where = ("the weights and optimizer state are back to before the previous "
-                     "train_on_batch update, which made them")
-        else:
-            where = "the weights are as they were"
-        model._spare_checkpoint = before
-        raise NonFiniteLossError(f"loss is {value} on this batch; its update was not applied and "
-                                 f"{where}. Try a smaller learning_rate, or check the data.")
-    if not state_finite(model):
-        before.restore(model)
-        model._spare_checkpoint = before
-        raise NonFiniteLossError(f"the update of this batch (loss {value}) made the weights or "
-                                 "optimizer state non-finite; it was undone. Try a smaller learning_rate.")
-    model._spare_checkpoint, model._last_good = model._last_good, before
-    return value
