@@ -55,7 +55,7 @@ def _build(sizes: list[int], code_index: int, *, input_dim: int, l1: float | Non
         last = i == len(sizes) - 1
         reg = _l1(l1) if (i == code_index and l1) else None
         layer = Dense(units, activation="sigmoid" if last else "relu", activity_regularizer=reg,
-                      seed=rng)
+                      seed=rng, name=_layer_name(i, code_index, len(sizes)))
         h = layer(h)
         layers.append(layer)
         if i == code_index:
@@ -69,6 +69,16 @@ def _build(sizes: list[int], code_index: int, *, input_dim: int, l1: float | Non
         t = layer(t)
     decoder = Model(code_input, t, name=f"{name}_decoder")
     return Autoencoder(model, encoder, decoder)
+
+
+def _layer_name(i: int, code_index: int, n: int) -> str:
+    """'hidden_1', 'code', 'hidden_2', 'output': names a teacher can say (and History's keys,
+    e.g. 'code_penalty'). Unique within a model, which is all that saving needs."""
+    if i == code_index:
+        return "code"
+    if i == n - 1:
+        return "output"
+    return f"hidden_{i + 1 if i < code_index else i}"
 
 
 def vanilla(hidden_size: int = 128, code_size: int = 32, *, input_dim: int = 784,

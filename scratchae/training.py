@@ -56,7 +56,8 @@ class History:
                          the penalties: what the model reconstructs, comparable between models
                          with and without a penalty.
     <layer>_penalty:     for each layer with an activity regularizer, the same mean of its
-                         penalty ("dense_penalty"); loss = reconstruction_loss + the penalties.
+                         penalty ("code_penalty" for a layer named code);
+                         loss = reconstruction_loss + the penalties.
     val_loss, val_reconstruction_loss, val_<layer>_penalty: the same on validation_data at
                          the end of the epoch (val_loss as `evaluate` gives it).
     """

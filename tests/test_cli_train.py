@@ -100,9 +100,9 @@ def test_train_sparse_and_denoising_defaults(tmp_path):
     out = tmp_path / "scratchae-train"                               # the default --out
     history = json.loads((out / "sparse-history.json").read_text())
     assert history["arguments"]["l1"] == 1e-5                        # the article's default
-    penalty = history["history"]["dense_penalty"][0]                 # the code layer's L1 penalty
+    penalty = history["history"]["code_penalty"][0]                 # the code layer's L1 penalty
     assert penalty > 0 and history["reconstruction_loss"][0] + penalty == pytest.approx(history["loss"][0])
-    assert history["test"]["reconstruction_loss"] + history["test"]["dense_penalty"] == pytest.approx(
+    assert history["test"]["reconstruction_loss"] + history["test"]["code_penalty"] == pytest.approx(
         history["test_loss"])
     check_page(out)
     model = load_model(out / "sparse.npz")
@@ -290,7 +290,7 @@ def test_train_with_a_learners_sigmoid_through_the_real_command(tmp_path):
                   "--verbose", "2", "--out", "r", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("Data: bundled MNIST subset")                  # mnist-5k by default
-    assert "your sigmoid (sigmoid.py) runs in: dense_1 > sigmoid" in r.stdout
+    assert "your sigmoid (sigmoid.py) runs in: output > sigmoid" in r.stdout
     assert "epoch  your sigmoid  scratchae's sigmoid" in r.stdout
     assert "your backward trains like the library's." in r.stdout
     assert_png(tmp_path / "r" / "shallow-reconstructions.png")
