@@ -8,7 +8,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..losses import BinaryCrossentropy
 from ..regularizers import L1, L2
 from .core import rel_error
 from .engine import (_as64, _check_options, _failed, _finish, _kink_row, _model64,
@@ -176,7 +175,7 @@ def check_model(model: Any, x: np.ndarray, y: np.ndarray, *, mode: str = "elemen
                 rep.parts.append(check_layer(layer, h_in, **opts))
             last = m._chain[-1]
             if fused:
-                rep.parts.append(check_loss(BinaryCrossentropy(from_logits=True), last.logits, y64,
+                rep.parts.append(check_loss(m.training_loss, last.logits, y64,
                                             name="loss (fused, from logits)", **opts))
             else:
                 rep.parts.append(check_loss(m.loss, out, y64, name="loss", **opts))
