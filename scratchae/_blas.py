@@ -10,6 +10,10 @@ NumPy has no public call for this, so we look for the OpenBLAS that NumPy's whee
 call its own `set_num_threads` through ctypes. If the user chose a count themselves
 (OPENBLAS_NUM_THREADS or OMP_NUM_THREADS in the environment), or NumPy uses another BLAS,
 nothing is changed.
+
+SCRATCHAE_BLAS_THREADS overrides the policy for machines we could not measure: a number N
+trains with N BLAS threads, "default" leaves NumPy's own setting alone. It is read each time
+training starts, so a script may set it in `os.environ`.
 """
 from __future__ import annotations
 
@@ -51,10 +55,26 @@ def _find_controls() -> tuple | None:
     return None
 
 
+def training_threads() -> int | None:
+    """The BLAS threads training uses: 1, or SCRATCHAE_BLAS_THREADS's number; None for "default"
+    (NumPy's own setting, untouched). ValueError for anything else in that variable."""
+    value = os.environ.get("SCRATCHAE_BLAS_THREADS", "").strip()
+    if not value:
+        return 1
+    if value.lower() == "default":
+        return None
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise ValueError(f"SCRATCHAE_BLAS_THREADS must be a number of threads >= 1 or 'default', "
+                     f"got {value!r}")
+
+
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
-    """Run the block with one BLAS thread, then restore the previous count."""
-    if any(v in os.environ for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")):
+    """Run the block with training's BLAS threads (one, unless SCRATCHAE_BLAS_THREADS says
+    otherwise), then restore the previous count."""
+    threads = training_threads()
+    if threads is None or any(v in os.environ for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")):
         yield
         return
     controls = _find_controls()
@@ -63,7 +83,7 @@ def single_threaded() -> Iterator[None]:
         return
     setter, getter = controls
     before = int(getter())
-    setter(1)
+    setter(threads)
     try:
         yield
     finally:

@@ -13,6 +13,7 @@ needs_openblas = pytest.mark.skipif(controls is None, reason="NumPy here has no 
 def _no_user_setting(monkeypatch):
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("SCRATCHAE_BLAS_THREADS", raising=False)
 
 
 @needs_openblas
@@ -52,3 +53,22 @@ def test_without_openblas_controls_it_changes_nothing(monkeypatch):
     monkeypatch.setattr(_blas, "_find_controls", lambda: None)
     with _blas.single_threaded():
         assert float((np.ones((3, 3)) @ np.ones((3, 3)))[0, 0]) == 3.0
+
+
+@needs_openblas
+@pytest.mark.parametrize("value, inside", [("2", 2), ("1", 1), ("default", 2), (" ", 1)])
+def test_scratchae_blas_threads_overrides_the_policy(monkeypatch, value, inside):
+    setter, getter = controls
+    setter(2)
+    monkeypatch.setenv("SCRATCHAE_BLAS_THREADS", value)
+    with _blas.single_threaded():
+        assert getter() == inside
+    assert getter() == 2
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_a_bad_scratchae_blas_threads_is_a_clear_error(monkeypatch, value):
+    monkeypatch.setenv("SCRATCHAE_BLAS_THREADS", value)
+    with pytest.raises(ValueError, match="SCRATCHAE_BLAS_THREADS must be a number of threads >= 1 or 'default'"):
+        with _blas.single_threaded():
+            pass
