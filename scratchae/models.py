@@ -45,6 +45,9 @@ from .training import (History, NonFiniteLossError, check_verbose, evaluate_batc
                        fit_model)
 from .utils import global_rng
 
+#: The optimizer-state key of a model's packed parameters (not its name: a model may be renamed).
+PACKED = "packed/*"
+
 __all__ = ["Model", "Sequential", "History", "NonFiniteLossError", "load_model"]
 
 
@@ -63,7 +66,7 @@ class Model:
         #: The generator that shuffles the batches of `fit` (saved with the model).
         self.rng: np.random.Generator | None = None
         self._buffers: ParameterBuffers | None = None
-        self._last_good: Checkpoint | None = None         # train_on_batch's undo (see training)
+        self._last_good: Checkpoint | None = None         # train_on_batch's undo (see checkpoints)
         self._spare_checkpoint: Checkpoint | None = None
         self._pieces: list = []                  # the pieces of the last forward ...
         self._inputs: list[np.ndarray] = []      # ... and the input each one saw
@@ -238,7 +241,7 @@ class Model:
     def optimizer_parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """The (path, param, grad) triples the optimizer updates after a backward.
 
-        Packed (the default): one triple, ('<model name>/*', all parameters, all gradients),
+        Packed (the default): one triple, ('packed/*', all parameters, all gradients),
         after copying in any array a layer put in its dicts since the last step. Otherwise
         `parameters()`, one triple per parameter.
         """
@@ -246,7 +249,7 @@ class Model:
             return self.parameters()
         if self._buffers is None or not self._buffers.covers(self._chain):
             self._buffers = ParameterBuffers(self._chain)
-        return [(f"{self.name}/*", *self._buffers.sync())]
+        return [(PACKED, *self._buffers.sync())]
 
     def compute_loss(self, x: np.ndarray, y: np.ndarray) -> float:
         """The training loss of one batch (penalties included), without changing anything."""

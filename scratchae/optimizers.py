@@ -6,7 +6,7 @@ The optimizer updates each `param` array *in place* (layers keep their arrays) a
 reaches into a layer. Its state (Keras's slot names: `momentums`, `velocities`) is a dict
 keyed by the path it was given: a model hands it one triple per parameter keyed
 'dense/kernel', 'dense/bias', ... when compiled with `pack_parameters=False`, and by
-default one triple for all its parameters packed in one vector, keyed '<model name>/*'
+default one triple for all its parameters packed in one vector, keyed 'packed/*'
 (in `get_weights()` order). `iterations` counts the steps taken. All scalar
 factors are Python floats, so a float32 parameter stays float32 (a NumPy float64 scalar
 would silently upcast the update under NumPy 2's promotion rules).

@@ -30,7 +30,7 @@ from ._files import atomic_write
 from ._validate import all_finite, positive_int
 from .graph import SymbolicTensor
 from .layers import Dense, InputLayer
-from .models import Model, Sequential
+from .models import PACKED, Model, Sequential
 
 FORMAT_NAME = "scratchae-model"
 FORMAT_VERSION = 1
@@ -294,8 +294,11 @@ def _compile_from(model: Model, comp: Any, state: dict[str, np.ndarray], path: s
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path!r}: invalid compile settings ({_reason(exc)})") from None
     # the state must fit the arrays the optimizer will update (one packed vector, or one
-    # array per parameter path)
+    # array per parameter path). Files written before the packed key was 'packed/*' keyed it
+    # '<model name>/*': read them as the same thing.
     like = {p: param for p, param, _ in model.optimizer_parameters()}
+    if PACKED in like:
+        state = {_packed_key(k, model.name): v for k, v in state.items()}
     for key, arr in state.items():
         if key == "iterations":
             if arr.shape != () or arr.dtype.kind not in "iu":
@@ -312,6 +315,12 @@ def _compile_from(model: Model, comp: Any, state: dict[str, np.ndarray], path: s
         model.optimizer.set_state(state)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path!r}: invalid optimizer state ({_reason(exc)})") from None
+
+
+def _packed_key(key: str, name: str) -> str:
+    """'momentums/<model name>/*' (older files) -> 'momentums/packed/*'; other keys unchanged."""
+    slot, _, path = key.partition("/")
+    return f"{slot}/{PACKED}" if path == f"{name}/*" else key
 
 
 def _reason(exc: BaseException) -> str:

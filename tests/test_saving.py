@@ -475,7 +475,7 @@ BAD_OPTIMIZER_STATE = [
     ("iterations -3", "optimizer/iterations", np.array(-3), "iterations must be >= 0"),
     ("Adam moments as strings", "momentums", "strings", "expected float32"),
     ("Adam moments in float64", "momentums", "float64", "expected float32"),
-    ("an unknown slot", "optimizer/velocity/ae/*", np.zeros(3, np.float32), "optimizer state velocity/ae/*"),
+    ("an unknown slot", "optimizer/velocity/packed/*", np.zeros(3, np.float32), "optimizer state velocity/packed/*"),
 ]
 
 
@@ -616,3 +616,34 @@ def test_a_killed_save_leaves_a_temporary_file_that_the_next_save_removes(traine
     m.save(target)
     assert sorted(os.listdir(target.parent)) == sorted([alive, mine, "model.npz"])
     assert_same_weights(m, load_model(target))
+
+
+def test_a_renamed_model_keeps_its_optimizer_state_and_saves_a_loadable_file(tmp_path):
+    # the packed state's key does not depend on the model's name
+    from scratchae import autoencoders
+    ae = autoencoders.shallow(code_size=3, input_dim=10, seed=0)
+    x = np.random.default_rng(0).uniform(0, 1, (16, 10)).astype(np.float32)
+    ae.model.fit(x, x, epochs=1, batch_size=8, verbose=0)
+    moments = ae.model.optimizer.momentums["packed/*"].copy()
+    ae.model.name = "renamed"
+    ae.model.train_on_batch(x[:8], x[:8])
+    assert list(ae.model.optimizer.momentums) == ["packed/*"]
+    assert not np.array_equal(ae.model.optimizer.momentums["packed/*"], np.zeros_like(moments))
+    ae.model.save(tmp_path / "m.npz")
+    back = load_model(tmp_path / "m.npz")
+    np.testing.assert_array_equal(back.optimizer.momentums["packed/*"], ae.model.optimizer.momentums["packed/*"])
+
+
+def test_a_file_whose_packed_state_is_keyed_by_the_model_name_still_loads(tmp_path):
+    # files written before the key was 'packed/*' used '<model name>/*'
+    from scratchae import autoencoders
+    ae = autoencoders.shallow(code_size=3, input_dim=10, seed=0)
+    x = np.random.default_rng(0).uniform(0, 1, (16, 10)).astype(np.float32)
+    ae.model.fit(x, x, epochs=1, batch_size=8, verbose=0)
+    ae.model.save(tmp_path / "new.npz")
+    with np.load(tmp_path / "new.npz", allow_pickle=False) as data:
+        arrays = {k.replace("/packed/*", f"/{ae.model.name}/*"): data[k] for k in data.files}
+    assert any(k.endswith(f"{ae.model.name}/*") for k in arrays)
+    np.savez(tmp_path / "old.npz", **arrays)
+    back = load_model(tmp_path / "old.npz")
+    np.testing.assert_array_equal(back.optimizer.velocities["packed/*"], ae.model.optimizer.velocities["packed/*"])
