@@ -232,3 +232,11 @@ def test_the_child_imports_this_scratchae():
     import scratchae
     env = grading._env()
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(Path(scratchae.__file__).resolve().parents[1])
+
+
+@pytest.mark.parametrize("bad", [-1, 0, float("nan"), float("inf"), "3"])
+def test_a_part_timeout_that_is_not_a_positive_number_is_refused(tmp_path, bad):
+    path = tmp_path / "x.py"
+    path.write_text("")
+    with pytest.raises(ValueError, match="part_timeout must be a number of seconds > 0"):
+        grading.grade_submission("relu", path, part_timeout=bad)

@@ -250,7 +250,10 @@ def grade_submission(piece: str, path: str | Path, *, timeout: float = 60.0,
         raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
     path = Path(path)
     label = name or path.name
-    part_timeout = part_timeout or timeout / (2 * (len(EXERCISES[piece].parts) + 1))
+    if part_timeout is None:
+        part_timeout = timeout / (2 * (len(EXERCISES[piece].parts) + 1))
+    elif not (isinstance(part_timeout, (int, float)) and 0 < part_timeout < float("inf")):
+        raise ValueError(f"part_timeout must be a number of seconds > 0, got {part_timeout!r}")
     start = time.perf_counter()
     if not path.is_file():
         return Grade(piece, label, "not loaded", score(piece, {}, f"{path}: no such file"),
@@ -265,8 +268,12 @@ def grade_submission(piece: str, path: str | Path, *, timeout: float = 60.0,
             proc = subprocess.Popen([sys.executable, "-m", "scratchae.exercises._child"],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     pass_fds=(w,), cwd=tmp, env=_env(), start_new_session=True)
+        except BaseException:
+            os.close(r)
+            raise
         finally:
             os.close(w)
+        _LIVE.add(proc.pid)
         channel = _Reader(os.fdopen(r, "rb"), 1 << 20)
         printed = _Reader(proc.stdout, 20_000)
         try:
@@ -279,13 +286,12 @@ def grade_submission(piece: str, path: str | Path, *, timeout: float = 60.0,
         except subprocess.TimeoutExpired:
             timed_out = True
         finally:                 # also on Ctrl-C: the child and anything it started, running or not
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _kill_group(proc.pid)
             proc.wait()
         channel.join(5)
         printed.join(5)
+        channel.stream.close()
+        proc.stdout.close()
     seconds = time.perf_counter() - start
     parts: dict[str, dict] = {}
     load_error = done = None
@@ -312,6 +318,19 @@ def grade_submission(piece: str, path: str | Path, *, timeout: float = 60.0,
                    "os._exit or a crash in the submission?")
     return Grade(piece, label, status, score(piece, parts, missing), seconds, output,
                  "" if status == "graded" else missing)
+
+
+#: Process groups of the submissions running now (so a Ctrl-C in grade_folder can stop them).
+_LIVE: set[int] = set()
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL a submission's process group (it and anything it started), once."""
+    _LIVE.discard(pid)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def submissions(folder: str | Path) -> list[tuple[str, Path | None, str]]:
@@ -343,8 +362,19 @@ def grade_folder(piece: str, folder: str | Path, *, timeout: float = 60.0,
             return Grade(piece, name, "not loaded", score(piece, {}, problem), reason=problem)
         return grade_submission(piece, path, timeout=timeout, part_timeout=part_timeout, name=name)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    if jobs <= 1:                       # in this thread: Ctrl-C reaches grade_submission's cleanup
+        return [one(entry) for entry in submissions(folder)]
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
         return list(pool.map(one, submissions(folder)))
+    except BaseException:
+        # Ctrl-C lands in this thread, not in the workers: stop every submission still running
+        # (each in its own session, so the terminal's signal never reached them)
+        for pid in list(_LIVE):
+            _kill_group(pid)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # -- output ---------------------------------------------------------------------------------------
