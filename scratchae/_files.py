@@ -29,7 +29,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], object], *,
 
     `write` may raise (a failed hash check, say) to abandon the file. The new file gets the
     permissions a plain `open(path, "w")` would give it (mkstemp's own are owner-only).
-    `path` must name a file: '' or a folder ('runs/', or an existing folder) is a ValueError.
+    `path` must name a file: '' or 'runs/' is a ValueError, an existing folder an IsADirectoryError.
     """
     path = target_path(path)
     folder = os.path.dirname(path) or os.curdir

@@ -135,7 +135,7 @@ def unit_sparsity(codes: Mapping[str, Any], *, run: str | None = None,
     top.set_ylim(0, 1.02)
     top.set_ylabel("fraction of images\nwhere the unit is 0")
     top.legend(fontsize=8, loc="upper left")
-    bottom.set_ylabel("mean unit value\n(ReLU output, unitless)")
+    bottom.set_ylabel("mean unit value\n(the code layer's output, unitless)")
     for ax in (top, bottom):
         ax.set_xlabel("code unit, ranked by its mean value within each model (largest first)")
     top.set_title(f"{max(len(v) for _, v in named):,} images", fontsize=10)

@@ -208,7 +208,7 @@ class Model:
 
     def penalty(self) -> float:
         """The activity penalties of the last forward, summed over the layers that have one."""
-        return sum(l.penalty for l in self._chain if l.activity_regularizer is not None)
+        return sum(self.penalties().values())
 
     def penalties(self) -> dict[str, float]:
         """{layer name: its activity penalty} of the last forward, for the layers that have one

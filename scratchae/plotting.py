@@ -177,7 +177,7 @@ def code_distributions(codes: Mapping[str, Any], bins: int = 50, *,
         ax.hist(v, bins=edges, density=True, alpha=0.5, histtype="stepfilled",
                 label=f"{k} (mean {v.mean():.2f})")
     ax.set_yscale("log")
-    ax.set_xlabel("code value (a code unit's ReLU output for one image, unitless)")
+    ax.set_xlabel("code value (a code unit's output for one image, unitless)")
     ax.set_ylabel("density (log scale)")
     ax.set_title("Encoded Values Distribution")
     ax.legend()

@@ -313,8 +313,8 @@ class _StopOnInterrupt:
     def __enter__(self) -> "_StopOnInterrupt":
         self.requested = False
         self.interruptible = False
-        self._old = None
-        if threading.current_thread() is threading.main_thread():
+        self._installed = threading.current_thread() is threading.main_thread()
+        if self._installed:
             self._old = signal.getsignal(signal.SIGINT)
             signal.signal(signal.SIGINT, self._handler)
         return self
@@ -326,8 +326,8 @@ class _StopOnInterrupt:
         self.requested = True
 
     def __exit__(self, *exc) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        if self._installed:      # getsignal gives None for a handler not set from Python
+            signal.signal(signal.SIGINT, self._old if self._old is not None else signal.SIG_DFL)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from .._files import atomic_write
 from . import EXIT_OK, UsageError
 
 EPILOG = """\
@@ -50,7 +51,7 @@ def add_commands(sub) -> None:
 
 def _write(path: str, text: str) -> None:
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        atomic_write(path, lambda f: f.write(text), text=True)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 

@@ -265,7 +265,9 @@ def _save_completed(model, model_path: str, info: dict) -> str:
     history = os.path.join(os.path.dirname(model_path), os.path.basename(model_path)[:-4] + "-history.json")
     with held_interrupts(raise_after=False):       # already stopping: a second Ctrl-C waits
         model.save(model_path)
-        save_json(info | {"loss": done, "epochs": len(done)}, history)
+        save_json(info | {"loss": done, "epochs": len(done),
+                          "history": {k: [float(v) for v in vs] for k, vs in model.history.history.items()}},
+                  history)
     return f"saved the {len(done)} completed epoch(s) to {model_path} and {os.path.basename(history)}"
 
 

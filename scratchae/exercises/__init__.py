@@ -27,6 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import gradcheck
+from .._files import atomic_write
 from ..gradcheck import Report
 from . import checks as C
 from .adam_model import ADAM_PARTS, MODEL_PARTS, chain_layers
@@ -180,7 +181,7 @@ def write_template(piece: str, path: str | Path, *, force: bool = False) -> Path
         raise FileExistsError(f"{path} already exists; not overwriting it (use --force)")
     if path.parent and not path.parent.exists():
         raise FileNotFoundError(f"folder {path.parent} does not exist")
-    path.write_text(text, encoding="utf-8")
+    atomic_write(path, lambda f: f.write(text), text=True)
     return path
 
 
