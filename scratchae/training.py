@@ -23,9 +23,9 @@ what a real run needs and a learner can skip on a first read:
 (The packed parameters behind `compile(pack_parameters=True)` are in `scratchae.buffers`, the
 checkpoints and `train_on_batch`'s undo in `scratchae.checkpoints`.)
 
-This module knows a model only through `train_step`, `compute_loss`, `penalties()`, `rng`,
-`name`, `history`, `optimizer` and its `optimizer_parameters()` (and, for `train_one_batch`, the
-step behind `Model.train_on_batch`, two checkpoint slots); it never imports `scratchae.models`.
+This module knows a model through `check_data`, `train_step`, `compute_loss`, `penalties()`,
+`rng`, `name`, `history`, `optimizer`, `optimizer_parameters()` and the undo slot of
+`train_on_batch` it clears (`scratchae.checkpoints`); it never imports `scratchae.models`.
 """
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ their backward calls and what each was handed, against numbers worked by hand.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ import numpy as np
 from .. import gradcheck
 from .._contract import Problem
 from ..gradcheck import Report, Row
+from ..gradcheck.checks import adam_closed_form
 from ..gradcheck.hints import Hint
 from .checks import Part, call_report, compare, raised_row
 
@@ -30,18 +30,6 @@ TWO_HINT = Hint("state", "each parameter keeps its own m and v (keyed by its pat
 
 
 # -- Adam ---------------------------------------------------------------------------------------------
-def adam_closed_form(lr: float, b1: float, b2: float, eps: float, p0: np.ndarray,
-                     grads: list[np.ndarray]) -> list[np.ndarray]:
-    """The positions after each step, from the formulas of the template (Keras's form)."""
-    p, m, v, out = p0.copy(), np.zeros_like(p0), np.zeros_like(p0), []
-    for t, g in enumerate(grads, start=1):
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        p = p - lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + eps)
-        out.append(p)
-    return out
-
-
 def _step(opt: Any, *pairs: tuple[str, np.ndarray, np.ndarray]) -> None:
     opt.apply([(path, p, g.copy()) for path, p, g in pairs])
 

@@ -43,6 +43,7 @@ import numpy as np
 
 from . import EXERCISES, ExerciseError, load_class
 from .broken import BROKEN, Broken
+from .._contract import gradient_problem
 from ..activations import Activation, ReLU, Sigmoid
 from ..layers import Dense
 from ..losses import BinaryCrossentropy
@@ -200,10 +201,11 @@ class YourL1(L1):
 
 
 def _checked(result: Any, like: np.ndarray, what: str, name: str) -> np.ndarray:
-    """The learner's gradient, if it is an array of its input's shape; else a clear ValueError."""
-    if not isinstance(result, np.ndarray) or result.shape != like.shape:
-        got = f"shape {result.shape}" if isinstance(result, np.ndarray) else type(result).__name__
-        raise ValueError(f"your {what} returned {got}; dL/d{name} has the shape of {name}, {like.shape}")
+    """The learner's gradient, if the contract's structure check passes (a float array of its
+    input's shape; values are not searched, a NaN shows in the loss); else a clear ValueError."""
+    problem = gradient_problem(result, like, finite=False)
+    if problem is not None:
+        raise ValueError(f"your {what}: dL/d{name} {problem.message} (hint: {problem.hint})")
     return result
 
 

@@ -189,21 +189,26 @@ def check_model(model: Any, x: np.ndarray, y: np.ndarray, *, mode: str = "elemen
 
 
 # -- optimizers: a known answer instead of a gradient -------------------------------------
+def adam_closed_form(lr: float, b1: float, b2: float, eps: float, p0: np.ndarray,
+                     grads: list[np.ndarray]) -> list[np.ndarray]:
+    """Adam's positions after each step, in Keras's form, written independently of
+    scratchae.optimizers (also the known answer of the Adam exercise)."""
+    p, m, v, out = p0.copy(), np.zeros_like(p0), np.zeros_like(p0), []
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p = p - lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + eps)
+        out.append(p.copy())
+    return out
+
+
 def _reference_updates(opt, p0, grads):
     """The closed forms, written independently of scratchae.optimizers."""
     p = p0.copy()
     out = []
     kind = type(opt).__name__
     if "Adam" in kind:
-        lr, b1, b2, eps = opt.learning_rate, opt.beta_1, opt.beta_2, opt.epsilon
-        m = np.zeros_like(p)
-        v = np.zeros_like(p)
-        for t, g in enumerate(grads, start=1):
-            m = b1 * m + (1 - b1) * g
-            v = b2 * v + (1 - b2) * g * g
-            a_t = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-            p = p - a_t * m / (np.sqrt(v) + eps)
-            out.append(p.copy())
+        out = adam_closed_form(opt.learning_rate, opt.beta_1, opt.beta_2, opt.epsilon, p0, grads)
     elif "SGD" in kind:
         lr, mu = opt.learning_rate, getattr(opt, "momentum", 0.0)
         vel = np.zeros_like(p)
