@@ -9,13 +9,14 @@ floor (the same steps doing only their 12 matrix products, one BLAS thread; see
                binary cross-entropy's own backward, NumPy's default BLAS threads:
                compile(pack_parameters=False, fuse_sigmoid_bce=False), dtype="float64",
                SCRATCHAE_BLAS_THREADS=default
+  one thread   fit's BLAS policy for small products (scratchae/_blas.py); first, because
+               on a shared machine the default threads make every later rung noisy
   float32      half the bytes for every array (Keras's default; gradients are checked in
                float64 elsewhere): config.set_floatx / Dense(dtype=...)
   packed       one buffer for all parameters, so Adam is a few vector operations over the
                whole model: compile(pack_parameters=True)
   logits       the last sigmoid and the BCE as one loss on logits, one exponential:
                compile(fuse_sigmoid_bce=True)
-  one thread   fit's BLAS policy for small products (scratchae/_blas.py)
 
 Batches are gathered into one reused buffer on every rung (the training loop always does).
 
@@ -42,10 +43,10 @@ from train_speed import load_data, time_floor  # noqa: E402
 #: (rung, dtype, pack_parameters, fuse_sigmoid_bce, SCRATCHAE_BLAS_THREADS), cumulative
 RUNGS = [
     ("textbook", "float64", False, False, "default"),
-    ("+ float32", "float32", False, False, "default"),
-    ("+ packed", "float32", True, False, "default"),
-    ("+ logits", "float32", True, True, "default"),
-    ("+ one thread", "float32", True, True, None),
+    ("+ one thread", "float64", False, False, None),
+    ("+ float32", "float32", False, False, None),
+    ("+ packed", "float32", True, False, None),
+    ("+ logits", "float32", True, True, None),
 ]
 
 
