@@ -88,7 +88,8 @@ class Model:
         return list(self._layers)
 
     @property
-    def _chain(self) -> list[Dense]:
+    def chain(self) -> list[Dense]:
+        """The layers that compute, in order: `layers` without the InputLayer."""
         return [l for l in self._layers if not isinstance(l, InputLayer)]
 
     @property
@@ -97,15 +98,15 @@ class Model:
 
     @property
     def dtype(self) -> np.dtype:
-        return self._chain[0].dtype if self._chain else self._layers[0].dtype
+        return self.chain[0].dtype if self.chain else self._layers[0].dtype
 
     @property
     def built(self) -> bool:
         """True when the model knows its input width and has at least one Dense layer."""
-        return bool(self._chain) and all(l.built for l in self._chain)
+        return bool(self.chain) and all(l.built for l in self.chain)
 
     def _check_dtypes(self) -> None:
-        dtypes = {l.dtype for l in self._chain}
+        dtypes = {l.dtype for l in self.chain}
         if len(dtypes) > 1:
             raise TypeError(f"all layers of a model must share one float type, got {sorted(d.name for d in dtypes)}")
 
@@ -124,7 +125,7 @@ class Model:
 
     def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """(path, param, grad) for every parameter, in layer order: 'dense/kernel', ..."""
-        return [(f"{l.name}/{k}", l.params[k], l.grads[k]) for l in self._chain for k in l.params]
+        return [(f"{l.name}/{k}", l.params[k], l.grads[k]) for l in self.chain for k in l.params]
 
     def count_params(self) -> int:
         return sum(l.count_params() for l in self._layers)
@@ -167,9 +168,9 @@ class Model:
         library's, activation exactly `Sigmoid` and no activity penalty, and a loss exactly
         `BinaryCrossentropy(from_logits=False)`; and only while `fuse_sigmoid_bce` is on.
         """
-        if not (self.fuse_sigmoid_bce and self._chain) or type(self.loss) is not _losses.BinaryCrossentropy:
+        if not (self.fuse_sigmoid_bce and self.chain) or type(self.loss) is not _losses.BinaryCrossentropy:
             return False
-        last = self._chain[-1]
+        last = self.chain[-1]
         return (not self.loss.from_logits and isinstance(last, Dense)
                 and type(last).forward is Dense.forward and type(last).backward is Dense.backward
                 and type(last).forward_logits is Dense.forward_logits
@@ -183,7 +184,7 @@ class Model:
 
     def training_pieces(self) -> list:
         """What the training step runs, in order: the layers, the last one as `Logits` when fused."""
-        chain = self._chain
+        chain = self.chain
         return chain[:-1] + [Logits(chain[-1])] if self.fused else chain
 
     def _require_compiled(self) -> None:
@@ -197,7 +198,7 @@ class Model:
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Run every piece's forward in order (training=True: the training pieces, which end
         at the logits when `fused`). Each piece caches what its backward needs."""
-        pieces = self.training_pieces() if training else self._chain
+        pieces = self.training_pieces() if training else self.chain
         self._inputs = []
         h = x
         for piece in pieces:
@@ -213,7 +214,7 @@ class Model:
     def penalties(self) -> dict[str, float]:
         """{layer name: its activity penalty} of the last forward, for the layers that have one
         (what `History` records as "<layer>_penalty"; `penalty()` is their sum)."""
-        return {l.name: l.penalty for l in self._chain if l.activity_regularizer is not None}
+        return {l.name: l.penalty for l in self.chain if l.activity_regularizer is not None}
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Run every piece's backward in reverse: dy = dL/d(output) -> dL/dx.
@@ -247,8 +248,8 @@ class Model:
         """
         if not self.pack_parameters:
             return self.parameters()
-        if self._buffers is None or not self._buffers.covers(self._chain):
-            self._buffers = ParameterBuffers(self._chain)
+        if self._buffers is None or not self._buffers.covers(self.chain):
+            self._buffers = ParameterBuffers(self.chain)
         return [(PACKED, *self._buffers.sync())]
 
     def compute_loss(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -273,7 +274,7 @@ class Model:
         x = as_matrix(x, "x", self.input_dim, self.dtype)
         if y is None:
             return x, None
-        y_arr = x if y is x_in else as_matrix(y, "y", self._chain[-1].units, self.dtype)
+        y_arr = x if y is x_in else as_matrix(y, "y", self.chain[-1].units, self.dtype)
         if len(y_arr) != len(x):
             raise ValueError(f"x and y must have the same number of samples, got {len(x)} and {len(y_arr)}")
         if self.loss is not None:
@@ -357,7 +358,7 @@ class Model:
     # -- weights ----------------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
         """Copies of all parameters, Keras order: kernel then bias of each Dense, in layer order."""
-        return [w for l in self._chain for w in l.get_weights()]
+        return [w for l in self.chain for w in l.get_weights()]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
         """Set all parameters from a list in get_weights() order (all checked before any is set)."""
@@ -366,7 +367,7 @@ class Model:
             raise ValueError(f"set_weights expects a list of {len(expected)} arrays, got "
                              f"{len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__}")
         staged, i = [], 0
-        for layer in self._chain:
+        for layer in self.chain:
             k = len(layer.params)
             staged.append((layer, layer.check_weights(weights[i:i + k])))
             i += k

@@ -62,7 +62,7 @@ def test_float32_model_checked_on_float64_copy_and_left_unchanged():
     assert rep.ok, str(rep)
     assert any("float64 copy" in n and "float32" in n for n in rep.notes)
     assert model.dtype == np.float32
-    for layer in model._chain:
+    for layer in model.chain:
         assert all(p.dtype == np.float32 for p in layer.params.values())
     for w0, w1 in zip(before, model.get_weights()):
         np.testing.assert_array_equal(w0, w1)

@@ -194,7 +194,7 @@ def install(broken: Broken, model) -> str:
     one into the layer that has the regularizer. A model never fuses a subclass of Sigmoid or
     BinaryCrossentropy into a loss on logits, so the broken piece is what trains and is checked.
     """
-    chain = model._chain
+    chain = model.chain
     if broken.piece == "dense":
         layer = chain[1] if len(chain) > 1 else chain[0]
         layer.__class__ = broken.cls

@@ -125,7 +125,7 @@ def check_function(f: Callable[..., float], grad: Callable[..., Any], *arrays: n
 def _layer_inputs(model, x):
     """The input each layer of the chain sees for the batch x (float64 model copy)."""
     inputs, h = [], x
-    for layer in model._chain:
+    for layer in model.chain:
         inputs.append(_as64(h))
         h = layer.forward(h)
     return inputs, h
@@ -171,9 +171,9 @@ def check_model(model: Any, x: np.ndarray, y: np.ndarray, *, mode: str = "elemen
         except Exception:              # a forward that raises: already an ERROR row above
             inputs = None
         if inputs is not None:
-            for layer, h_in in zip(m._chain, inputs):
+            for layer, h_in in zip(m.chain, inputs):
                 rep.parts.append(check_layer(layer, h_in, **opts))
-            last = m._chain[-1]
+            last = m.chain[-1]
             if fused:
                 rep.parts.append(check_loss(m.training_loss, last.logits, y64,
                                             name="loss (fused, from logits)", **opts))

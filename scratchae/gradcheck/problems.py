@@ -197,20 +197,20 @@ class _ModelProblem(_Problem):
     def __init__(self, model, x, y):
         self.model, self.x, self.y = model, x, y
         self.label = model.name
-        self.paths = [(l.name, k) for l in model._chain for k in l.params]
+        self.paths = [(l.name, k) for l in model.chain for k in l.params]
         self.names = [f"{l}/{k}" for l, k in self.paths]
         self.sizes = {"batch size N": x.shape[0], "number of elements N*D": y.size, "width D": y.shape[1]}
         self.dy = {}
 
     def arrays(self):
-        return {f"{l.name}/{k}": l.params[k] for l in self.model._chain for k in l.params}
+        return {f"{l.name}/{k}": l.params[k] for l in self.model.chain for k in l.params}
 
     def analytic(self):
         m = self.model
         _call("forward", m.compute_loss, self.x, self.y)
         _call("backward", lambda: m.backward(m.training_loss.backward()))
         out = {}
-        for layer in m._chain:
+        for layer in m.chain:
             grads = getattr(layer, "grads", None)
             for k in layer.params:
                 g = grads[k] if isinstance(grads, dict) and k in grads else _MISSING
@@ -221,7 +221,7 @@ class _ModelProblem(_Problem):
         return _call("forward", lambda: float(self.model.compute_loss(self.x, self.y)))
 
     def probe(self):
-        return [s for l in self.model._chain for s in _dense_probe(l)]
+        return [s for l in self.model.chain for s in _dense_probe(l)]
 
     def describe(self, name):
         layer, key = name.rsplit("/", 1)
@@ -229,7 +229,7 @@ class _ModelProblem(_Problem):
 
     def pieces(self):
         out = {}
-        for layer in self.model._chain:
+        for layer in self.model.chain:
             out[id(layer)] = layer.name
             for attr in ("activation", "activity_regularizer"):
                 part = getattr(layer, attr, None)
