@@ -1,19 +1,42 @@
-"""One BLAS thread while training on small batches.
+"""BLAS threads while training: one where the products are small, more only where they pay.
 
-A training step at batch 32 is a dozen small matrix products (32 x 784 by 784 x 128, ...).
-Splitting each over several threads costs more than it saves, and on a busy machine
-OpenBLAS's waiting threads make it far worse: on these 2-core machines, 1,000 such products
-took 9.4 s with the default threads against 0.18 s with one while other work ran. `fit`
-therefore runs with one BLAS thread and puts the previous setting back afterwards.
+A training step is a dozen matrix products. Splitting a product over several threads pays
+only when it is large, and on a busy machine it can cost far more than it saves: a thread
+that must wait for a core the other work holds makes every product wait for it. Measured on
+these 2-core machines (`benchmarks/threads.py` prints the same table on yours):
+
+* quiet machine, one product, 2 threads against 1: no difference below about 1 million
+  multiply-adds (OpenBLAS keeps small products on one thread itself); 1.4-2.0x faster above
+  it, except products whose inner dimension is a small batch with a wide output (the last
+  layer's kernel gradient at batch 32: 0.4-0.6x).
+* quiet machine, one epoch of the article's vanilla autoencoder, 2 threads against 1: 0.6-1.2x
+  when the step's largest product is under CROSSOVER (4 million multiply-adds: 784 x 128 at
+  batch 32 is 3.2 million, 1.13x, within the noise), 1.2-1.5x above it.
+* one other busy process on the machine: 2 threads are 2-5x *slower* than 1 for every
+  model size (0.18 s of small products became 9.4 s in an earlier measurement).
+
+So `fit` trains with one BLAS thread when the step's largest product is under CROSSOVER.
+Above it the machine decides, by timing the training steps themselves: three steps with one
+thread and three with every CPU this process may use, alternately; the faster choice (by
+median) trains for the next 100 steps, then both are timed again, and each time the same
+choice wins its stretch doubles, up to 1,600 steps. A machine that becomes busy is noticed
+within one stretch; on a machine that stays busy the timed steps cost about 1% of training.
+
+Threads change the order of additions inside some products (those summing over more than a
+few hundred terms, such as x . kernel of the first layer), so runs that choose differently
+agree to float32 rounding, not bit for bit. For bit-for-bit repeatable training, fix the
+count (SCRATCHAE_BLAS_THREADS=1).
+
+SCRATCHAE_BLAS_THREADS, read each time training starts (a script may set it in os.environ):
+
+    unset or "auto"   the policy above
+    N                 N threads, always
+    "default"         NumPy's own setting, untouched
 
 NumPy has no public call for this, so we look for the OpenBLAS that NumPy's wheels bundle and
 call its own `set_num_threads` through ctypes. If the user chose a count themselves
 (OPENBLAS_NUM_THREADS or OMP_NUM_THREADS in the environment), or NumPy uses another BLAS,
 nothing is changed.
-
-SCRATCHAE_BLAS_THREADS overrides the policy for machines we could not measure: a number N
-trains with N BLAS threads, "default" leaves NumPy's own setting alone. It is read each time
-training starts, so a script may set it in `os.environ`.
 """
 from __future__ import annotations
 
@@ -21,7 +44,15 @@ import contextlib
 import ctypes
 import glob
 import os
-from typing import Iterator
+import statistics
+import time
+from typing import Iterable, Iterator, TypeVar
+
+#: multiply-adds of a step's largest product from which more threads may pay (measured above)
+CROSSOVER = 4_000_000
+PROBE_STEPS = 3          # timed steps per choice, each time the choices are compared
+FIRST_STRETCH = 100      # steps the winner then trains, doubling while the same choice wins
+LONGEST_STRETCH = 1600
 
 _SYMBOLS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
             ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
@@ -29,6 +60,7 @@ _SYMBOLS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_thread
             ("openblas_set_num_threads", "openblas_get_num_threads"))
 _controls: tuple | None = None
 _searched = False
+T = TypeVar("T")
 
 
 def _find_controls() -> tuple | None:
@@ -55,36 +87,137 @@ def _find_controls() -> tuple | None:
     return None
 
 
-def training_threads() -> int | None:
-    """The BLAS threads training uses: 1, or SCRATCHAE_BLAS_THREADS's number; None for "default"
-    (NumPy's own setting, untouched). ValueError for anything else in that variable."""
-    value = os.environ.get("SCRATCHAE_BLAS_THREADS", "").strip()
-    if not value:
-        return 1
-    if value.lower() == "default":
+def setting() -> int | str | None:
+    """SCRATCHAE_BLAS_THREADS: "auto" (unset), a number of threads, or None for "default".
+    ValueError for anything else."""
+    value = os.environ.get("SCRATCHAE_BLAS_THREADS", "").strip().lower()
+    if value in ("", "auto"):
+        return "auto"
+    if value == "default":
         return None
     if value.isdigit() and int(value) >= 1:
         return int(value)
-    raise ValueError(f"SCRATCHAE_BLAS_THREADS must be a number of threads >= 1 or 'default', "
-                     f"got {value!r}")
+    raise ValueError(f"SCRATCHAE_BLAS_THREADS must be a number of threads >= 1, 'auto' or "
+                     f"'default', got {value!r}")
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                     # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _user_chose() -> bool:
+    return any(v in os.environ for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"))
 
 
 @contextlib.contextmanager
-def single_threaded() -> Iterator[None]:
-    """Run the block with training's BLAS threads (one, unless SCRATCHAE_BLAS_THREADS says
-    otherwise), then restore the previous count."""
-    threads = training_threads()
-    if threads is None or any(v in os.environ for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")):
-        yield
-        return
-    controls = _find_controls()
+def threads(count: int | None) -> Iterator[None]:
+    """Run the block with `count` BLAS threads (None: leave NumPy's setting), then restore
+    the previous count. Does nothing if the user set OPENBLAS_NUM_THREADS/OMP_NUM_THREADS
+    or NumPy's BLAS is not a bundled OpenBLAS."""
+    controls = None if count is None or _user_chose() else _find_controls()
     if controls is None:
         yield
         return
     setter, getter = controls
     before = int(getter())
-    setter(threads)
+    setter(count)
     try:
         yield
+    finally:
+        setter(before)
+
+
+class Threads:
+    """The BLAS threads of one training run; `timed(batches)` wraps the loop over its steps.
+
+    With a fixed count (or no choice at all: NumPy's setting left alone) `timed` just hands
+    the batches through.
+    Otherwise it times each step (from handing a batch out to being asked for the next) and
+    switches between `choices` as the module docstring describes; `steps` counts the steps
+    trained with each count.
+    """
+
+    def __init__(self, choices: tuple[int, ...], setter=None) -> None:
+        self.choices = choices
+        self.steps = {c: 0 for c in choices}
+        self._set = setter
+        self._current = choices[0] if choices else None      # None: NumPy's own setting
+        self._winner: int | None = None
+        self._stretch = FIRST_STRETCH
+        self._left = 0                                   # steps left in the current stretch
+        self._plan: list[int] = []                       # the counts of the probe's next steps
+        self._samples: dict[int, list[float]] | None = None      # step times while probing
+        if self.adaptive:
+            self._probe()
+
+    @property
+    def adaptive(self) -> bool:
+        return len(self.choices) > 1 and self._set is not None
+
+    def timed(self, batches: Iterable[T]) -> Iterator[T]:
+        if not self.adaptive:
+            for batch in batches:
+                if self.choices:
+                    self.steps[self._current] += 1
+                yield batch
+            return
+        for batch in batches:
+            start = time.perf_counter()
+            yield batch
+            self._step_done(time.perf_counter() - start)
+
+    def _use(self, count: int) -> None:
+        if count != self._current:
+            self._set(count)
+            self._current = count
+
+    def _probe(self) -> None:
+        """Time PROBE_STEPS steps with each choice, alternately, the current one last."""
+        self._samples = {c: [] for c in self.choices}
+        self._plan = sorted(self.choices, key=lambda c: c == self._current) * PROBE_STEPS
+        self._use(self._plan.pop(0))
+
+    def _step_done(self, seconds: float) -> None:
+        self.steps[self._current] += 1
+        if self._samples is None:                   # training a stretch
+            self._left -= 1
+            if self._left == 0:
+                self._probe()
+            return
+        self._samples[self._current].append(seconds)
+        if self._plan:
+            self._use(self._plan.pop(0))
+            return
+        best = min(self.choices, key=lambda c: statistics.median(self._samples[c]))
+        self._stretch = FIRST_STRETCH if best != self._winner else \
+            min(2 * self._stretch, LONGEST_STRETCH)
+        self._winner, self._samples, self._left = best, None, self._stretch
+        self._use(best)
+
+
+@contextlib.contextmanager
+def for_training(largest_product: int) -> Iterator[Threads]:
+    """The BLAS threads of a training run whose largest product has `largest_product`
+    multiply-adds, set for the block and restored after it (see the module docstring)."""
+    choice = setting()
+    controls = None if choice is None or _user_chose() else _find_controls()
+    if controls is None:
+        yield Threads(())
+        return
+    setter, getter = controls
+    before = int(getter())
+    if choice != "auto":
+        choices: tuple[int, ...] = (choice,)
+    elif largest_product < CROSSOVER or min(usable_cpus(), before) < 2:
+        choices = (1,)
+    else:
+        choices = (1, min(usable_cpus(), before))
+    setter(choices[0])
+    try:
+        yield Threads(choices, setter if len(choices) > 1 else None)
     finally:
         setter(before)

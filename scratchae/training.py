@@ -18,12 +18,14 @@ what a real run needs and a learner can skip on a first read:
   So `model.history`, the model and a file saved from it describe the same epochs, and
   resuming from that file continues, bit for bit, as if the unfinished epoch never started. The checkpoint costs one
   copy of the parameters and optimizer state per epoch, nothing per batch;
-* one BLAS thread during training (`scratchae._blas`), and batch gathers into one reused buffer.
+* BLAS threads: one for small products, more where timing the steps shows they pay
+  (`scratchae._blas`); and batch gathers into one reused buffer.
 
 (The packed parameters behind `compile(pack_parameters=True)` are in `scratchae.buffers`, the
 checkpoints and `train_on_batch`'s undo in `scratchae.checkpoints`.)
 
 This module knows a model through `check_data`, `train_step`, `compute_loss`, `penalties()`,
+`parameters()` (the size of the largest kernel),
 `rng`, `name`, `history`, `optimizer`, `optimizer_parameters()` and the undo slot of
 `train_on_batch` it clears (`scratchae.checkpoints`); it never imports `scratchae.models`.
 """
@@ -60,12 +62,16 @@ class History:
                          loss = reconstruction_loss + the penalties.
     val_loss, val_reconstruction_loss, val_<layer>_penalty: the same on validation_data at
                          the end of the epoch (val_loss as `evaluate` gives it).
+
+    `history.blas_threads` counts the steps trained with each number of BLAS threads, e.g.
+    {1: 1875}; empty when NumPy's setting was left alone (see `scratchae._blas`).
     """
 
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
         self.interrupted = False
+        self.blas_threads: dict[int, int] = {}     # BLAS thread count -> steps trained with it
 
     def _record(self, epoch: int, logs: dict[str, float]) -> None:
         self.epoch.append(epoch)
@@ -118,7 +124,8 @@ def _train(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: ra
     # Divergence shows up as a non-finite loss, reported below with where it happened;
     # NumPy's overflow warnings on the way there would only bury that message.
     with _StopOnInterrupt() as stop, np.errstate(over="ignore", invalid="ignore"), \
-            _blas.single_threaded():
+            _blas.for_training(largest_product(model, batches.size)) as threads:
+        history.blas_threads = threads.steps
         start = Checkpoint(model)
         try:
             for epoch in epochs:
@@ -126,8 +133,8 @@ def _train(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: ra
                     _print(f"Epoch {epoch + 1}/{epochs.stop}")
                 if callbacks:
                     callbacks.on_epoch_begin(epoch)
-                logs = _epoch(model, batches, epoch, shuffle, start, stop, val, batch_size, verbose,
-                              callbacks)
+                logs = _epoch(model, batches, threads, epoch, shuffle, start, stop, val, batch_size,
+                              verbose, callbacks)
                 if logs is None:                       # Ctrl-C before the epoch's end
                     history.interrupted = True
                     break
@@ -150,8 +157,8 @@ def _train(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: ra
     return history
 
 
-def _epoch(model: Any, batches: "_Batches", epoch: int, shuffle: bool, start: "Checkpoint",
-           stop: "_StopOnInterrupt", val: tuple | None, batch_size: int,
+def _epoch(model: Any, batches: "_Batches", threads: "_blas.Threads", epoch: int, shuffle: bool,
+           start: "Checkpoint", stop: "_StopOnInterrupt", val: tuple | None, batch_size: int,
            verbose: int, callbacks: CallbackList) -> dict[str, float] | None:
     """One epoch: its logs, or None when Ctrl-C stopped it (the model is then back at `start`).
     A divergence raises; `_train` puts the model back at `start`."""
@@ -159,7 +166,7 @@ def _epoch(model: Any, batches: "_Batches", epoch: int, shuffle: bool, start: "C
     order = model.rng.permutation(n) if shuffle else None
     bar = ProgressBar(n, verbose)
     losses, done, last = LossSums(), 0, None
-    for b, (xb, yb) in enumerate(batches.each(order)):
+    for b, (xb, yb) in enumerate(threads.timed(batches.each(order))):
         stop.interruptible = True
         value = model.train_step(xb, yb)
         stop.interruptible = False
@@ -190,6 +197,12 @@ def _epoch(model: Any, batches: "_Batches", epoch: int, shuffle: bool, start: "C
     bar.finish(done, logs if losses.penalties else
                {k: v for k, v in logs.items() if k in ("loss", "val_loss")})
     return logs
+
+
+def largest_product(model: Any, batch_size: int) -> int:
+    """Multiply-adds of the largest matrix product of a training step: batch x the largest
+    kernel (its forward x . kernel; the two backward products have the same count)."""
+    return batch_size * max((p.size for _, p, _ in model.parameters() if p.ndim == 2), default=0)
 
 
 def _check_last_update(model: Any, start: "Checkpoint", epoch: int, b: int, xb: np.ndarray,

@@ -1,9 +1,12 @@
-"""One BLAS thread inside `single_threaded`, the previous count back afterwards, and the
-user's own choice (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS) left alone."""
+"""BLAS threads while training: the count set inside a block and the previous one back after
+it, the user's own choice (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS) left alone, the size rule,
+and the timed choice driven with made-up step times (a quiet and a busy machine)."""
 import numpy as np
 import pytest
 
 from scratchae import _blas
+from scratchae.layers import Dense, Input
+from scratchae.models import Model
 
 controls = _blas._find_controls()
 needs_openblas = pytest.mark.skipif(controls is None, reason="NumPy here has no bundled OpenBLAS")
@@ -16,59 +19,186 @@ def _no_user_setting(monkeypatch):
     monkeypatch.delenv("SCRATCHAE_BLAS_THREADS", raising=False)
 
 
-@needs_openblas
-def test_one_thread_inside_and_the_previous_count_after():
+@pytest.fixture
+def two_before():
+    """NumPy's count set to 2 before the test and after it."""
     setter, getter = controls
     setter(2)
-    try:
-        with _blas.single_threaded():
-            assert getter() == 1
-            np.ones((64, 64)) @ np.ones((64, 64))          # BLAS works with one thread
-        assert getter() == 2
-    finally:
-        setter(2)
+    yield getter
+    setter(2)
+
+
+# -- a fixed count for a block ---------------------------------------------------------------
+@needs_openblas
+def test_the_count_inside_and_the_previous_count_after(two_before):
+    with _blas.threads(1):
+        assert two_before() == 1
+        np.ones((64, 64)) @ np.ones((64, 64))          # BLAS works with one thread
+    assert two_before() == 2
 
 
 @needs_openblas
-def test_the_count_comes_back_after_an_exception():
-    setter, getter = controls
-    setter(2)
+def test_the_count_comes_back_after_an_exception(two_before):
     with pytest.raises(KeyError):
-        with _blas.single_threaded():
+        with _blas.for_training(10):
+            assert two_before() == 1
             raise KeyError("boom")
-    assert getter() == 2
+    assert two_before() == 2
 
 
 @needs_openblas
 @pytest.mark.parametrize("var", ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"])
-def test_a_users_own_thread_setting_is_left_alone(monkeypatch, var):
-    setter, getter = controls
-    setter(2)
+def test_a_users_own_thread_setting_is_left_alone(monkeypatch, var, two_before):
     monkeypatch.setenv(var, "2")
-    with _blas.single_threaded():
-        assert getter() == 2
+    with _blas.threads(1):
+        assert two_before() == 2
+    with _blas.for_training(10) as t:
+        assert two_before() == 2 and t.steps == {}
 
 
 def test_without_openblas_controls_it_changes_nothing(monkeypatch):
     monkeypatch.setattr(_blas, "_find_controls", lambda: None)
-    with _blas.single_threaded():
+    with _blas.for_training(10**9) as t:
         assert float((np.ones((3, 3)) @ np.ones((3, 3)))[0, 0]) == 3.0
+        assert list(t.timed([1, 2])) == [1, 2] and t.steps == {}
 
 
-@needs_openblas
-@pytest.mark.parametrize("value, inside", [("2", 2), ("1", 1), ("default", 2), (" ", 1)])
-def test_scratchae_blas_threads_overrides_the_policy(monkeypatch, value, inside):
-    setter, getter = controls
-    setter(2)
+# -- the policy ------------------------------------------------------------------------------
+@pytest.mark.parametrize("value, expected", [("", "auto"), (" auto ", "auto"), ("AUTO", "auto"),
+                                             ("2", 2), ("1", 1), ("default", None)])
+def test_the_setting_is_read_from_the_environment(monkeypatch, value, expected):
     monkeypatch.setenv("SCRATCHAE_BLAS_THREADS", value)
-    with _blas.single_threaded():
-        assert getter() == inside
-    assert getter() == 2
+    assert _blas.setting() == expected
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
 def test_a_bad_scratchae_blas_threads_is_a_clear_error(monkeypatch, value):
     monkeypatch.setenv("SCRATCHAE_BLAS_THREADS", value)
-    with pytest.raises(ValueError, match="SCRATCHAE_BLAS_THREADS must be a number of threads >= 1 or 'default'"):
-        with _blas.single_threaded():
+    with pytest.raises(ValueError, match="SCRATCHAE_BLAS_THREADS must be a number of threads >= 1, "
+                                         "'auto' or 'default', got"):
+        with _blas.for_training(10):
             pass
+
+
+@needs_openblas
+@pytest.mark.parametrize("value, product, cpus, inside, choices", [
+    ("", _blas.CROSSOVER - 1, 2, 1, (1,)),            # small products: one thread
+    ("", _blas.CROSSOVER, 1, 1, (1,)),                # one usable CPU: one thread
+    ("", _blas.CROSSOVER, 2, None, (1, 2)),           # large, two CPUs: timed
+    ("2", 10, 2, 2, (2,)),                            # a number: that count, always
+    ("1", 10**9, 2, 1, (1,)),
+])
+def test_the_choices_follow_the_size_and_the_setting(monkeypatch, two_before, value, product,
+                                                     cpus, inside, choices):
+    monkeypatch.setenv("SCRATCHAE_BLAS_THREADS", value)
+    monkeypatch.setattr(_blas, "usable_cpus", lambda: cpus)
+    with _blas.for_training(product) as t:
+        assert t.choices == choices
+        assert t.adaptive == (len(choices) > 1)
+        if inside is not None:
+            assert two_before() == inside
+    assert two_before() == 2
+
+
+@needs_openblas
+def test_default_leaves_numpys_setting_and_counts_nothing(monkeypatch, two_before):
+    monkeypatch.setenv("SCRATCHAE_BLAS_THREADS", "default")
+    with _blas.for_training(10**9) as t:
+        assert two_before() == 2
+        assert list(t.timed("ab")) == ["a", "b"] and t.steps == {}
+
+
+# -- the timed choice, with made-up step times -----------------------------------------------
+def drive(seconds_for, steps):
+    """A Threads over (1, 2) whose step times come from seconds_for(count); the counts set."""
+    counts = []
+    t = _blas.Threads((1, 2), counts.append)
+    for _ in range(steps):
+        t._step_done(seconds_for(t._current))
+    return t, counts
+
+
+def test_on_a_quiet_machine_the_faster_count_trains_and_its_stretches_grow():
+    t, counts = drive(lambda c: {1: 1.0, 2: 0.6}[c], 10_000)
+    assert t._current == 2 and t._winner == 2
+    assert t._stretch == _blas.LONGEST_STRETCH
+    assert t.steps[1] + t.steps[2] == 10_000
+    assert t.steps[1] < 0.01 * 10_000                  # one thread only in the probes
+    # probes alternate: the other count first, then the current one, PROBE_STEPS times each
+    assert counts[:2 * _blas.PROBE_STEPS] == [2, 1] * _blas.PROBE_STEPS
+
+
+def test_on_a_busy_machine_one_thread_trains_and_the_probes_cost_little():
+    # two threads five times slower, as measured with another process busy
+    t, _ = drive(lambda c: {1: 1.0, 2: 5.0}[c], 10_000)
+    assert t._current == 1
+    lost = t.steps[2] * (5.0 - 1.0)                    # the extra time of the timed steps
+    assert lost / 10_000 < 0.02
+
+
+def test_a_machine_that_becomes_busy_is_noticed_within_one_stretch():
+    busy_from = 5_000
+    step = {"n": 0}
+
+    def seconds(c):
+        step["n"] += 1
+        return {1: 1.0, 2: 0.6 if step["n"] < busy_from else 5.0}[c]
+
+    t = _blas.Threads((1, 2), lambda c: None)
+    switched_at = None
+    for n in range(1, 9_000):
+        t._step_done(seconds(t._current))
+        if n > busy_from and switched_at is None and t._current == 1 and t._samples is None:
+            switched_at = n
+    assert switched_at is not None
+    assert switched_at - busy_from <= _blas.LONGEST_STRETCH + 2 * _blas.PROBE_STEPS
+    assert t._stretch >= _blas.FIRST_STRETCH and t._current == 1
+
+
+def test_the_median_ignores_one_slow_step():
+    # the probe's second step with two threads is slow once (a hiccup): two still wins
+    seen = {"n": 0}
+
+    def seconds(c):
+        seen["n"] += 1
+        return 50.0 if seen["n"] == 4 else {1: 1.0, 2: 0.6}[c]
+
+    t, _ = drive(seconds, 2 * _blas.PROBE_STEPS)
+    assert t._winner == 2
+
+
+def test_timed_hands_every_batch_through_in_order():
+    t = _blas.Threads((1, 2), lambda c: None)
+    assert list(t.timed(range(50))) == list(range(50))
+    assert t.steps[1] + t.steps[2] == 50
+
+
+# -- fit --------------------------------------------------------------------------------------
+def tiny_model():
+    inp = Input(shape=(6,))
+    model = Model(inp, Dense(6, activation="sigmoid", seed=0)(Dense(3, activation="relu", seed=1)(inp)))
+    model.compile("adam", "binary_crossentropy")
+    return model
+
+
+@needs_openblas
+def test_fit_counts_its_steps_and_restores_the_count(two_before):
+    x = np.random.default_rng(0).uniform(0, 1, (40, 6)).astype(np.float32)
+    history = tiny_model().fit(x, x, batch_size=8, epochs=2, verbose=0)
+    assert history.history["loss"] and history.blas_threads == {1: 10}      # small: one thread
+    assert two_before() == 2
+
+
+@needs_openblas
+def test_fit_with_the_timed_choice_trains_like_one_thread(monkeypatch, two_before):
+    # products forced over the crossover: both counts train, the losses agree
+    monkeypatch.setattr(_blas, "CROSSOVER", 0)
+    monkeypatch.setattr(_blas, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(_blas, "FIRST_STRETCH", 4)
+    x = np.random.default_rng(0).uniform(0, 1, (400, 6)).astype(np.float32)
+    timed = tiny_model().fit(x, x, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    assert set(timed.blas_threads) == {1, 2} and sum(timed.blas_threads.values()) == 100
+    assert two_before() == 2
+    monkeypatch.setenv("SCRATCHAE_BLAS_THREADS", "1")
+    one = tiny_model().fit(x, x, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    np.testing.assert_allclose(timed.history["loss"], one.history["loss"], rtol=1e-5)
