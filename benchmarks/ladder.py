@@ -1,24 +1,30 @@
 """Where the time of a training step goes: the plain textbook loop, then one optimisation at a time.
 
-Each rung trains the article's vanilla autoencoder (784-h-32-h-784) for an epoch with
-everything of the rungs above it switched on, and prints the epoch time and its ratio to the
-floor (the same steps doing only their 12 matrix products, one BLAS thread; see
-`train_speed.py`). Every switch is public:
+Each rung trains the article's vanilla autoencoder (784-h-32-h-784, Adam, binary
+cross-entropy) for an epoch with everything of the rungs above it switched on, and prints the
+epoch time, its ratio to the floor (the same steps doing only their 12 matrix products, with
+the faster of one BLAS thread and NumPy's default; see `train_speed.py`) and to the rung above.
 
-  textbook     float64, one (path, param, grad) triple per parameter, the sigmoid's and the
-               binary cross-entropy's own backward, NumPy's default BLAS threads:
-               compile(pack_parameters=False, fuse_sigmoid_bce=False), dtype="float64",
-               SCRATCHAE_BLAS_THREADS=default
-  one thread   fit's BLAS policy for small products (scratchae/_blas.py); first, because
-               on a shared machine the default threads make every later rung noisy
-  float32      half the bytes for every array (Keras's default; gradients are checked in
-               float64 elsewhere): config.set_floatx / Dense(dtype=...)
-  packed       one buffer for all parameters, so Adam is a few vector operations over the
-               whole model: compile(pack_parameters=True)
-  logits       the last sigmoid and the BCE as one loss on logits, one exponential:
-               compile(fuse_sigmoid_bce=True)
+  textbook       float64; every gradient a new array (`self.grads["kernel"] = x.T @ dz`,
+                 Adam's `m = beta_1 m + (1 - beta_1) g` ...); one (path, param, grad) triple
+                 per parameter; the sigmoid's and the binary cross-entropy's own backward;
+                 NumPy's default BLAS threads
+  + threads      fit's policy (scratchae/_blas.py): one thread under 4 million multiply-adds
+                 per product, above it the faster of one and all CPUs, timed as it trains
+  + float32      half the bytes for every array (Keras's default; gradients are checked in
+                 float64 elsewhere): config.set_floatx / Dense(dtype=...)
+  + in place     scratchae's own Dense and Adam: gradients written into arrays made once
+                 (np.matmul(..., out=)), Adam's twelve passes through one scratch array
+  + packed       one buffer for all parameters, so Adam is a few vector operations over the
+                 whole model: compile(pack_parameters=True)
+  + logits       the last sigmoid and the binary cross-entropy as one loss on logits, one
+                 exponential: compile(fuse_sigmoid_bce=True)
+  + Adam sums    Adam keeping its moments without their (1 - beta) factors: ten passes, not
+                 twelve (scratchae's Adam; docs/backprop.md#adam-in-ten-passes)
 
-Batches are gathered into one reused buffer on every rung (the training loop always does).
+The first four rungs use the classes below (`AllocatingDense`, `TextbookAdam`,
+`KerasFormAdam`), written here only to switch scratchae's own choices off. Batches are
+gathered into one reused buffer on every rung (the training loop always does).
 
     python benchmarks/ladder.py                       # batch 32 and 256, hidden 128
     python benchmarks/ladder.py --batch-sizes 32 --epochs 1
@@ -36,42 +42,95 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 
-from scratchae import autoencoders, config  # noqa: E402
-from scratchae.utils import set_random_seed  # noqa: E402
+from scratchae import config  # noqa: E402
+from scratchae.layers import Dense, Input  # noqa: E402
+from scratchae.models import Model  # noqa: E402
+from scratchae.optimizers import Adam, Optimizer  # noqa: E402
 from train_speed import load_data, time_floor  # noqa: E402
 
-#: (rung, dtype, pack_parameters, fuse_sigmoid_bce, SCRATCHAE_BLAS_THREADS), cumulative
+
+class AllocatingDense(Dense):
+    """Dense whose backward builds new gradient arrays each step, as a textbook writes it."""
+
+    def backward_logits(self, dz: np.ndarray) -> np.ndarray:
+        self.grads = {"kernel": self._x.T @ dz, "bias": dz.sum(axis=0)}
+        return dz @ self.params["kernel"].T
+
+
+class KerasFormAdam(Adam):
+    """Adam keeping m and v in Keras's units: twelve in-place passes through one scratch array."""
+
+    def _units(self, slot: str) -> float:
+        return 1.0
+
+    def apply(self, parameters) -> None:
+        self._a_t = self.step_size(self.iterations + 1)
+        Optimizer.apply(self, parameters)
+
+    def _update(self, path, param, grad):
+        m, v = self._slot("momentums", path, param), self._slot("velocities", path, param)
+        a = self._buffer(path, param)
+        np.subtract(grad, m, out=a)
+        a *= 1.0 - self.beta_1
+        m += a
+        np.multiply(grad, grad, out=a)
+        a -= v
+        a *= 1.0 - self.beta_2
+        v += a
+        np.sqrt(v, out=a)
+        a += self.epsilon
+        np.divide(m, a, out=a)
+        a *= self._a_t
+        param -= a
+
+
+class TextbookAdam(KerasFormAdam):
+    """Keras's Adam as a textbook writes it: every expression a new array."""
+
+    def _update(self, path, param, grad):
+        m, v = self._slot("momentums", path, param), self._slot("velocities", path, param)
+        m[...] = self.beta_1 * m + (1.0 - self.beta_1) * grad
+        v[...] = self.beta_2 * v + (1.0 - self.beta_2) * grad ** 2
+        param -= self._a_t * m / (np.sqrt(v) + self.epsilon)
+
+
+#: rung -> (dtype, Dense class, Adam class, pack_parameters, fuse_sigmoid_bce, SCRATCHAE_BLAS_THREADS)
 RUNGS = [
-    ("textbook", "float64", False, False, "default"),
-    ("+ one thread", "float64", False, False, None),
-    ("+ float32", "float32", False, False, None),
-    ("+ packed", "float32", True, False, None),
-    ("+ logits", "float32", True, True, None),
+    ("textbook", "float64", AllocatingDense, TextbookAdam, False, False, "default"),
+    ("+ threads", "float64", AllocatingDense, TextbookAdam, False, False, "auto"),
+    ("+ float32", "float32", AllocatingDense, TextbookAdam, False, False, "auto"),
+    ("+ in place", "float32", Dense, KerasFormAdam, False, False, "auto"),
+    ("+ packed", "float32", Dense, KerasFormAdam, True, False, "auto"),
+    ("+ logits", "float32", Dense, KerasFormAdam, True, True, "auto"),
+    ("+ Adam sums", "float32", Dense, Adam, True, True, "auto"),
 ]
 
 
-def time_rung(x: np.ndarray, batch: int, hidden: int, epochs: int, dtype: str, pack: bool,
-              fuse: bool, threads: str | None) -> list[float]:
-    """Epoch times of one rung (after a warm-up epoch)."""
-    if threads is None:
-        os.environ.pop("SCRATCHAE_BLAS_THREADS", None)
-    else:
-        os.environ["SCRATCHAE_BLAS_THREADS"] = threads
-    set_random_seed(0)
-    config.set_floatx(dtype)
-    try:
-        model = autoencoders.vanilla(hidden_size=hidden).model
-    finally:
-        config.set_floatx("float32")
-    model.compile(model.optimizer, model.loss, pack_parameters=pack, fuse_sigmoid_bce=fuse)
+def vanilla(hidden: int, dense: type, dtype: str) -> Model:
+    """The article's vanilla autoencoder built from `dense` layers (seeded as the library's)."""
+    inp = Input(shape=(784,), dtype=dtype)
+    h = inp
+    for i, (units, act) in enumerate([(hidden, "relu"), (32, "relu"), (hidden, "relu"), (784, "sigmoid")]):
+        h = dense(units, activation=act, seed=i, dtype=dtype)(h)
+    return Model(inp, h)
+
+
+def time_rung(x: np.ndarray, batch: int, hidden: int, epochs: int, rung: tuple) -> tuple[list[float], dict]:
+    """Epoch times of one rung (after a warm-up epoch) and the BLAS threads' step counts."""
+    _, dtype, dense, adam, pack, fuse, threads = rung
+    os.environ["SCRATCHAE_BLAS_THREADS"] = threads
+    model = vanilla(hidden, dense, dtype)
+    model.compile(adam(), "binary_crossentropy", pack_parameters=pack, fuse_sigmoid_bce=fuse)
     data = x.astype(dtype)
-    model.fit(data, data, batch_size=batch, epochs=1, verbose=0)          # warm-up
-    times = []
+    model.fit(data, data, batch_size=batch, epochs=1, verbose=0, seed=0)       # warm-up
+    times, steps = [], {}
     for _ in range(epochs):
         t = time.perf_counter()
-        model.fit(data, data, batch_size=batch, epochs=1, verbose=0)
+        history = model.fit(data, data, batch_size=batch, epochs=1, verbose=0)
         times.append(time.perf_counter() - t)
-    return times
+        for count, n in history.blas_threads.items():
+            steps[count] = steps.get(count, 0) + n
+    return times, steps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,16 +142,26 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     x, source = load_data(args.data)
     print(f"data: {source}; vanilla 784-{args.hidden}-32-{args.hidden}-784; numpy {np.__version__}")
-    for batch in args.batch_sizes:
-        floor = statistics.median(time_floor(len(x), batch, args.hidden, args.epochs))
-        print(f"\nbatch {batch}: floor {floor:.2f} s per epoch")
-        print(f"{'rung':<14}{'epoch s':>9}{'/ floor':>9}{'/ above':>9}")
-        above = None
-        for name, dtype, pack, fuse, threads in RUNGS:
-            s = statistics.median(time_rung(x, batch, args.hidden, args.epochs, dtype, pack, fuse, threads))
-            step = f"{s / above:>9.2f}" if above else f"{'':>9}"
-            print(f"{name:<14}{s:>9.2f}{s / floor:>9.2f}{step}", flush=True)
-            above = s
+    before = os.environ.get("SCRATCHAE_BLAS_THREADS")
+    try:
+        for batch in args.batch_sizes:
+            floor = statistics.median(time_floor(len(x), batch, args.hidden, args.epochs))
+            print(f"\nbatch {batch}: floor {floor:.2f} s per epoch")
+            print(f"{'rung':<14}{'epoch s':>9}{'/ floor':>9}{'/ above':>9}  threads")
+            above = None
+            for rung in RUNGS:
+                times, steps = time_rung(x, batch, args.hidden, args.epochs, rung)
+                s = statistics.median(times)
+                step = f"{s / above:>9.2f}" if above else f"{'':>9}"
+                used = ", ".join(f"{c}: {n}" for c, n in sorted(steps.items())) or "NumPy's"
+                print(f"{rung[0]:<14}{s:>9.2f}{s / floor:>9.2f}{step}  {used}", flush=True)
+                above = s
+    finally:
+        config.set_floatx("float32")
+        if before is None:
+            os.environ.pop("SCRATCHAE_BLAS_THREADS", None)
+        else:
+            os.environ["SCRATCHAE_BLAS_THREADS"] = before
     return 0
 
 

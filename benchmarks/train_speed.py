@@ -5,9 +5,12 @@ For each batch size and hidden size, in one process:
   scratchae    epoch time of `Model.fit` (median of the timed epochs after one warm-up epoch)
   floor        the same steps doing only the 12 matrix products of a step (4 forward,
                4 kernel gradients, 4 input gradients), into preallocated outputs, with one
-               BLAS thread as fit runs: what no NumPy implementation of this step can beat
-               (scratchae's plain step computes all 12, the first layer's unused input
-               gradient included: every Dense.backward returns its dL/dx)
+               BLAS thread and with NumPy's default threads; the faster of the two: what no
+               NumPy implementation of this step can beat (scratchae's plain step computes
+               all 12, the first layer's unused input gradient included: every
+               Dense.backward returns its dL/dx)
+  threads      the BLAS threads fit chose (scratchae/_blas.py), as the share of steps
+               trained with each count: "1" or e.g. "2 (97%)"
   ratio        scratchae / floor
   samples/s    training samples per second
   peak MB      peak of NumPy's allocations during one more, untimed epoch (tracemalloc)
@@ -58,29 +61,43 @@ def load_data(path: str | None) -> tuple[np.ndarray, str]:
     return x, f"bundled MNIST subset tiled to {len(x):,} images"
 
 
-def time_scratchae(x: np.ndarray, batch: int, hidden: int, epochs: int) -> tuple[list[float], float]:
+def time_scratchae(x: np.ndarray, batch: int, hidden: int, epochs: int) -> tuple[list[float], float, str]:
+    """Epoch times, peak MB and the BLAS threads fit chose (see `threads_used`)."""
     set_random_seed(0)
     model = autoencoders.vanilla(hidden_size=hidden).model
     model.fit(x, x, batch_size=batch, epochs=1, verbose=0)           # warm-up
-    times = []
+    times, steps = [], {}
     for _ in range(epochs):
         t = time.perf_counter()
-        model.fit(x, x, batch_size=batch, epochs=1, verbose=0)
+        history = model.fit(x, x, batch_size=batch, epochs=1, verbose=0)
         times.append(time.perf_counter() - t)
+        for count, n in history.blas_threads.items():
+            steps[count] = steps.get(count, 0) + n
     # tracemalloc slows every allocation down, so memory is measured on a separate,
     # untimed epoch
     tracemalloc.start()
     model.fit(x, x, batch_size=batch, epochs=1, verbose=0)
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    return times, peak
+    return times, peak, threads_used(steps)
+
+
+def threads_used(steps: dict[int, int]) -> str:
+    """{1: 30, 2: 970} -> "2 (97%)": the count most steps trained with, and its share."""
+    if not steps:
+        return "default"
+    count = max(steps, key=steps.get)
+    share = steps[count] / sum(steps.values())
+    return str(count) if share == 1 else f"{count} ({share:.0%})"
 
 
 def time_floor(n: int, batch: int, hidden: int, repeats: int) -> list[float]:
-    """Only the 12 matrix products per step, for the same shapes and number of steps,
-    with one BLAS thread as `fit` uses (scratchae/_blas.py)."""
-    with _blas.single_threaded():
-        return _time_products(n, batch, hidden, repeats)
+    """Only the 12 matrix products per step, for the same shapes and number of steps, with
+    one BLAS thread and with NumPy's default: the times of the faster (by median)."""
+    with _blas.threads(1):
+        one = _time_products(n, batch, hidden, repeats)
+    default = _time_products(n, batch, hidden, repeats)
+    return min(one, default, key=statistics.median)
 
 
 def _time_products(n: int, batch: int, hidden: int, repeats: int) -> list[float]:
@@ -156,22 +173,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data: {source}; numpy {np.__version__}; python {platform.python_version()}; "
           f"{os.cpu_count()} CPUs; torch {torch_version or 'not used'}")
     head = (f"{'batch':>5} {'hidden':>6} {'scratchae s':>11} {'floor s':>8} {'ratio':>6} "
-            f"{'samples/s':>10} {'peak MB':>8}" + (f" {'torch s':>8} {'torch/ours':>10}" if torch_version else ""))
+            f"{'samples/s':>10} {'peak MB':>8} {'threads':>8}" + (f" {'torch s':>8} {'torch/ours':>10}" if torch_version else ""))
     print(head)
     print("-" * len(head))
     rows = []
     for hidden in args.hidden_sizes:
         for batch in args.batch_sizes:
-            ours, peak = time_scratchae(x, batch, hidden, args.epochs)
+            ours, peak, used = time_scratchae(x, batch, hidden, args.epochs)
             floor = time_floor(len(x), batch, hidden, args.epochs)
             tt = time_torch(x, batch, hidden, args.epochs) if torch_version else None
             row = {"batch_size": batch, "hidden_size": hidden, "epoch_s": statistics.median(ours),
                    "epoch_s_all": ours, "floor_s": statistics.median(floor), "floor_s_all": floor,
-                   "peak_mb": peak}
+                   "peak_mb": peak, "threads": used}
             row["ratio"] = row["epoch_s"] / row["floor_s"]
             row["samples_per_s"] = len(x) / row["epoch_s"]
             line = (f"{batch:>5} {hidden:>6} {row['epoch_s']:>11.2f} {row['floor_s']:>8.2f} "
-                    f"{row['ratio']:>6.2f} {row['samples_per_s']:>10,.0f} {peak:>8.1f}")
+                    f"{row['ratio']:>6.2f} {row['samples_per_s']:>10,.0f} {peak:>8.1f} {used:>8}")
             if tt is not None:
                 row["torch_s"] = statistics.median(tt)
                 row["torch_s_all"] = tt

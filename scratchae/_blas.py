@@ -16,10 +16,12 @@ these 2-core machines (`benchmarks/threads.py` prints the same table on yours):
   model size (0.18 s of small products became 9.4 s in an earlier measurement).
 
 So `fit` trains with one BLAS thread when the step's largest product is under CROSSOVER.
-Above it the machine decides, by timing the training steps themselves: three steps with one
-thread and three with every CPU this process may use, alternately; the faster choice (by
+Above it the machine decides, by timing the training steps themselves: four steps with one
+thread and four with every CPU this process may use, alternately; the faster choice (by
 median) trains for the next 100 steps, then both are timed again, and each time the same
-choice wins its stretch doubles, up to 1,600 steps. A machine that becomes busy is noticed
+choice wins its stretch doubles, up to 1,600 steps. To take over from the choice training
+now, the other must be clearly faster (under 0.9 of its time): a burst of noise from the
+machine's other tenants does not flip it. A machine that becomes busy is noticed
 within one stretch; on a machine that stays busy the timed steps cost about 1% of training.
 
 Threads change the order of additions inside some products (those summing over more than a
@@ -50,7 +52,8 @@ from typing import Iterable, Iterator, TypeVar
 
 #: multiply-adds of a step's largest product from which more threads may pay (measured above)
 CROSSOVER = 4_000_000
-PROBE_STEPS = 3          # timed steps per choice, each time the choices are compared
+PROBE_STEPS = 4          # timed steps per choice, each time the choices are compared
+MARGIN = 0.9             # a challenger must take under 0.9 of the current winner's time
 FIRST_STRETCH = 100      # steps the winner then trains, doubling while the same choice wins
 LONGEST_STRETCH = 1600
 
@@ -192,7 +195,11 @@ class Threads:
         if self._plan:
             self._use(self._plan.pop(0))
             return
-        best = min(self.choices, key=lambda c: statistics.median(self._samples[c]))
+        times = {c: statistics.median(self._samples[c]) for c in self.choices}
+        best = min(times, key=times.get)
+        if self._winner is not None and best != self._winner \
+                and times[best] > MARGIN * times[self._winner]:
+            best = self._winner                     # not clearly faster: noise, keep the winner
         self._stretch = FIRST_STRETCH if best != self._winner else \
             min(2 * self._stretch, LONGEST_STRETCH)
         self._winner, self._samples, self._left = best, None, self._stretch

@@ -24,7 +24,7 @@ def state_finite(model: Any) -> bool:
     a checkpoint of them can always be restored. A NaN makes min and max NaN and an infinity
     is one of them: two passes per array, no array-sized temporary."""
     arrays = [p for _, p, _ in model.optimizer_parameters()]
-    arrays += [a for k, a in model.optimizer.get_state().items() if k != "iterations"]
+    arrays += [a for k, a in model.optimizer.get_state(kept_only=True).items() if k != "iterations"]
     return all(a.size == 0 or (math.isfinite(a.min()) and math.isfinite(a.max())) for a in arrays)
 
 
@@ -42,7 +42,7 @@ class Checkpoint:
         self.params = params
         self.weights = [_copy(p, old[i] if old else None) for i, p in enumerate(params)]
         self.optimizer = model.optimizer
-        state = model.optimizer.get_state()
+        state = model.optimizer.get_state(kept_only=True)   # as kept: restored exactly
         old_state = into.state if into is not None else {}
         self.state = {k: _copy(np.asarray(v), old_state.get(k)) for k, v in state.items()}
         self.iterations = int(model.optimizer.iterations)
@@ -51,7 +51,7 @@ class Checkpoint:
     def restore(self, model: Any) -> None:
         for p, w in zip(self.params, self.weights):
             p[...] = w
-        self.optimizer.set_state(self.state)           # set_state copies: the checkpoint stays
+        self.optimizer.set_state(self.state, kept_only=True)   # copies: the checkpoint stays
         if self.rng is not None and model.rng is not None:
             model.rng.bit_generator.state = self.rng
 

@@ -5,7 +5,11 @@ File layout (a NumPy .npz archive, read with allow_pickle=False):
     __scratchae__              JSON: format name and version, the layer list, compile settings
                                (optimizer and loss configs), the shuffling generator's state
     weights/<layer>/<param>    each parameter, e.g. weights/dense/kernel
-    optimizer/<slot>/<path>    the optimizer's state (Adam's momentums and velocities), and
+    optimizer/<slot>/<path>    the optimizer's state in Keras's units (Adam's momentums and
+                               velocities, SGD's momentums),
+    optimizer/<slot>_kept/<path>  Adam's state as it keeps it (sums without their (1 - beta)
+                               factors, see `scratchae.optimizers.Adam`), for an exact resume;
+                               files without it load too, converted to float32 rounding
     optimizer/iterations       its step count
 
 So a model saved in the middle of training resumes exactly where it stopped: same weights, same

@@ -202,3 +202,16 @@ def test_fit_with_the_timed_choice_trains_like_one_thread(monkeypatch, two_befor
     monkeypatch.setenv("SCRATCHAE_BLAS_THREADS", "1")
     one = tiny_model().fit(x, x, batch_size=8, epochs=2, verbose=0, shuffle=False)
     np.testing.assert_allclose(timed.history["loss"], one.history["loss"], rtol=1e-5)
+
+
+def test_a_challenger_must_be_clearly_faster_to_take_over():
+    def run(later):
+        """Two threads win the first probe; afterwards the step times are `later`."""
+        t = _blas.Threads((1, 2), lambda c: None)
+        for n in range(2_000):
+            times = {1: 1.0, 2: 0.6} if n < 2 * _blas.PROBE_STEPS else later
+            t._step_done(times[t._current])
+        return t._winner
+
+    assert run({1: 0.95, 2: 1.0}) == 2          # one thread 5% faster: noise, two kept
+    assert run({1: 0.5, 2: 1.0}) == 1           # twice as fast: it takes over

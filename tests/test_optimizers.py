@@ -62,6 +62,81 @@ def test_adam_state_is_keyed_by_path():
 
 
 # -- SGD ------------------------------------------------------------------------------------
+# -- Adam's kept sums and the state in Keras's units ------------------------------------------
+def test_adam_keeps_sums_and_gives_keras_units():
+    # one step with g = 2 from zero state, by hand: M = g = 2, V = g^2 = 4 (the kept sums);
+    # Keras's m = (1 - .9) 2 = 0.2 and v = (1 - .999) 4 = 0.004
+    opt = Adam(learning_rate=0.1)
+    w = np.zeros(1)
+    opt.apply([("w", w, np.array([2.0]))])
+    state = opt.get_state()
+    assert sorted(state) == ["iterations", "momentums/w", "momentums_kept/w", "velocities/w",
+                             "velocities_kept/w"]
+    np.testing.assert_allclose(state["momentums_kept/w"], [2.0], rtol=0)
+    np.testing.assert_allclose(state["velocities_kept/w"], [4.0], rtol=0)
+    np.testing.assert_allclose(state["momentums/w"], [0.2], rtol=1e-15)
+    np.testing.assert_allclose(state["velocities/w"], [0.004], rtol=1e-15)
+    np.testing.assert_allclose(opt.momentums["w"], [0.2], rtol=1e-15)
+    np.testing.assert_allclose(opt.velocities["w"], [0.004], rtol=1e-15)
+    # the step: a_1 (1 - .9) / sqrt(.001) * 2 / (2 + 1e-7 / sqrt(.001)) = lr * 2 / (2 + 3.16e-6)
+    np.testing.assert_allclose(w, [-0.1 * 2 / (2 + 1e-7 / math.sqrt(0.001))], rtol=1e-13)
+
+
+def test_adam_state_round_trips_exactly_and_continues_bit_for_bit():
+    a, b = Adam(learning_rate=0.01), Adam(learning_rate=0.01)
+    wa = np.array(P0, dtype=np.float32)
+    for t in range(1, 6):
+        a.apply([("w", wa, np.array(grad_at(t), dtype=np.float32))])
+    wb = wa.copy()
+    b.set_state({k: np.array(v) for k, v in a.get_state().items()})
+    for t in range(6, 11):
+        a.apply([("w", wa, np.array(grad_at(t), dtype=np.float32))])
+        b.apply([("w", wb, np.array(grad_at(t), dtype=np.float32))])
+    assert wa.tobytes() == wb.tobytes()
+    # the checkpoint's form, kept arrays only, is exact too
+    c = Adam(learning_rate=0.01)
+    c.set_state(a.get_state(kept_only=True), kept_only=True)
+    assert all(c.get_state()[k].tobytes() == v.tobytes() for k, v in a.get_state().items())
+
+
+def test_adam_state_in_keras_units_alone_is_converted():
+    # a file written before Adam kept sums: m and v only; converted to rounding
+    a = Adam(learning_rate=0.01)
+    w = np.array(P0)
+    for t in range(1, 4):
+        a.apply([("w", w, np.array(grad_at(t)))])
+    keras_only = {k: v for k, v in a.get_state().items() if "_kept" not in k}
+    b = Adam(learning_rate=0.01)
+    b.set_state(keras_only)
+    for slot in ("momentums_kept/w", "velocities_kept/w"):
+        np.testing.assert_allclose(b.get_state()[slot], a.get_state()[slot], rtol=1e-14)
+
+
+def test_adam_state_whose_sums_contradict_its_moments_is_refused():
+    a = Adam(learning_rate=0.01)
+    a.apply([("w", np.zeros(3), np.ones(3))])
+    state = a.get_state()
+    state["momentums/w"] = state["momentums/w"] * 2
+    with pytest.raises(ValueError, match="momentums_kept/w does not match momentums/w"):
+        Adam().set_state(state)
+
+
+def test_sgd_keeps_keras_units_and_has_no_kept_entries():
+    opt = SGD(learning_rate=0.1, momentum=0.9)
+    opt.apply([("w", np.zeros(2), np.ones(2))])
+    assert sorted(opt.get_state()) == ["iterations", "momentums/w"]
+    assert opt.momentums["w"] is opt.get_state()["momentums/w"]        # the array itself
+    with pytest.raises(ValueError, match="unknown optimizer state entry 'momentums_kept/w'"):
+        SGD(momentum=0.9).set_state({"iterations": np.array(1), "momentums_kept/w": np.zeros(2)})
+
+
+def test_reset_forgets_everything():
+    opt = Adam()
+    opt.apply([("w", np.zeros(2), np.ones(2))])
+    opt.reset()
+    assert opt.iterations == 0 and opt.get_state().keys() == {"iterations"}
+
+
 def test_sgd_plain_against_closed_form():
     lr = 0.1
     opt = SGD(learning_rate=lr)

@@ -104,6 +104,28 @@ def test_resumed_sgd_with_momentum_matches(tmp_path):
     assert_same_weights(ref, m2)
 
 
+def test_a_file_without_adams_kept_sums_loads_and_trains_on(tmp_path):
+    """Files written before Adam kept its sums hold m and v in Keras's units only: they load,
+    converted to float32 rounding, and training continues as it would have (to rounding)."""
+    utils.set_random_seed(11)
+    ref = build()
+    ref.fit(X, X, epochs=3, verbose=0)
+    utils.set_random_seed(11)
+    m = build()
+    m.fit(X, X, epochs=2, verbose=0)
+    m.save(tmp_path / "new.npz")
+    arrays = {k: v for k, v in read_npz(tmp_path / "new.npz").items() if "_kept/" not in k}
+    assert any(k.startswith("optimizer/momentums/") for k in arrays)
+    rewrite(tmp_path / "old.npz", arrays)
+    old = load_model(tmp_path / "old.npz")
+    kept = m.optimizer.get_state(kept_only=True)
+    for k, v in old.optimizer.get_state(kept_only=True).items():
+        np.testing.assert_allclose(v, kept[k], rtol=1e-6, atol=1e-12)
+    old.fit(X, X, epochs=1, verbose=0)
+    for a, b in zip(old.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_sequential_round_trips(tmp_path):
     utils.set_random_seed(4)
     m = Sequential([Dense(6, activation="relu", input_dim=24), Dense(24, activation="sigmoid")], name="seq")
@@ -476,6 +498,7 @@ BAD_OPTIMIZER_STATE = [
     ("Adam moments as strings", "momentums", "strings", "expected float32"),
     ("Adam moments in float64", "momentums", "float64", "expected float32"),
     ("an unknown slot", "optimizer/velocity/packed/*", np.zeros(3, np.float32), "optimizer state velocity/packed/*"),
+    ("Adam moments that contradict its kept sums", "contradict", None, "momentums_kept/packed/* does not match"),
 ]
 
 
@@ -485,8 +508,11 @@ def test_optimizer_state_of_the_wrong_kind_names_the_file(trained, desc, key, va
     _, path = trained
     arrays = read_npz(path)
     if key == "momentums":
-        key = next(k for k in arrays if k.startswith("optimizer/momentums"))
+        key = next(k for k in arrays if k.startswith("optimizer/momentums/"))
         value = np.full(arrays[key].shape, "x") if value == "strings" else arrays[key].astype(np.float64)
+    elif key == "contradict":
+        key = next(k for k in arrays if k.startswith("optimizer/momentums/"))
+        value = arrays[key] * np.float32(2)
     arrays[key] = value
     rewrite(path, arrays)
     with pytest.raises(ValueError) as e:

@@ -232,11 +232,10 @@ def check_optimizer(optimizer: Any, *, steps: int = 5, seed: int = 0) -> Report:
     if not callable(getattr(optimizer, "apply", None)):
         raise TypeError(f"check_optimizer needs a scratchae optimizer (Adam or SGD), got {type(optimizer).__name__}")
     opt = copy.deepcopy(optimizer)
-    opt.iterations = 0
-    for slot in getattr(opt, "_slots", ()):
-        setattr(opt, slot, {})
-    if hasattr(opt, "_scratch"):
-        opt._scratch = {}
+    if callable(getattr(opt, "reset", None)):
+        opt.reset()                    # scratchae's optimizers: empty state, step count 0
+    else:
+        opt.iterations = 0             # a learner's class, checked as its constructor made it
     rng = np.random.default_rng(seed)
     p0 = rng.standard_normal((3, 4))
     grads = [rng.standard_normal((3, 4)) * 10.0 ** rng.integers(-3, 2) for _ in range(steps)]
