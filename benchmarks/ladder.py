@@ -19,11 +19,14 @@ the faster of one BLAS thread and NumPy's default; see `train_speed.py`) and to 
                  whole model: compile(pack_parameters=True)
   + logits       the last sigmoid and the binary cross-entropy as one loss on logits, one
                  exponential: compile(fuse_sigmoid_bce=True)
+  + no data dx   the first layer's dL/dx, which nobody uses, not computed (Model.backward's
+                 input_gradient=False, as train_step calls it; PyTorch's requires_grad=False
+                 on the input): one product of twelve
   + Adam sums    Adam keeping its moments without their (1 - beta) factors: ten passes, not
                  twelve (scratchae's Adam; docs/backprop.md#adam-in-ten-passes)
 
-The first four rungs use the classes below (`AllocatingDense`, `TextbookAdam`,
-`KerasFormAdam`), written here only to switch scratchae's own choices off. Batches are
+The rungs before the last ones use the classes below (`AllocatingDense`, `FullBackwardDense`,
+`TextbookAdam`, `KerasFormAdam`), written here only to switch scratchae's own choices off. Batches are
 gathered into one reused buffer on every rung (the training loop always does).
 
     python benchmarks/ladder.py                       # batch 32 and 256, hidden 128
@@ -55,6 +58,14 @@ class AllocatingDense(Dense):
     def backward_logits(self, dz: np.ndarray) -> np.ndarray:
         self.grads = {"kernel": self._x.T @ dz, "bias": dz.sum(axis=0)}
         return dz @ self.params["kernel"].T
+
+
+class FullBackwardDense(Dense):
+    """scratchae's Dense with a backward of its own (the same one), so the training step
+    computes its dL/dx even as the first layer (see `Model.backward`)."""
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return super().backward(dy)
 
 
 class KerasFormAdam(Adam):
@@ -94,32 +105,34 @@ class TextbookAdam(KerasFormAdam):
         param -= self._a_t * m / (np.sqrt(v) + self.epsilon)
 
 
-#: rung -> (dtype, Dense class, Adam class, pack_parameters, fuse_sigmoid_bce, SCRATCHAE_BLAS_THREADS)
+#: rung -> (dtype, first layer's class, other layers' class, Adam class, pack_parameters,
+#:          fuse_sigmoid_bce, SCRATCHAE_BLAS_THREADS)
 RUNGS = [
-    ("textbook", "float64", AllocatingDense, TextbookAdam, False, False, "default"),
-    ("+ threads", "float64", AllocatingDense, TextbookAdam, False, False, "auto"),
-    ("+ float32", "float32", AllocatingDense, TextbookAdam, False, False, "auto"),
-    ("+ in place", "float32", Dense, KerasFormAdam, False, False, "auto"),
-    ("+ packed", "float32", Dense, KerasFormAdam, True, False, "auto"),
-    ("+ logits", "float32", Dense, KerasFormAdam, True, True, "auto"),
-    ("+ Adam sums", "float32", Dense, Adam, True, True, "auto"),
+    ("textbook", "float64", AllocatingDense, AllocatingDense, TextbookAdam, False, False, "default"),
+    ("+ threads", "float64", AllocatingDense, AllocatingDense, TextbookAdam, False, False, "auto"),
+    ("+ float32", "float32", AllocatingDense, AllocatingDense, TextbookAdam, False, False, "auto"),
+    ("+ in place", "float32", FullBackwardDense, Dense, KerasFormAdam, False, False, "auto"),
+    ("+ packed", "float32", FullBackwardDense, Dense, KerasFormAdam, True, False, "auto"),
+    ("+ logits", "float32", FullBackwardDense, Dense, KerasFormAdam, True, True, "auto"),
+    ("+ no data dx", "float32", Dense, Dense, KerasFormAdam, True, True, "auto"),
+    ("+ Adam sums", "float32", Dense, Dense, Adam, True, True, "auto"),
 ]
 
 
-def vanilla(hidden: int, dense: type, dtype: str) -> Model:
-    """The article's vanilla autoencoder built from `dense` layers (seeded as the library's)."""
+def vanilla(hidden: int, first: type, dense: type, dtype: str) -> Model:
+    """The article's vanilla autoencoder, its first layer a `first`, the others `dense`."""
     inp = Input(shape=(784,), dtype=dtype)
     h = inp
     for i, (units, act) in enumerate([(hidden, "relu"), (32, "relu"), (hidden, "relu"), (784, "sigmoid")]):
-        h = dense(units, activation=act, seed=i, dtype=dtype)(h)
+        h = (first if i == 0 else dense)(units, activation=act, seed=i, dtype=dtype)(h)
     return Model(inp, h)
 
 
 def time_rung(x: np.ndarray, batch: int, hidden: int, epochs: int, rung: tuple) -> tuple[list[float], dict]:
     """Epoch times of one rung (after a warm-up epoch) and the BLAS threads' step counts."""
-    _, dtype, dense, adam, pack, fuse, threads = rung
+    _, dtype, first, dense, adam, pack, fuse, threads = rung
     os.environ["SCRATCHAE_BLAS_THREADS"] = threads
-    model = vanilla(hidden, dense, dtype)
+    model = vanilla(hidden, first, dense, dtype)
     model.compile(adam(), "binary_crossentropy", pack_parameters=pack, fuse_sigmoid_bce=fuse)
     data = x.astype(dtype)
     model.fit(data, data, batch_size=batch, epochs=1, verbose=0, seed=0)       # warm-up

@@ -1,6 +1,8 @@
 """How fast does scratchae train the article's vanilla autoencoder, against what it must cost?
 
-For each batch size and hidden size, in one process:
+For each batch size and hidden size, in one process, one epoch of each measurement in turn
+(scratchae, the floor with one thread, the floor with NumPy's default threads, PyTorch),
+repeated --epochs times, so that a drift of the machine's speed falls on all of them alike:
 
   scratchae    epoch time of `Model.fit` (median of the timed epochs after one warm-up epoch)
   floor        the same steps doing only the 12 matrix products of a step (4 forward,
@@ -61,25 +63,29 @@ def load_data(path: str | None) -> tuple[np.ndarray, str]:
     return x, f"bundled MNIST subset tiled to {len(x):,} images"
 
 
-def time_scratchae(x: np.ndarray, batch: int, hidden: int, epochs: int) -> tuple[list[float], float, str]:
-    """Epoch times, peak MB and the BLAS threads fit chose (see `threads_used`)."""
+def scratchae_epochs(x: np.ndarray, batch: int, hidden: int):
+    """One epoch of `Model.fit` per call (after a warm-up epoch); `.steps` counts the steps
+    trained with each number of BLAS threads, `.peak_mb()` runs one more, untimed epoch under
+    tracemalloc (which slows every allocation down, so never in a timed one)."""
     set_random_seed(0)
     model = autoencoders.vanilla(hidden_size=hidden).model
     model.fit(x, x, batch_size=batch, epochs=1, verbose=0)           # warm-up
-    times, steps = [], {}
-    for _ in range(epochs):
-        t = time.perf_counter()
+    steps: dict[int, int] = {}
+
+    def epoch() -> None:
         history = model.fit(x, x, batch_size=batch, epochs=1, verbose=0)
-        times.append(time.perf_counter() - t)
         for count, n in history.blas_threads.items():
             steps[count] = steps.get(count, 0) + n
-    # tracemalloc slows every allocation down, so memory is measured on a separate,
-    # untimed epoch
-    tracemalloc.start()
-    model.fit(x, x, batch_size=batch, epochs=1, verbose=0)
-    peak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    return times, peak, threads_used(steps)
+
+    def peak_mb() -> float:
+        tracemalloc.start()
+        model.fit(x, x, batch_size=batch, epochs=1, verbose=0)
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        return peak
+
+    epoch.steps, epoch.peak_mb = steps, peak_mb
+    return epoch
 
 
 def threads_used(steps: dict[int, int]) -> str:
@@ -91,16 +97,9 @@ def threads_used(steps: dict[int, int]) -> str:
     return str(count) if share == 1 else f"{count} ({share:.0%})"
 
 
-def time_floor(n: int, batch: int, hidden: int, repeats: int) -> list[float]:
-    """Only the 12 matrix products per step, for the same shapes and number of steps, with
-    one BLAS thread and with NumPy's default: the times of the faster (by median)."""
-    with _blas.threads(1):
-        one = _time_products(n, batch, hidden, repeats)
-    default = _time_products(n, batch, hidden, repeats)
-    return min(one, default, key=statistics.median)
-
-
-def _time_products(n: int, batch: int, hidden: int, repeats: int) -> list[float]:
+def floor_epochs(n: int, batch: int, hidden: int, threads: int | None):
+    """One epoch's worth of only the 12 matrix products per step, for the same shapes and
+    number of steps, per call, with `threads` BLAS threads (None: NumPy's default)."""
     rng = np.random.default_rng(0)
     sizes = [784, hidden, 32, hidden, 784]
     f32 = np.float32
@@ -109,20 +108,27 @@ def _time_products(n: int, batch: int, hidden: int, repeats: int) -> list[float]
     dW = [np.empty_like(w) for w in W]
     dX = [np.empty((batch, s), f32) for s in sizes[:-1]]
     steps = -(-n // batch)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(steps):
-            for i, w in enumerate(W):
-                np.matmul(H[i], w, out=H[i + 1])
-            for i in range(len(W) - 1, -1, -1):
-                np.matmul(H[i].T, H[i + 1], out=dW[i])
-                np.matmul(H[i + 1], W[i].T, out=dX[i])
-        times.append(time.perf_counter() - t)
-    return times
+
+    def epoch() -> None:
+        with _blas.threads(threads):
+            for _ in range(steps):
+                for i, w in enumerate(W):
+                    np.matmul(H[i], w, out=H[i + 1])
+                for i in range(len(W) - 1, -1, -1):
+                    np.matmul(H[i].T, H[i + 1], out=dW[i])
+                    np.matmul(H[i + 1], W[i].T, out=dX[i])
+    return epoch
 
 
-def time_torch(x: np.ndarray, batch: int, hidden: int, epochs: int) -> list[float] | None:
+def time_floor(n: int, batch: int, hidden: int, repeats: int) -> list[float]:
+    """The floor's epoch times: the faster (by median) of one BLAS thread and NumPy's default."""
+    times = interleaved({"one": floor_epochs(n, batch, hidden, 1),
+                         "default": floor_epochs(n, batch, hidden, None)}, repeats)
+    return min(times.values(), key=statistics.median)
+
+
+def torch_epochs(x: np.ndarray, batch: int, hidden: int):
+    """One epoch of the same loop in PyTorch eager per call (after a warm-up), or None."""
     try:
         import torch
     except ImportError:
@@ -146,11 +152,18 @@ def time_torch(x: np.ndarray, batch: int, hidden: int, epochs: int) -> list[floa
             opt.step()
 
     epoch()                                                               # warm-up
-    times = []
-    for _ in range(epochs):
-        t = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - t)
+    return epoch
+
+
+def interleaved(runners: dict, repeats: int) -> dict[str, list[float]]:
+    """Time one call of each runner in turn, `repeats` rounds: a drift in the machine's speed
+    (these machines are shared) then falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, run in runners.items():
+            t = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - t)
     return times
 
 
@@ -179,19 +192,27 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for hidden in args.hidden_sizes:
         for batch in args.batch_sizes:
-            ours, peak, used = time_scratchae(x, batch, hidden, args.epochs)
-            floor = time_floor(len(x), batch, hidden, args.epochs)
-            tt = time_torch(x, batch, hidden, args.epochs) if torch_version else None
-            row = {"batch_size": batch, "hidden_size": hidden, "epoch_s": statistics.median(ours),
-                   "epoch_s_all": ours, "floor_s": statistics.median(floor), "floor_s_all": floor,
+            ours = scratchae_epochs(x, batch, hidden)
+            runners = {"ours": ours, "floor one": floor_epochs(len(x), batch, hidden, 1),
+                       "floor default": floor_epochs(len(x), batch, hidden, None)}
+            tt = torch_epochs(x, batch, hidden) if torch_version else None
+            if tt is not None:
+                runners["torch"] = tt
+            times = interleaved(runners, args.epochs)
+            floor = min(times["floor one"], times["floor default"], key=statistics.median)
+            peak, used = ours.peak_mb(), threads_used(ours.steps)
+            row = {"batch_size": batch, "hidden_size": hidden, "epoch_s": statistics.median(times["ours"]),
+                   "epoch_s_all": times["ours"], "floor_s": statistics.median(floor), "floor_s_all": floor,
+                   "floor_one_thread_s": statistics.median(times["floor one"]),
+                   "floor_default_s": statistics.median(times["floor default"]),
                    "peak_mb": peak, "threads": used}
             row["ratio"] = row["epoch_s"] / row["floor_s"]
             row["samples_per_s"] = len(x) / row["epoch_s"]
             line = (f"{batch:>5} {hidden:>6} {row['epoch_s']:>11.2f} {row['floor_s']:>8.2f} "
                     f"{row['ratio']:>6.2f} {row['samples_per_s']:>10,.0f} {peak:>8.1f} {used:>8}")
             if tt is not None:
-                row["torch_s"] = statistics.median(tt)
-                row["torch_s_all"] = tt
+                row["torch_s"] = statistics.median(times["torch"])
+                row["torch_s_all"] = times["torch"]
                 row["torch_over_ours"] = row["torch_s"] / row["epoch_s"]
                 line += f" {row['torch_s']:>8.2f} {row['torch_over_ours']:>10.2f}"
             print(line, flush=True)

@@ -29,6 +29,9 @@ few hundred terms, such as x . kernel of the first layer), so runs that choose d
 agree to float32 rounding, not bit for bit. For bit-for-bit repeatable training, fix the
 count (SCRATCHAE_BLAS_THREADS=1).
 
+The same count decides whether Adam's update of a large model runs in two halves at once
+(`scratchae._parallel`).
+
 SCRATCHAE_BLAS_THREADS, read each time training starts (a script may set it in os.environ):
 
     unset or "auto"   the policy above
@@ -49,6 +52,8 @@ import os
 import statistics
 import time
 from typing import Iterable, Iterator, TypeVar
+
+from . import _parallel
 
 #: multiply-adds of a step's largest product from which more threads may pay (measured above)
 CROSSOVER = 4_000_000
@@ -223,8 +228,14 @@ def for_training(largest_product: int) -> Iterator[Threads]:
         choices = (1,)
     else:
         choices = (1, min(usable_cpus(), before))
-    setter(choices[0])
+
+    def use(count: int) -> None:               # BLAS, and the elementwise updates that split
+        setter(count)
+        _parallel.workers = count
+
+    use(choices[0])
     try:
-        yield Threads(choices, setter if len(choices) > 1 else None)
+        yield Threads(choices, use if len(choices) > 1 else None)
     finally:
         setter(before)
+        _parallel.workers = 1

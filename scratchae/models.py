@@ -216,15 +216,25 @@ class Model:
         (what `History` records as "<layer>_penalty"; `penalty()` is their sum)."""
         return {l.name: l.penalty for l in self.chain if l.activity_regularizer is not None}
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, input_gradient: bool = True) -> np.ndarray | None:
         """Run every piece's backward in reverse: dy = dL/d(output) -> dL/dx.
 
         Each dL/dx handed back is checked (an array of its input's shape: cheap, no pass over
         the values) so a piece that breaks the contract is named here, not two layers later.
+
+        input_gradient=False, as the training step calls it: nobody uses dL/dx of the data
+        (like a PyTorch input without requires_grad), so a first piece whose backward is
+        scratchae's own Dense's skips that product (`Dense.backward_parameters`) and None is
+        returned. A first piece of your own still runs its whole backward.
         """
-        for piece, x in zip(reversed(self._pieces), reversed(self._inputs)):
+        steps = list(zip(reversed(self._pieces), reversed(self._inputs)))
+        for piece, x in steps[:-1]:
             dy = check_backward(piece, piece.name, piece.backward(dy), x, params=False)
-        return dy
+        first, x = steps[-1]
+        if not input_gradient and _library_backward(first):
+            first.backward_parameters(dy)
+            return None
+        return check_backward(first, first.name, first.backward(dy), x, params=False)
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         """Forward, loss, backward, update, on one batch; returns the loss before the update.
@@ -235,7 +245,7 @@ class Model:
         value = loss.forward(self.forward(x, training=True), y) + self.penalty()
         if not math.isfinite(value):
             return value
-        self.backward(loss.backward())
+        self.backward(loss.backward(), input_gradient=False)    # the data need no gradient
         self.optimizer.apply(self.optimizer_parameters())
         return value
 
@@ -396,6 +406,15 @@ class Model:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {' -> '.join(l.name for l in self._layers)}>"
+
+
+def _library_backward(piece: Any) -> bool:
+    """Whether `piece`'s backward is scratchae's own Dense's (or the Logits of such a Dense),
+    which has `backward_parameters`: the same gradients without dL/dx."""
+    if isinstance(piece, Logits):
+        return type(piece.layer).backward_logits is Dense.backward_logits
+    return (isinstance(piece, Dense) and type(piece).backward is Dense.backward
+            and type(piece).backward_logits is Dense.backward_logits)
 
 
 class Sequential(Model):

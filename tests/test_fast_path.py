@@ -248,3 +248,71 @@ def test_layers_shared_with_a_model_trained_in_between_keep_training():
     after = enc_layer.get_weights()
     assert np.abs(after[0] - before[0]).max() > 0                   # the update reached it
     np.testing.assert_array_equal(enc.get_weights()[0], after[0])   # one layer, one value
+
+
+# -- the data's gradient: not computed by the training step ------------------------------------
+X12 = np.random.default_rng(3).uniform(0, 1, (16, 12))
+
+
+def test_backward_parameters_known_answer_and_finite_differences():
+    # by hand: x = [[1, 2]], kernel = [[1, -1], [0.5, 0]], bias 0, linear: z = [[2, -1]]
+    # dL/dz = dy = [[1, 3]]  ->  dkernel = x^T dy = [[1, 3], [2, 6]], dbias = [1, 3]
+    layer = Dense(2, input_dim=2, dtype="float64")
+    layer.set_weights([np.array([[1.0, -1.0], [0.5, 0.0]]), np.zeros(2)])
+    layer.forward(np.array([[1.0, 2.0]]))
+    assert layer.backward_parameters(np.array([[1.0, 3.0]])) is None
+    np.testing.assert_array_equal(layer.grads["kernel"], [[1.0, 3.0], [2.0, 6.0]])
+    np.testing.assert_array_equal(layer.grads["bias"], [1.0, 3.0])
+    # float64 central differences of L = sum(y * w) for a relu layer with an l1 penalty
+    from scratchae.gradcheck.core import numerical_gradient, rel_error
+    rng = np.random.default_rng(0)
+    layer = Dense(4, activation="relu", input_dim=3, dtype="float64", seed=0, activity_regularizer=l1(0.1))
+    x, w = rng.standard_normal((5, 3)), rng.standard_normal((5, 4))
+
+    def loss():
+        return float((layer.forward(x) * w).sum()) + layer.penalty
+
+    loss()
+    layer.backward_parameters(w)
+    analytic = {k: g.copy() for k, g in layer.grads.items()}
+    for key in ("kernel", "bias"):
+        numeric = numerical_gradient(loss, layer.params[key])
+        assert rel_error(analytic[key], numeric).max() < 1e-7, key
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_the_training_step_skips_the_datas_gradient_and_nothing_else(fuse):
+    model = chain(dtype="float64")
+    model.compile(Adam(0.01), "binary_crossentropy", fuse_sigmoid_bce=fuse)
+    loss = model.training_loss
+    loss.forward(model.forward(X12, training=True), X12)
+    dx = model.backward(loss.backward())                                   # the default: dL/dx too
+    assert dx.shape == X12.shape
+    full = {k: g.copy() for k, g in model.compute_gradients(X12, X12)[1].items()}
+    loss.forward(model.forward(X12, training=True), X12)
+    assert model.backward(loss.backward(), input_gradient=False) is None
+    for layer in model.chain:
+        for key, g in layer.grads.items():
+            assert g.tobytes() == full[f"{layer.name}/{key}"].tobytes()
+
+
+def test_a_first_layer_with_its_own_backward_runs_it_whole():
+    calls = []
+
+    class MyDense(Dense):
+        def backward(self, dy):
+            dx = super().backward(dy)
+            calls.append(dx.shape)
+            return dx
+
+    mine = Sequential([MyDense(5, activation="relu", input_dim=12, seed=1),
+                       Dense(12, activation="sigmoid", seed=2)])
+    plain = chain()
+    for m in (mine, plain):
+        m.compile(Adam(0.01), "binary_crossentropy")
+    x = X12.astype(np.float32)
+    for _ in range(3):
+        assert mine.train_step(x, x) == plain.train_step(x, x)
+    assert calls == [(16, 12)] * 3                      # its dL/dx computed, every step
+    for a, b in zip(mine.get_weights(), plain.get_weights()):
+        assert a.tobytes() == b.tobytes()               # and the same training, bit for bit
