@@ -63,7 +63,7 @@ def gradient_problem(got: Any, like: np.ndarray, *, returned: bool = True,
     if not isinstance(got, np.ndarray):
         return Problem(f"expected a NumPy array, got {type(got).__name__}",
                        "build it with NumPy operations (or np.asarray) so it is an ndarray")
-    if not np.issubdtype(got.dtype, np.floating):
+    if got.dtype.kind != "f":                    # float16/32/64: np.floating, cheaply
         return Problem(f"expected a float array, got dtype {got.dtype}",
                        "an integer or boolean array (a mask returned without multiplying dy?)")
     if got.shape != like.shape:

@@ -352,7 +352,7 @@ class Dense(Layer):
                              f"got {np.shape(dz)}")
         np.matmul(self._x.T, dz, out=self.grads["kernel"])
         if self.use_bias:
-            np.sum(dz, axis=0, out=self.grads["bias"])
+            np.add.reduce(dz, axis=0, out=self.grads["bias"])      # the sum over n
 
     def get_config(self) -> dict:
         reg = self.activity_regularizer

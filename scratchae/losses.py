@@ -99,7 +99,7 @@ class Loss:
         if y_pred.size == 0:
             raise ValueError("y_pred and y_true are empty")
         for name, a in (("y_pred", y_pred), ("y_true", y_true)):
-            if not np.issubdtype(a.dtype, np.floating):
+            if a.dtype.kind != "f":                  # not np.floating
                 raise TypeError(f"{name} must hold floats, got dtype {a.dtype}")
         lo, hi = float(y_true.min()), float(y_true.max())
         if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -165,9 +165,9 @@ class BinaryCrossentropy(Loss):
     def _forward_logits(z, y):
         """Value from the logits z, and p = sigmoid(z) for backward, from one exponential:
 
-            e = exp(-|z|) in (0, 1]  (never overflows),  d = 1 + e,  r = 1 / d = sigmoid(|z|)
+            e = exp(-|z|) in (0, 1]  (never overflows),  d = 1 + e
             softplus(z) = max(z, 0) + log d,   L = [ sum softplus(z) - sum y z ] / (N D)
-            p = r where z >= 0, else e r       (the stable sigmoid of `activations.sigmoid`)
+            p = 1 / d where z >= 0, else e / d  (the stable sigmoid of `activations.sigmoid`)
 
         sum max(z, 0) is the dot product of z with step = 1[z >= 0], the same step that picks
         p's case (`activations.select_sigmoid`); no per-element branch anywhere. log(d) rather
@@ -180,7 +180,6 @@ class BinaryCrossentropy(Loss):
         np.exp(e, out=e)
         d = e + 1
         total = float(np.vdot(step, z)) + float(np.log(d).sum()) - float(np.vdot(y, z))
-        np.reciprocal(d, out=d)
         p = select_sigmoid(e, d, step, out=e)
         return total / z.size, (p, y)
 

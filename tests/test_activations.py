@@ -78,15 +78,15 @@ def test_sigmoid_matches_textbook_formula(x):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_branch_free_sigmoid_is_the_two_case_formula_bit_for_bit(dtype):
-    # select_sigmoid computes r * max(e, step) instead of choosing per element: it must give
-    # exactly r where x >= 0 and exactly e * r where x < 0, on a mixed sign pattern, at the
-    # signed zeros, the infinities and NaN
+    # select_sigmoid computes max(e, step) / d instead of choosing per element: it must give
+    # exactly 1 / d where x >= 0 and exactly e / d where x < 0, on a mixed sign pattern, at
+    # the signed zeros, the infinities and NaN
     rng = np.random.default_rng(7)
     x = (rng.standard_normal((64, 50)) * 12).astype(dtype)
     x[0, :6] = [0.0, -0.0, np.inf, -np.inf, np.nan, np.finfo(dtype).tiny]
     e = np.exp(-np.abs(x))
-    r = 1.0 / (1.0 + e)
-    two_case = np.where(x >= 0, r, e * r)
+    d = 1.0 + e
+    two_case = np.where(x >= 0, 1.0 / d, e / d)
     got = sigmoid(x)
     assert got.dtype == dtype
     np.testing.assert_array_equal(got, two_case)                  # NaN where NaN, else equal bits
