@@ -16,7 +16,8 @@ what a real run needs and a learner can skip on a first read:
   its last completed epoch, the start of the epoch that did not finish: weights, optimizer
   state (Adam's moments and step count) and shuffling generator, as `Checkpoint` took them.
   So `model.history`, the model and a file saved from it describe the same epochs, and
-  resuming from that file continues, bit for bit, as if the unfinished epoch never started. The checkpoint costs one
+  resuming from that file continues, bit for bit (with a fixed BLAS thread count, see
+  `scratchae._blas`), as if the unfinished epoch never started. The checkpoint costs one
   copy of the parameters and optimizer state per epoch, nothing per batch;
 * BLAS threads: one for small products, more where timing the steps shows they pay
   (`scratchae._blas`); and batch gathers into one reused buffer.

@@ -6,7 +6,9 @@
 Everything random (weight initialisation, shuffling, noise) takes a `seed` (an int or a
 Generator). Without one it draws from the library generator below, which
 `set_random_seed(seed)` resets, so one call at the top of a script makes a whole run
-reproducible bit for bit.
+reproducible bit for bit. (Large models may train with two BLAS threads when timing shows
+they pay, which changes the order of some additions: set SCRATCHAE_BLAS_THREADS=1 for bit
+for bit there too; see `scratchae._blas`.)
 """
 from __future__ import annotations
 
