@@ -16,12 +16,16 @@ these 2-core machines (`benchmarks/threads.py` prints the same table on yours):
   model size (0.18 s of small products became 9.4 s in an earlier measurement).
 
 So `fit` trains with one BLAS thread when the step's largest product is under CROSSOVER.
-Above it the machine decides, by timing the training steps themselves: four steps with one
-thread and four with every CPU this process may use, alternately; the faster choice (by
+Above it the machine decides, by timing the training steps themselves: four steps with every
+CPU this process may use, then four with one thread (the first step after a switch is not
+counted: it still pays for threads waking up, or still spinning); the faster choice (by
 median) trains for the next 100 steps, then both are timed again, and each time the same
-choice wins its stretch doubles, up to 1,600 steps. To take over from the choice training
-now, the other must be clearly faster (under 0.9 of its time): a burst of noise from the
-machine's other tenants does not flip it. A machine that becomes busy is noticed
+choice wins its stretch doubles, up to 1,600 steps. One thread trains until more threads
+are clearly faster, and either choice keeps training until the other is clearly faster (under
+0.9 of its time): a burst of noise from the machine's other tenants does not flip it. While a
+stretch trains, every eight steps are compared with the loser's time: a winner gone clearly
+slower than the loser was (the machine changed, or the probe was unlucky) is timed against
+it again at once. A machine that becomes busy is noticed
 within one stretch; on a machine that stays busy the timed steps cost about 1% of training.
 
 Threads change the order of additions inside some products (those summing over more than a
@@ -154,11 +158,14 @@ class Threads:
         self.steps = {c: 0 for c in choices}
         self._set = setter
         self._current = choices[0] if choices else None      # None: NumPy's own setting
-        self._winner: int | None = None
+        self._winner = self._current                     # one thread until more clearly win
         self._stretch = FIRST_STRETCH
         self._left = 0                                   # steps left in the current stretch
         self._plan: list[int] = []                       # the counts of the probe's next steps
         self._samples: dict[int, list[float]] | None = None      # step times while probing
+        self._switched = False                           # the count changed before this step
+        self._recent: list[float] = []                   # step times of the stretch, by eights
+        self._other = 0.0                                # the loser's time at the last probe
         if self.adaptive:
             self._probe()
 
@@ -181,33 +188,47 @@ class Threads:
     def _use(self, count: int) -> None:
         if count != self._current:
             self._set(count)
-            self._current = count
+            self._current, self._switched = count, True
 
     def _probe(self) -> None:
-        """Time PROBE_STEPS steps with each choice, alternately, the current one last."""
+        """Time a block of PROBE_STEPS steps with each choice, the current one last."""
         self._samples = {c: [] for c in self.choices}
-        self._plan = sorted(self.choices, key=lambda c: c == self._current) * PROBE_STEPS
+        order = sorted(self.choices, key=lambda c: c == self._current)
+        self._plan = [c for c in order for _ in range(PROBE_STEPS)]
         self._use(self._plan.pop(0))
 
     def _step_done(self, seconds: float) -> None:
         self.steps[self._current] += 1
         if self._samples is None:                   # training a stretch
             self._left -= 1
-            if self._left == 0:
+            self._recent.append(seconds)
+            if len(self._recent) == PROBE_STEPS * 2:
+                # the winner gone clearly slower than the other was: the machine changed
+                # (or the probe was unlucky), so time both again now, from a short stretch
+                if MARGIN * statistics.median(self._recent) > self._other:
+                    self._stretch, self._left = FIRST_STRETCH // 2, 0
+                self._recent = []
+            if self._left <= 0:
                 self._probe()
             return
-        self._samples[self._current].append(seconds)
+        # the first step of a block is not counted: it still pays for the switch (threads
+        # that wake up, or that still spin after the other count's last product)
+        if self._switched:
+            self._switched = False
+        else:
+            self._samples[self._current].append(seconds)
         if self._plan:
             self._use(self._plan.pop(0))
             return
         times = {c: statistics.median(self._samples[c]) for c in self.choices}
         best = min(times, key=times.get)
-        if self._winner is not None and best != self._winner \
-                and times[best] > MARGIN * times[self._winner]:
+        if best != self._winner and times[best] > MARGIN * times[self._winner]:
             best = self._winner                     # not clearly faster: noise, keep the winner
         self._stretch = FIRST_STRETCH if best != self._winner else \
             min(2 * self._stretch, LONGEST_STRETCH)
         self._winner, self._samples, self._left = best, None, self._stretch
+        self._other = min(t for c, t in times.items() if c != best)
+        self._recent = []
         self._use(best)
 
 

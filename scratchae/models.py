@@ -228,6 +228,8 @@ class Model:
         returned. A first piece of your own still runs its whole backward.
         """
         steps = list(zip(reversed(self._pieces), reversed(self._inputs)))
+        if not steps:
+            return dy
         for piece, x in steps[:-1]:
             dy = check_backward(piece, piece.name, piece.backward(dy), x, params=False)
         first, x = steps[-1]

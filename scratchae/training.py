@@ -26,9 +26,9 @@ what a real run needs and a learner can skip on a first read:
 checkpoints and `train_on_batch`'s undo in `scratchae.checkpoints`.)
 
 This module knows a model through `check_data`, `train_step`, `compute_loss`, `penalties()`,
-`parameters()` (the size of the largest kernel),
-`rng`, `name`, `history`, `optimizer`, `optimizer_parameters()` and the undo slot of
-`train_on_batch` it clears (`scratchae.checkpoints`); it never imports `scratchae.models`.
+`parameters()` (for the size of its largest kernel), `rng`, `name`, `history`, `optimizer`,
+`optimizer_parameters()` and the undo slot of `train_on_batch` it clears
+(`scratchae.checkpoints`); it never imports `scratchae.models`.
 """
 from __future__ import annotations
 
