@@ -5,13 +5,15 @@ only when it is large, and on a busy machine it can cost far more than it saves:
 that must wait for a core the other work holds makes every product wait for it. Measured on
 these 2-core machines (`benchmarks/threads.py` prints the same table on yours):
 
-* quiet machine, one product, 2 threads against 1: no difference below about 1 million
-  multiply-adds (OpenBLAS keeps small products on one thread itself); 1.4-2.0x faster above
-  it, except products whose inner dimension is a small batch with a wide output (the last
-  layer's kernel gradient at batch 32: 0.4-0.6x).
-* quiet machine, one epoch of the article's vanilla autoencoder, 2 threads against 1: 0.6-1.2x
-  when the step's largest product is under CROSSOVER (4 million multiply-adds: 784 x 128 at
-  batch 32 is 3.2 million, 1.13x, within the noise), 1.2-1.5x above it.
+* one product, 2 threads against 1: no difference below about 1 million multiply-adds
+  (OpenBLAS keeps small products on one thread itself); from about 6 million, 1.4-2.2x
+  faster; in between it depends on the shape, and products whose inner dimension is a small
+  batch with a wide output are 2-3x *slower* (the last layer's kernel gradient at batch 32
+  or 64, 128x32 by 32x784: 0.37-0.43x).
+* one epoch of the article's vanilla autoencoder, 2 threads against 1: at batch 32, hidden
+  128 (largest product 784 x 128 x 32 = 3.2 million) 0.83x and 1.13x in two runs; from 6.4
+  million up mostly 1.1-1.6x, though single runs on these shared machines also gave 0.8x.
+  So the crossover is CROSSOVER, 4 million multiply-adds, and above it only timing can tell.
 * one other busy process on the machine: 2 threads are 2-5x *slower* than 1 for every
   model size (0.18 s of small products became 9.4 s in an earlier measurement).
 
@@ -23,10 +25,10 @@ median) trains for the next 100 steps, then both are timed again, and each time 
 choice wins its stretch doubles, up to 1,600 steps. One thread trains until more threads
 are clearly faster, and either choice keeps training until the other is clearly faster (under
 0.9 of its time): a burst of noise from the machine's other tenants does not flip it. While a
-stretch trains, every eight steps are compared with the loser's time: a winner gone clearly
-slower than the loser was (the machine changed, or the probe was unlucky) is timed against
-it again at once. A machine that becomes busy is noticed
-within one stretch; on a machine that stays busy the timed steps cost about 1% of training.
+stretch trains, every eight steps are compared with the loser's time: a winner gone a third
+slower than the loser was (the machine changed, or the probe was unlucky; a busy core costs
+2-5x, the noise of these shared machines 10-30%) is timed against it again at once. So a machine that becomes busy is noticed within eight steps, and on a
+machine that stays busy the timed steps cost about 1% of training once the stretches are long.
 
 Threads change the order of additions inside some products (those summing over more than a
 few hundred terms, such as x . kernel of the first layer), so runs that choose differently
@@ -59,10 +61,12 @@ from typing import Iterable, Iterator, TypeVar
 
 from . import _parallel
 
-#: multiply-adds of a step's largest product from which more threads may pay (measured above)
+#: multiply-adds of a step's largest product from which more threads may pay (measured above;
+#: float32: training counts a float64 product double)
 CROSSOVER = 4_000_000
 PROBE_STEPS = 4          # timed steps per choice, each time the choices are compared
 MARGIN = 0.9             # a challenger must take under 0.9 of the current winner's time
+CHANGED = 0.75           # a winner over 1/0.75 of the loser's time: the machine changed
 FIRST_STRETCH = 100      # steps the winner then trains, doubling while the same choice wins
 LONGEST_STRETCH = 1600
 
@@ -205,7 +209,7 @@ class Threads:
             if len(self._recent) == PROBE_STEPS * 2:
                 # the winner gone clearly slower than the other was: the machine changed
                 # (or the probe was unlucky), so time both again now, from a short stretch
-                if MARGIN * statistics.median(self._recent) > self._other:
+                if CHANGED * statistics.median(self._recent) > self._other:
                     self._stretch, self._left = FIRST_STRETCH // 2, 0
                 self._recent = []
             if self._left <= 0:

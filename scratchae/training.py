@@ -201,9 +201,11 @@ def _epoch(model: Any, batches: "_Batches", threads: "_blas.Threads", epoch: int
 
 
 def largest_product(model: Any, batch_size: int) -> int:
-    """Multiply-adds of the largest matrix product of a training step: batch x the largest
-    kernel (its forward x . kernel; the two backward products have the same count)."""
-    return batch_size * max((p.size for _, p, _ in model.parameters() if p.ndim == 2), default=0)
+    """Multiply-adds of the largest matrix product of a training step, batch x the largest
+    kernel (its forward x . kernel; the two backward products have the same count), in
+    float32 terms: a float64 product takes about twice as long, so it counts double."""
+    return batch_size * max((p.size * p.itemsize // 4 for _, p, _ in model.parameters()
+                             if p.ndim == 2), default=0)
 
 
 def _check_last_update(model: Any, start: "Checkpoint", epoch: int, b: int, xb: np.ndarray,

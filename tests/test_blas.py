@@ -255,3 +255,11 @@ def test_an_unlucky_probe_is_corrected_within_a_few_steps():
     assert used[4 * p:6 * p] == [1] * p + [2] * p      # then timed both again,
     assert used[6 * p:6 * p + 40] == [1] * 40          # and one thread trains
     assert t._current == 1
+
+
+def test_the_largest_product_counts_float64_double():
+    from scratchae.training import largest_product
+    for dtype, factor in (("float32", 1), ("float64", 2)):
+        inp = Input(shape=(6,), dtype=dtype)
+        model = Model(inp, Dense(6, dtype=dtype, seed=0)(Dense(3, dtype=dtype, seed=1)(inp)))
+        assert largest_product(model, 8) == 8 * 6 * 3 * factor        # kernels 6x3 and 3x6
