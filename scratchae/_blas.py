@@ -18,8 +18,9 @@ these 2-core machines (`benchmarks/threads.py` prints the same table on yours):
   model size (0.18 s of small products became 9.4 s in an earlier measurement).
 
 So `fit` trains with one BLAS thread when the step's largest product is under CROSSOVER.
-Above it the machine decides, by timing the training steps themselves: four steps with every
-CPU this process may use, then four with one thread (the first step after a switch is not
+Above it the machine decides, by timing the training steps themselves. After eight steps of
+warming up with one thread: four steps with every CPU this process may use, then four with
+one thread (the first step after a switch is not
 counted: it still pays for threads waking up, or still spinning); the faster choice (by
 median) trains for the next 100 steps, then both are timed again, and each time the same
 choice wins its stretch doubles, up to 1,600 steps. One thread trains until more threads
@@ -69,6 +70,7 @@ MARGIN = 0.9             # a challenger must take under 0.9 of the current winne
 CHANGED = 0.75           # a winner over 1/0.75 of the loser's time: the machine changed
 FIRST_STRETCH = 100      # steps the winner then trains, doubling while the same choice wins
 LONGEST_STRETCH = 1600
+WARM_UP = 8              # steps with one thread before the first timing (caches, waking threads)
 
 _SYMBOLS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
             ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
@@ -163,15 +165,13 @@ class Threads:
         self._set = setter
         self._current = choices[0] if choices else None      # None: NumPy's own setting
         self._winner = self._current                     # one thread until more clearly win
-        self._stretch = FIRST_STRETCH
-        self._left = 0                                   # steps left in the current stretch
+        self._stretch = FIRST_STRETCH // 2               # doubles to FIRST_STRETCH if kept
+        self._left = WARM_UP                             # steps left in the current stretch
         self._plan: list[int] = []                       # the counts of the probe's next steps
         self._samples: dict[int, list[float]] | None = None      # step times while probing
         self._switched = False                           # the count changed before this step
         self._recent: list[float] = []                   # step times of the stretch, by eights
-        self._other = 0.0                                # the loser's time at the last probe
-        if self.adaptive:
-            self._probe()
+        self._other = float("inf")                       # the loser's time at the last probe
 
     @property
     def adaptive(self) -> bool:

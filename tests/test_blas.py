@@ -109,11 +109,29 @@ def test_default_leaves_numpys_setting_and_counts_nothing(monkeypatch, two_befor
 
 
 # -- the timed choice, with made-up step times -----------------------------------------------
+def warmed():
+    """A Threads over (1, 2) past its warm-up (WARM_UP steps with one thread, untimed)."""
+    t = _blas.Threads((1, 2), lambda c: None)
+    for _ in range(_blas.WARM_UP):
+        assert t._current == 1 and t._samples is None
+        t._step_done(1.0)
+    return t
+
+
+def test_the_first_steps_warm_up_with_one_thread():
+    t = _blas.Threads((1, 2), lambda c: None)
+    for _ in range(_blas.WARM_UP - 1):
+        t._step_done(9.0)
+    assert t._samples is None and t._current == 1
+    t._step_done(9.0)                                   # the warm-up's last step: a probe starts
+    assert t._samples == {1: [], 2: []} and t._current == 2
+
+
 def drive(seconds_for, steps):
-    """A Threads over (1, 2) whose step times come from seconds_for(count); the count each
+    """A warmed-up Threads whose step times come from seconds_for(count); the count each
     step trained with."""
     used = []
-    t = _blas.Threads((1, 2), lambda c: None)
+    t = warmed()
     for _ in range(steps):
         used.append(t._current)
         t._step_done(seconds_for(t._current))
@@ -124,8 +142,8 @@ def test_on_a_quiet_machine_the_faster_count_trains_and_its_stretches_grow():
     t, used = drive(lambda c: {1: 1.0, 2: 0.6}[c], 10_000)
     assert t._current == 2 and t._winner == 2
     assert t._stretch == _blas.LONGEST_STRETCH
-    assert t.steps[1] + t.steps[2] == 10_000
-    assert t.steps[1] < 0.01 * 10_000                  # one thread only in the probes
+    assert t.steps[1] + t.steps[2] == 10_000 + _blas.WARM_UP
+    assert t.steps[1] - _blas.WARM_UP < 0.01 * 10_000  # after the warm-up, one thread only in probes
     # a probe is a block of the other count, then a block of the current one
     probe = [2] * _blas.PROBE_STEPS + [1] * _blas.PROBE_STEPS
     assert used[:2 * _blas.PROBE_STEPS] == probe
@@ -166,7 +184,7 @@ def test_a_machine_that_becomes_busy_is_noticed_within_one_stretch():
         step["n"] += 1
         return {1: 1.0, 2: 0.6 if step["n"] < busy_from else 5.0}[c]
 
-    t = _blas.Threads((1, 2), lambda c: None)
+    t = warmed()
     switched_at = None
     for n in range(1, 9_000):
         t._step_done(seconds(t._current))
@@ -229,7 +247,7 @@ def test_fit_with_the_timed_choice_trains_like_one_thread(monkeypatch, two_befor
 def test_a_challenger_must_be_clearly_faster_to_take_over():
     def run(later):
         """Two threads win the first probe; afterwards the step times are `later`."""
-        t = _blas.Threads((1, 2), lambda c: None)
+        t = warmed()
         for n in range(2_000):
             times = {1: 1.0, 2: 0.6} if n < 2 * _blas.PROBE_STEPS else later
             t._step_done(times[t._current])
