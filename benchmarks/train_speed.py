@@ -157,10 +157,13 @@ def torch_epochs(x: np.ndarray, batch: int, hidden: int):
 
 def interleaved(runners: dict, repeats: int) -> dict[str, list[float]]:
     """Time one call of each runner in turn, `repeats` rounds: a drift in the machine's speed
-    (these machines are shared) then falls on all of them alike."""
+    (these machines are shared) then falls on all of them alike. Each call starts half a
+    second after the last one ended, so the threads a runner leaves spinning (PyTorch's
+    OpenMP threads wait busy for a while after each parallel region) do not slow the next."""
     times: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(repeats):
         for name, run in runners.items():
+            time.sleep(0.5)
             t = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - t)
