@@ -21,8 +21,9 @@ So `fit` trains with one BLAS thread when the step's largest product is under CR
 Above it the machine decides, by timing the training steps themselves. After eight steps of
 warming up with one thread: four steps with every CPU this process may use, then four with
 one thread (the first step after a switch is not
-counted: it still pays for threads waking up, or still spinning); the faster choice (by
-median) trains for the next 100 steps, then both are timed again, and each time the same
+counted: it still pays for threads waking up, or still spinning; and as more threads may
+keep spinning for a while after their block, one thread's time is also taken from its
+warm-up or its last stretch, whichever is faster); the faster choice (by median) trains for the next 100 steps, then both are timed again, and each time the same
 choice wins its stretch doubles, up to 1,600 steps. One thread trains until more threads
 are clearly faster, and either choice keeps training until the other is clearly faster (under
 0.9 of its time): a burst of noise from the machine's other tenants does not flip it. While a
@@ -172,6 +173,7 @@ class Threads:
         self._switched = False                           # the count changed before this step
         self._recent: list[float] = []                   # step times of the stretch, by eights
         self._other = float("inf")                       # the loser's time at the last probe
+        self._one = float("inf")                         # one thread's step, outside a probe
 
     @property
     def adaptive(self) -> bool:
@@ -203,13 +205,16 @@ class Threads:
 
     def _step_done(self, seconds: float) -> None:
         self.steps[self._current] += 1
-        if self._samples is None:                   # training a stretch
+        if self._samples is None:                   # warming up, or training a stretch
             self._left -= 1
             self._recent.append(seconds)
-            if len(self._recent) == PROBE_STEPS * 2:
+            if len(self._recent) == PROBE_STEPS * 2 or self._left <= 0:
+                now = statistics.median(self._recent[len(self._recent) // 2:])
+                if self._current == 1:
+                    self._one = now                 # one thread, measured in a quiet moment
                 # the winner gone clearly slower than the other was: the machine changed
                 # (or the probe was unlucky), so time both again now, from a short stretch
-                if CHANGED * statistics.median(self._recent) > self._other:
+                if CHANGED * now > self._other:
                     self._stretch, self._left = FIRST_STRETCH // 2, 0
                 self._recent = []
             if self._left <= 0:
@@ -225,6 +230,10 @@ class Threads:
             self._use(self._plan.pop(0))
             return
         times = {c: statistics.median(self._samples[c]) for c in self.choices}
+        # one thread's steps right after the other count's can be slowed by its threads,
+        # still spinning: its time from the warm-up or its last stretch counts too
+        if 1 in times:
+            times[1] = min(times[1], self._one)
         best = min(times, key=times.get)
         if best != self._winner and times[best] > MARGIN * times[self._winner]:
             best = self._winner                     # not clearly faster: noise, keep the winner

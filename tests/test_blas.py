@@ -281,3 +281,14 @@ def test_the_largest_product_counts_float64_double():
         inp = Input(shape=(6,), dtype=dtype)
         model = Model(inp, Dense(6, dtype=dtype, seed=0)(Dense(3, dtype=dtype, seed=1)(inp)))
         assert largest_product(model, 8) == 8 * 6 * 3 * factor        # kernels 6x3 and 3x6
+
+
+def test_one_threads_time_also_comes_from_its_warm_up():
+    # on a busy machine the steps with one thread right after a block of two are slowed by
+    # two's threads, still spinning (3.0); alone, one thread takes 1.0 and two take 2.0
+    t = _blas.Threads((1, 2), lambda c: None)
+    for _ in range(_blas.WARM_UP):
+        t._step_done(1.0)
+    for _ in range(2 * _blas.PROBE_STEPS):
+        t._step_done({1: 3.0, 2: 2.0}[t._current])
+    assert t._winner == 1 and t._current == 1
