@@ -31,6 +31,8 @@ stretch trains, every eight steps are compared with the loser's time: a winner g
 slower than the loser was (the machine changed, or the probe was unlucky; a busy core costs
 2-5x, the noise of these shared machines 10-30%) is timed against it again at once. So a machine that becomes busy is noticed within eight steps, and on a
 machine that stays busy the timed steps cost about 1% of training once the stretches are long.
+The next `fit` of the same products starts from where the last one ended (its choice, no
+warm-up): a notebook that calls fit one epoch at a time does not pay the timings each time.
 
 Threads change the order of additions inside some products (those summing over more than a
 few hundred terms, such as x . kernel of the first layer), so runs that choose differently
@@ -79,6 +81,8 @@ _SYMBOLS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_thread
             ("openblas_set_num_threads", "openblas_get_num_threads"))
 _controls: tuple | None = None
 _searched = False
+#: (largest product, choices) -> the timed choice's state at the end of the last fit
+_remembered: dict[tuple, tuple[int, int, float, float]] = {}
 T = TypeVar("T")
 
 
@@ -160,7 +164,8 @@ class Threads:
     trained with each count.
     """
 
-    def __init__(self, choices: tuple[int, ...], setter=None) -> None:
+    def __init__(self, choices: tuple[int, ...], setter=None,
+                 remembered: tuple[int, int, float, float] | None = None) -> None:
         self.choices = choices
         self.steps = {c: 0 for c in choices}
         self._set = setter
@@ -174,6 +179,11 @@ class Threads:
         self._recent: list[float] = []                   # step times of the stretch, by eights
         self._other = float("inf")                       # the loser's time at the last probe
         self._one = float("inf")                         # one thread's step, outside a probe
+        if remembered is not None and self.adaptive:
+            # what the last fit of the same products decided: train on with it, no warm-up
+            self._winner, self._stretch, self._one, self._other = remembered
+            self._left = min(self._stretch, FIRST_STRETCH)
+            self._use(self._winner)
 
     @property
     def adaptive(self) -> bool:
@@ -190,6 +200,12 @@ class Threads:
             start = time.perf_counter()
             yield batch
             self._step_done(time.perf_counter() - start)
+
+    def state(self) -> tuple[int, int, float, float] | None:
+        """What the next fit of the same products starts from (None before a decision)."""
+        if not self.adaptive or self._other == float("inf"):      # no probe has finished
+            return None
+        return self._winner, self._stretch, self._one, self._other
 
     def _use(self, count: int) -> None:
         if count != self._current:
@@ -268,8 +284,12 @@ def for_training(largest_product: int) -> Iterator[Threads]:
         _parallel.workers = count
 
     use(choices[0])
+    key = (largest_product, choices)
+    threads = Threads(choices, use if len(choices) > 1 else None, _remembered.get(key))
     try:
-        yield Threads(choices, use if len(choices) > 1 else None)
+        yield threads
     finally:
         setter(before)
         _parallel.workers = 1
+        if threads.state() is not None:
+            _remembered[key] = threads.state()

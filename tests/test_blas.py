@@ -292,3 +292,26 @@ def test_one_threads_time_also_comes_from_its_warm_up():
     for _ in range(2 * _blas.PROBE_STEPS):
         t._step_done({1: 3.0, 2: 2.0}[t._current])
     assert t._winner == 1 and t._current == 1
+
+
+def test_the_next_fit_of_the_same_products_starts_from_the_last_choice():
+    t, _ = drive(lambda c: {1: 1.0, 2: 0.6}[c], 500)
+    used = []
+    again = _blas.Threads((1, 2), used.append, t.state())
+    assert used == [2] and again._current == 2 and again._samples is None   # no warm-up, no probe
+    assert again._left == _blas.FIRST_STRETCH
+    assert _blas.Threads((1, 2), lambda c: None).state() is None             # nothing decided yet
+
+
+@needs_openblas
+def test_fit_remembers_the_choice_for_the_same_products(monkeypatch, two_before):
+    monkeypatch.setattr(_blas, "CROSSOVER", 0)
+    monkeypatch.setattr(_blas, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(_blas, "_remembered", {})
+    x = np.random.default_rng(0).uniform(0, 1, (400, 6)).astype(np.float32)
+    model = tiny_model()
+    model.fit(x, x, batch_size=8, epochs=1, verbose=0)
+    assert len(_blas._remembered) == 1
+    (key, (winner, *_)), = _blas._remembered.items()
+    second = model.fit(x, x, batch_size=8, epochs=1, verbose=0)
+    assert second.blas_threads[winner] >= _blas.FIRST_STRETCH / 2          # it started there
