@@ -39,9 +39,6 @@ few hundred terms, such as x . kernel of the first layer), so runs that choose d
 agree to float32 rounding, not bit for bit. For bit-for-bit repeatable training, fix the
 count (SCRATCHAE_BLAS_THREADS=1).
 
-The same count decides whether Adam's update of a large model runs in two halves at once
-(`scratchae._parallel`).
-
 SCRATCHAE_BLAS_THREADS, read each time training starts (a script may set it in os.environ):
 
     unset or "auto"   the policy above
@@ -63,7 +60,6 @@ import statistics
 import time
 from typing import Iterable, Iterator, TypeVar
 
-from . import _parallel
 
 #: multiply-adds of a step's largest product from which more threads may pay (measured above;
 #: float32: training counts a float64 product double)
@@ -279,17 +275,12 @@ def for_training(largest_product: int) -> Iterator[Threads]:
     else:
         choices = (1, min(usable_cpus(), before))
 
-    def use(count: int) -> None:               # BLAS, and the elementwise updates that split
-        setter(count)
-        _parallel.workers = count
-
-    use(choices[0])
+    setter(choices[0])
     key = (largest_product, choices)
-    threads = Threads(choices, use if len(choices) > 1 else None, _remembered.get(key))
+    threads = Threads(choices, setter if len(choices) > 1 else None, _remembered.get(key))
     try:
         yield threads
     finally:
         setter(before)
-        _parallel.workers = 1
         if threads.state() is not None:
             _remembered[key] = threads.state()

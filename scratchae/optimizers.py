@@ -25,7 +25,6 @@ from typing import Iterable
 
 import numpy as np
 
-from . import _parallel
 from ._registry import from_config as _from_config, lookup
 from ._validate import finite_float
 
@@ -263,12 +262,9 @@ class Adam(Optimizer):
     def _update(self, path, param, grad):
         M = self._slot("momentums", path, param)
         V = self._slot("velocities", path, param)
-        # the whole update touches param, grad, M, V and one scratch array, nothing more;
-        # on a large model it may run on two halves at once (scratchae._parallel)
-        _parallel.run(self._step, param, grad, M, V, self._buffer(path, param))
-
-    def _step(self, param, grad, M, V, a):
-        """Ten in-place passes (a: scratch)."""
+        # Ten in-place passes through one scratch array: the whole update touches
+        # param, grad, M, V and that array, nothing more.
+        a = self._buffer(path, param)
         M *= self.beta_1                      # M = beta_1 M + g
         M += grad
         np.multiply(grad, grad, out=a)        # V = beta_2 V + g^2
