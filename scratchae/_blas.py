@@ -267,20 +267,18 @@ def for_training(largest_product: int) -> Iterator[Threads]:
         yield Threads(())
         return
     setter, getter = controls
-    before = int(getter())
+    most = min(usable_cpus(), int(getter()))
     if choice != "auto":
         choices: tuple[int, ...] = (choice,)
-    elif largest_product < CROSSOVER or min(usable_cpus(), before) < 2:
+    elif largest_product < CROSSOVER or most < 2:
         choices = (1,)
     else:
-        choices = (1, min(usable_cpus(), before))
-
-    setter(choices[0])
+        choices = (1, most)
     key = (largest_product, choices)
-    threads = Threads(choices, setter if len(choices) > 1 else None, _remembered.get(key))
-    try:
-        yield threads
-    finally:
-        setter(before)
-        if threads.state() is not None:
-            _remembered[key] = threads.state()
+    with threads(choices[0]):                   # NumPy's count back afterwards
+        timed = Threads(choices, setter if len(choices) > 1 else None, _remembered.get(key))
+        try:
+            yield timed
+        finally:
+            if timed.state() is not None:
+                _remembered[key] = timed.state()
