@@ -1,242 +1,358 @@
-"""Grading: partial credit check by check, Gradescope's results.json, a teacher's table, and
-submissions that sleep, exit the interpreter or print a score of their own, graded as they are.
+"""Grading: partial credit that a wrong or hostile submission cannot game.
 
-Each submission runs in a real child process (scratchae.exercises._child), so these tests use
-small time limits: about 10 s in all on two cores."""
+Every submission here runs as a real one does: a file, a child process started by the grader
+(scratchae.exercises.sandbox), raw records back, the verdict made in this process. The inputs
+are fixed by `seed=0` so that scores are exact. A table of wrong answers and attacks, each with
+the score it must get; every correct rewrite we could think of must score 10.
+"""
 import csv
 import io
 import json
-import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from scratchae.cli import main
-from scratchae.exercises import EXERCISES, grading
+from scratchae.exercises import EXERCISES, channel, grading, plans, rubric, runner, screen
 
 SOLUTIONS = Path(__file__).parent / "exercise_solutions"
-DENSE = (SOLUTIONS / "dense.py").read_text()
-RETURN_DX = 'return dy @ self.params["kernel"].T'
+TEMPLATES = Path(grading.__file__).parent / "templates"
+DX = 'return dy @ self.params["kernel"].T'
+KERNEL = 'self.grads["kernel"][...] = self.x.T @ dy'
 BIAS = 'self.grads["bias"][...] = dy.sum(axis=0)'
+SIG = "return dy * self.y * (1 - self.y)"
+BCE = "return (self.p - self.y) / (self.p * (1 - self.p)) / self.p.size"
+ADAM = "param -= a_t * m / (np.sqrt(v) + self.epsilon)"
+LOGITS = """p = np.where(self.z >= 0, 1.0 / (1.0 + np.exp(-np.abs(self.z))),
+                     np.exp(-np.abs(self.z)) / (1.0 + np.exp(-np.abs(self.z))))"""
 
 
-def dense_file(folder: Path, name: str, *edits: tuple[str, str], prefix: str = "") -> Path:
-    text = DENSE
+def variant(piece, *edits, prefix=""):
+    text = (SOLUTIONS / f"{piece}.py").read_text()
     for old, new in edits:
         assert old in text, old
         text = text.replace(old, new)
-    path = folder / name
-    path.write_text(prefix + text)
-    return path
+    return prefix + text
 
 
-def half_right(folder: Path, name: str = "half.py") -> Path:
-    """The kernel gradient right, the bias gradient twice too large, dL/dx all zeros."""
-    return dense_file(folder, name, (BIAS, BIAS.replace("= dy", "= 2 * dy")),
-                      (RETURN_DX, "return np.zeros_like(self.x)"))
+def grade(tmp_path, piece, text, name=None, **kw):
+    path = tmp_path / (name or f"{piece}.py")
+    path.write_text(text)
+    kw.setdefault("timeout", 30)
+    return grading.grade_submission(piece, path, seed=0, **kw)
 
 
-def scores(g):
+def points(g):
     return {c.name: c.score for c in g.checks}
+
+
+def message(g, check):
+    return next(c.message for c in g.checks if c.name == check)
 
 
 # -- the rubric ---------------------------------------------------------------------------------
 def test_every_exercise_has_a_rubric_worth_10_points():
-    assert set(grading.RUBRICS) == set(EXERCISES)
+    assert set(grading.RUBRICS) == set(EXERCISES) == set(plans.PLANS)
     for piece, items in grading.RUBRICS.items():
         assert sum(i.weight for i in items) == 10, piece
         assert len({i.name for i in items}) == len(items), piece
-        assert {i.part for i in items} <= set(EXERCISES[piece].parts), piece
-
-
-def test_a_part_cannot_report_more_than_its_rubric_allows():
-    """What a child reports is rows; points come from the parent's rubric. Rows for tensors the
-    rubric does not know, or a part it does not grade, add nothing."""
-    ok = lambda t: {"layer": "dense", "tensor": t, "how": "all", "ok": True, "text": "good"}
-    parts = {"gradients": {"rows": [ok("kernel"), ok("kernel"), ok("extra"), ok("bonus")]},
-             "bonus": {"rows": [ok("x")] * 50}}
-    checks = grading.score("dense", parts, "missing")
-    got = {c.name: c.score for c in checks}
-    assert got == {"forward": 0, "structure": 1, "dL/dkernel": 2, "dL/dbias": 0, "dL/dx": 0, "by hand": 0}
-    # without the forward part, the gradient checks still count (only a *failed* forward gates them)
-    assert all(c.score <= c.weight for c in checks) and sum(c.weight for c in checks) == 10
-
-
-def _in_process(piece, path):
-    """The child's work without the child: every part's rows, scored by the rubric."""
-    from scratchae.exercises._child import run_parts_here
-    parts = {}
-    run_parts_here(piece, str(path), lambda m: parts.setdefault(m.get("part", "load"), m))
-    assert "load" not in parts, parts["load"]
-    return grading.score(piece, parts, "missing")
 
 
 @pytest.mark.parametrize("piece", sorted(EXERCISES))
 def test_every_solution_scores_10_and_every_template_only_its_forward(piece, tmp_path):
-    assert [c.name for c in _in_process(piece, SOLUTIONS / f"{piece}.py") if not c.passed] == []
-    checks = _in_process(piece, Path(grading.__file__).parent / "templates" / f"{piece}.py")
-    earned = {c.name: c.score for c in checks if c.score}
-    assert earned == ({"forward": 1} if "forward" in EXERCISES[piece].parts else {}), earned
-    assert all("NotImplementedError" in c.message for c in checks if not c.passed)
+    g = grading.grade_submission(piece, SOLUTIONS / f"{piece}.py", seed=0, timeout=30)
+    assert g.status == "graded" and g.score == 10, grading.report(g)
+    g = grading.grade_submission(piece, TEMPLATES / f"{piece}.py", seed=0, timeout=30)
+    earned = {c.name: c.score for c in g.checks if c.score}
+    assert earned == ({} if piece in ("adam", "model") else {"forward": 1}), grading.report(g)
+    assert any("NotImplementedError" in c.message for c in g.checks)
 
 
-def test_only_lines_with_the_token_are_read():
-    lines = [json.dumps({"part": "forward", "rows": [], "token": "nope"}), "score: 10/10", "{not json",
-             json.dumps({"part": "forward", "error": "x", "token": "t0k"})]
-    assert grading._messages("\n".join(lines).encode(), "t0k") == [{"part": "forward", "error": "x", "token": "t0k"}]
+def test_the_inputs_are_drawn_afresh_for_each_run():
+    a, b = grading._request("dense", None), grading._request("dense", None)
+    assert not np.array_equal(a[0]["calls"][0]["inputs"][0], b[0]["calls"][0]["inputs"][0])
+    c, d = grading._request("dense", 5), grading._request("dense", 5)
+    assert np.array_equal(c[0]["calls"][0]["inputs"][0], d[0]["calls"][0]["inputs"][0])
 
 
-# -- real submissions, each in its own process --------------------------------------------------
-def test_a_right_submission_gets_full_marks():
-    g = grading.grade_submission("dense", SOLUTIONS / "dense.py", timeout=20)
-    assert g.status == "graded" and g.score == g.max_score == 10, grading.table([g])
+# -- every correct rewrite scores 10 ------------------------------------------------------------
+REWRITES = {
+    "dense einsum": ("dense", (KERNEL, 'self.grads["kernel"][...] = np.einsum("ni,nj->ij", self.x, dy)'),
+                     (DX, 'return np.einsum("nj,ij->ni", dy, self.params["kernel"])')),
+    "dense loops": ("dense", (KERNEL, 'for i in range(self.x.shape[1]):\n'
+                                      '            for j in range(dy.shape[1]):\n'
+                                      '                self.grads["kernel"][i, j] = sum(self.x[n, i] * dy[n, j] for n in range(len(dy)))'),
+                    (BIAS, 'self.grads["bias"][:] = np.add.reduce(dy, axis=0)')),
+    "dense assigned": ("dense", (KERNEL, 'self.grads["kernel"] = np.dot(self.x.T, dy)'),
+                       (BIAS, 'self.grads["bias"] = np.sum(dy, 0)'), (DX, 'return (self.params["kernel"] @ dy.T).T')),
+    "relu where": ("relu", ("return dy * (self.x > 0)", "return np.where(self.x > 0, dy, 0.0)")),
+    "relu copy": ("relu", ("return dy * (self.x > 0)", "dx = dy.copy()\n        dx[self.x <= 0] = 0\n        return dx")),
+    "sigmoid order": ("sigmoid", (SIG, "return (self.y - self.y ** 2) * dy")),
+    "bce terms": ("bce", (BCE, "n = self.p.size\n        return (-self.y / self.p + (1 - self.y) / (1 - self.p)) / n")),
+    "mse": ("mse", ("return 2.0 * (self.p - self.y) / self.p.size", "return (self.p - self.y) * (2.0 / np.size(self.p))")),
+    "l1 where": ("l1", ("return self.factor * np.sign(self.h)",
+                        "return self.factor * (np.where(self.h > 0, 1.0, 0.0) - np.where(self.h < 0, 1.0, 0.0))")),
+    "bce-logits tanh": ("bce-logits", (LOGITS, "p = 0.5 * (1 + np.tanh(0.5 * self.z))")),
+    "adam bracket": ("adam", (ADAM, "param[...] = param - a_t * m / (np.sqrt(v) + self.epsilon)")),
+    "model list": ("model", ("grads[f\"{piece.name}/{key}\"] = piece.grads[key].copy()",
+                             "grads[piece.name + '/' + key] = np.array(piece.grads[key])")),
+}
 
 
-def test_a_half_right_submission_gets_partial_credit_check_by_check(tmp_path):
-    g = grading.grade_submission("dense", half_right(tmp_path), timeout=20)
-    assert g.status == "graded"
-    assert scores(g) == {"forward": 1, "structure": 1, "dL/dkernel": 2, "dL/dbias": 0, "dL/dx": 0,
-                         "by hand": pytest.approx(2 / 3, abs=1e-3)}
-    assert g.score == pytest.approx(4 + 2 / 3, abs=1e-3)
-    bias = next(c for c in g.checks if c.name == "dL/dbias")
-    assert "2 x numeric" in bias.message                 # the hint travels with the points lost
-    res = grading.gradescope(g)
-    assert set(res) == {"score", "max_score", "output", "tests"}
-    assert res["score"] == 4.67 and res["max_score"] == 10
-    assert [t["status"] for t in res["tests"]] == ["passed", "passed", "passed", "failed", "failed", "failed"]
-    assert sum(t["score"] for t in res["tests"]) == pytest.approx(res["score"], abs=0.02)
-    for t in res["tests"]:
-        assert set(t) == {"name", "score", "max_score", "status", "output"} and isinstance(t["output"], str)
-    json.dumps(res)
+@pytest.mark.parametrize("name", sorted(REWRITES))
+def test_a_correct_rewrite_scores_10(name, tmp_path):
+    piece, *edits = REWRITES[name]
+    g = grade(tmp_path, piece, variant(piece, *edits))
+    assert g.status == "graded" and g.score == 10, grading.report(g)
 
 
-def test_a_changed_forward_scores_no_gradient_points(tmp_path):
-    # forward scaled by 2 and a backward to match: the finite differences agree with it
-    path = dense_file(tmp_path, "forward.py",
-                      ('return x @ self.params["kernel"] + self.params["bias"]',
-                       'return 2 * (x @ self.params["kernel"] + self.params["bias"])'),
-                      (RETURN_DX, "return 2 * dy @ self.params['kernel'].T"),
-                      ('self.grads["kernel"][...] = self.x.T @ dy', 'self.grads["kernel"][...] = 2 * self.x.T @ dy'),
-                      (BIAS, 'self.grads["bias"][...] = 2 * dy.sum(axis=0)'))
-    g = grading.grade_submission("dense", path, timeout=20)
-    got = scores(g)
-    assert got["forward"] == 0 and got["dL/dkernel"] == got["dL/dbias"] == got["dL/dx"] == 0
-    assert "not counted" in next(c for c in g.checks if c.name == "dL/dx").message
+# -- wrong answers: what each one costs ---------------------------------------------------------
+CACHE_XT = 'if not hasattr(self, "_xt"):\n            self._xt = self.x.T\n        '
+WRONG = {
+    # a value computed on the first call and reused: named as a kept value, costs its later half
+    "dense stale x.T": ("dense", [(KERNEL, CACHE_XT + 'self.grads["kernel"][...] = self._xt[:, :len(dy)] @ dy[:self._xt.shape[1]]')],
+                        {"dL/dkernel": 1, "contract": 1}, "something kept from an earlier call"),
+    "sigmoid stale y(1-y)": ("sigmoid", [(SIG, 'if not hasattr(self, "_d"):\n            self._d = self.y * (1 - self.y)\n'
+                                               '        return dy * np.resize(self._d, dy.shape)')],
+                             {"every call": 0, "extreme": 0, "dL/dx": 1}, "kept from an earlier call"),
+    "bce stale denominator": ("bce", [(BCE, 'if not hasattr(self, "_n"):\n            self._n = self.p.size\n'
+                                            '        return (self.p - self.y) / (self.p * (1 - self.p)) / self._n')],
+                              {"every call": 0, "dL/dp": 2, "by hand": 2}, "kept from an earlier call"),
+    # the caller's dy overwritten: the values are right, the contract is not
+    "dense writes into dy": ("dense", [(DX, "out = dy @ self.params['kernel'].T\n        dy *= 0\n        return out")],
+                             {"contract": 0, "dL/dx": 2, "dL/dkernel": 2}, "changed in place"),
+    # the stability lesson: NaN at z = 800
+    "bce-logits exp(z)": ("bce-logits", [(LOGITS, "e = np.exp(self.z)\n        p = e / (1 + e)")],
+                          {"extreme": 0, "dL/dz": 1, "every call": 1}, "nan"),
+    "sigmoid from exp(-x)": ("sigmoid", [("self.y = y", "self.y, self.x = y, x"),
+                                         (SIG, "return dy * np.exp(-self.x) / (1 + np.exp(-self.x)) ** 2")],
+                             {"extreme": 0, "dL/dx": 1}, "nan"),
+    # one convention, charged once
+    "relu >= 0": ("relu", [("self.x > 0", "self.x >= 0")], {"kink": 0, "dL/dx": 1, "every call": 1, "by hand": 2},
+                  "exactly 0"),
+    # one-tensor exercises: a lost sign and a nonsense formula do not score the same
+    "sigmoid lost minus": ("sigmoid", [(SIG, "return -dy * self.y * (1 - self.y)")], {"sign": 0, "scale": 1},
+                           "wrong sign"),
+    "sigmoid nonsense": ("sigmoid", [(SIG, "return dy * self.y")], {"sign": 1, "scale": 0}, "formula itself"),
+    "bce without the mean": ("bce", [(" / self.p.size", "")], {"sign": 1, "scale": 1, "dL/dp": 0}, "x numeric"),
+    # a raising dx line keeps the kernel's and the bias's points
+    "dense dx raises": ("dense", [(DX, 'return dy @ self.params["kernel"]')],
+                        {"dL/dkernel": 2, "dL/dbias": 2, "dL/dx": 0, "contract": 0}, "raised ValueError"),
+    # Adam: a rebound parameter loses "in place" only; the paper's form loses "epsilon hat" only
+    "adam rebound": ("adam", [(ADAM, "param = param - a_t * m / (np.sqrt(v) + self.epsilon)")],
+                     {"in place": 0, "closed form": 4, "by hand": 2, "two params": 2}, "param = param -"),
+    "adam paper form": ("adam", [(ADAM, "t = self.iterations\n            param -= self.learning_rate * "
+                                        "(m / (1 - self.beta_1 ** t)) / (np.sqrt(v / (1 - self.beta_2 ** t)) + self.epsilon)")],
+                        {"epsilon hat": 0, "closed form": 4, "by hand": 2, "in place": 1}, "paper's form"),
+    "adam t per parameter": ("adam", [("        self.iterations += 1\n        t = self.iterations\n"
+                                       "        a_t = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)\n", ""),
+                                      ("        for path, param, grad in parameters:\n",
+                                       "        for path, param, grad in parameters:\n            self.iterations += 1\n"
+                                       "            t = self.iterations\n            a_t = self.learning_rate * "
+                                       "math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)\n")],
+                             {"two params": 0, "closed form": 4}, "once per apply"),
+    # the model: live references where copies were asked for
+    "model live grads": ("model", [("piece.grads[key].copy()", "piece.grads[key]")], {"copies": 0, "params": 4},
+                         "not a copy"),
+}
+SCORES = {"dense stale x.T": 9, "sigmoid stale y(1-y)": 7, "bce stale denominator": 8,
+          "dense writes into dy": 9, "bce-logits exp(z)": 8, "sigmoid from exp(-x)": 8, "relu >= 0": 8,
+          "sigmoid lost minus": 3, "sigmoid nonsense": 3, "bce without the mean": 4,
+          "dense dx raises": 6.33, "adam rebound": 9, "adam paper form": 9, "adam t per parameter": 8,
+          "model live grads": 9}
 
 
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_a_wrong_answer_loses_the_points_of_what_it_breaks(name, tmp_path):
+    piece, edits, some, words = WRONG[name]
+    g = grade(tmp_path, piece, variant(piece, *edits))
+    assert g.status == "graded", grading.report(g)
+    got = points(g)
+    assert {k: got[k] for k in some} == pytest.approx(some, abs=0.01), grading.report(g)
+    assert g.score == pytest.approx(SCORES[name], abs=0.01), grading.report(g)
+    assert words in " ".join(c.message for c in g.checks if not c.passed), grading.report(g)
+
+
+# -- a backward that is not one ---------------------------------------------------------------------
+FD = '''dx = np.zeros_like(self.x)
+        x0 = self.x.copy()
+        for i in range(x0.size):
+            xp, xm = x0.copy(), x0.copy()
+            xp.flat[i] += 1e-6
+            xm.flat[i] -= 1e-6
+            dx.flat[i] = ((self.forward(xp) - self.forward(xm)) * dy).sum() / 2e-6
+        self.x = x0
+        return dx'''
+
+
+def test_a_backward_that_takes_finite_differences_of_its_forward_scores_no_gradient_points(tmp_path):
+    g = grade(tmp_path, "dense", variant("dense", (DX, FD)))
+    assert g.status == "graded" and g.score == 2, grading.report(g)          # forward and contract only
+    assert "called forward" in message(g, "dL/dkernel") and "finite differences" in message(g, "dL/dx")
+
+
+def test_one_sided_differences_of_a_retyped_forward_are_told_by_their_precision(tmp_path):
+    """Central differences of an elementwise function are good to 1e-10 (the count of forward
+    calls catches those that call forward); one-sided ones are 1e-7 off, and told by precision."""
+    fd = ('f = lambda x: 1 / (1 + np.exp(-x))\n        h, x = 1e-6, np.log(self.y / (1 - self.y))\n'
+          '        return dy * (f(x + h) - f(x)) / h')
+    g = grade(tmp_path, "sigmoid", variant("sigmoid", (SIG, fd)))
+    assert points(g)["dL/dx"] == 0 and points(g)["sign"] == 1, grading.report(g)
+    assert "agrees only to" in message(g, "dL/dx") and "finite differences" in message(g, "dL/dx")
+
+
+@pytest.mark.parametrize("prefix", ["from scratchae.layers import Dense as _Library\n",
+                                    "import scratchae.gradcheck\n",
+                                    "import importlib\n_lib = importlib.import_module('scratch' + 'ae')\n"])
+def test_a_file_that_reaches_for_the_library_is_refused(prefix, tmp_path):
+    g = grade(tmp_path, "dense", variant("dense", prefix=prefix))
+    assert g.status == "refused" and g.score == 0 and "reaches past the exercise" in g.reason
+
+
+def test_the_library_cannot_be_imported_by_a_submission_that_slips_past_the_screen(tmp_path):
+    lazy = variant("dense", (DX, "from scratchae.layers import Dense as D\n        return D.backward(self, dy)"))
+    g = grade(tmp_path, "dense", lazy, screened=False)
+    assert points(g)["dL/dx"] == 0 and "without scratchae" in message(g, "dL/dx"), grading.report(g)
+
+
+# -- forgeries: the verdict is made outside the judged ---------------------------------------------
+ROW_OK = ("import scratchae.gradcheck as G\nG.Row.ok = property(lambda self: True)\n"
+          "from scratchae.exercises import rubric\nrubric.RTOL = 1e9\n")
+NP_ABS = "import numpy as np\nnp.abs = lambda a: 0 * a\nnp.maximum = lambda a, b: a * 0\nnp.allclose = lambda *a, **k: True\n"
+STACK = '''import sys, json
+_f = sys._getframe()
+while _f is not None:
+    if "emit" in _f.f_locals and "request" in _f.f_locals:
+        _emit, _req = _f.f_locals["emit"], _f.f_locals["request"]
+        for _part in _req["parts"]:
+            for _i in range(len(_part.get("calls") or _part.get("steps"))):
+                _emit({"part": _part["name"], "call": _i, "ok": True, "score": 10})
+        _emit({"done": True})
+    _f = _f.f_back
+'''
+ZEROS = (DX, "return np.zeros_like(self.x)")
+
+
+@pytest.mark.parametrize("prefix", [ROW_OK, NP_ABS, STACK])
+def test_a_forgery_in_the_submissions_interpreter_gains_nothing(prefix, tmp_path):
+    honest = grade(tmp_path, "dense", variant("dense", ZEROS), name="honest.py")
+    assert honest.score == pytest.approx(7 + 1 / 3, abs=0.01), grading.report(honest)
+    screened = grade(tmp_path, "dense", variant("dense", ZEROS, prefix=prefix), name="forged.py")
+    assert screened.status == "refused" and screened.score == 0
+    g = grade(tmp_path, "dense", variant("dense", ZEROS, prefix=prefix), name="forged.py", screened=False)
+    assert g.score <= honest.score, grading.report(g)
+    if prefix is STACK:
+        assert g.status == "tampered" and "wrote to it itself" in g.reason
+
+
+def test_forged_records_sent_before_exiting_are_graded_as_the_arrays_they_carry(tmp_path):
+    forger = STACK.replace('_emit({"done": True})', '_emit({"done": True})\n        import os; os._exit(0)')
+    g = grade(tmp_path, "dense", variant("dense", prefix=forger), screened=False)
+    assert g.status == "graded" and g.score == 0, grading.report(g)
+
+
+def test_the_channel_reads_only_plain_data():
+    lines = [json.dumps({"part": "calls", "call": 0, "token": "nope"}), "score: 10/10", "{not json",
+             json.dumps({"part": "calls", "call": 0, "token": "t0k", "backward": runner.encode(np.ones(2))})]
+    rec = channel.read("\n".join(lines).encode(), "t0k", {"calls": 3})
+    assert list(rec.parts["calls"].calls) == [0] and not rec.tampered
+    twice = "\n".join(lines[-1:] * 2 + [json.dumps({"part": "bonus", "call": 0, "token": "t0k"})])
+    assert len(channel.read(twice.encode(), "t0k", {"calls": 3}).tampered) == 2
+    assert isinstance(channel.value({"array": "|O", "shape": [1], "data": ""}), channel.Other)
+    assert isinstance(channel.value({"array": "<f8", "shape": [3], "data": "AAAA"}), channel.Other)
+    assert isinstance(channel.value({"array": "<f8", "shape": [10 ** 7], "data": ""}), channel.Other)
+    assert np.array_equal(channel.value(runner.encode(np.arange(6.0).reshape(2, 3))), np.arange(6.0).reshape(2, 3))
+
+
+def test_the_exact_answers_are_exact_and_catch_a_wrong_one():
+    from scratchae.exercises import exact
+    x = np.array([[-800.0, 0.0, 3e-6], [2.0, -4e-6, 800.0]])
+    g = exact.gradient(lambda z: np.sum(exact.sigmoid(z)), x)
+    s = 1 / (1 + np.exp(-x[:, 1:]))
+    assert g[0, 0] == 0 and np.allclose(g[:, 1:], s * (1 - s), rtol=1e-14, atol=0)
+    assert np.array_equal(exact.gradient(lambda z: np.sum(exact.relu(z)), x), (x > 0).astype(float))
+    right = np.concatenate([[[0.0], [0.0]], s * (1 - s)], axis=1)
+    right[1, 0] = g[1, 0]
+    wrong = right * (1 + 1e-6)
+    assert rubric.judge(right, g, "dL/dx").ok and not rubric.judge(wrong, g, "dL/dx").ok
+
+
+def test_the_screen_names_what_it_refuses():
+    found = screen.screen("import os\nimport numpy as np\nnp.abs = abs\nx = eval('1')\n")
+    assert [str(f) for f in found] == ["line 1: imports os", "line 3: replaces np.abs", "line 4: uses eval"]
+    for piece in EXERCISES:
+        assert screen.screen((SOLUTIONS / f"{piece}.py").read_text()) == []
+        assert screen.screen((TEMPLATES / f"{piece}.py").read_text()) == []
+
+
+# -- the run: time, exits, output ---------------------------------------------------------------
 def test_a_submission_that_sleeps_forever_is_stopped_and_graded(tmp_path):
-    path = dense_file(tmp_path, "sleeper.py", (RETURN_DX, "import time\n        time.sleep(10 ** 6)"))
-    g = grading.grade_submission("dense", path, timeout=4)
-    assert g.status == "graded" and g.seconds < 4
-    assert scores(g)["forward"] == 1 and g.score == 1             # only what it did before the sleep
-    assert "took more than" in g.first_problem()
+    g = grade(tmp_path, "dense", variant("dense", (DX, "import time\n        time.sleep(10 ** 6)")),
+              timeout=6, screened=False)
+    assert g.status == "graded" and points(g)["forward"] == 1
+    assert "took more than" in message(g, "dL/dx")
 
 
 def test_a_submission_that_defeats_the_alarm_is_killed_at_the_time_limit(tmp_path):
-    path = dense_file(tmp_path, "stubborn.py", (RETURN_DX, "import signal, time\n"
-                      "        signal.signal(signal.SIGALRM, signal.SIG_IGN)\n        time.sleep(10 ** 6)"))
-    g = grading.grade_submission("dense", path, timeout=2.5)
-    assert g.status == "timeout" and 2.5 <= g.seconds < 5
-    assert scores(g)["forward"] == 1 and g.score == 1
-    assert "time limit of 2.5 s" in g.first_problem()
+    stubborn = variant("dense", (DX, "import signal, time\n        signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                                     "        time.sleep(10 ** 6)"))
+    g = grade(tmp_path, "dense", stubborn, timeout=3, screened=False)
+    assert g.status == "timeout" and 3 <= g.seconds < 3 + 10
+    assert g.score == 0 and "time limit of 3 s" in g.first_problem()
 
 
 def test_a_submission_that_exits_the_interpreter(tmp_path):
-    exits = dense_file(tmp_path, "exits.py", (RETURN_DX, "import os\n        os._exit(0)"))
-    g = grading.grade_submission("dense", exits, timeout=20)
-    assert g.status == "crashed" and g.score == 1               # the forward, checked before the exit
-    assert "exit code 0" in g.first_problem()
-    at_import = dense_file(tmp_path, "sysexit.py", prefix="import sys\nsys.exit(0)\n")
-    g = grading.grade_submission("dense", at_import, timeout=20)
+    g = grade(tmp_path, "dense", variant("dense", (DX, "import os\n        os._exit(0)")), screened=False)
+    assert g.status == "crashed" and g.score == 0 and "exit code 0" in g.first_problem()
+    g = grade(tmp_path, "dense", variant("dense", prefix="import sys\nsys.exit(0)\n"), screened=False)
     assert g.status == "not loaded" and g.score == 0 and "sys.exit(0)" in g.first_problem()
-    in_backward = dense_file(tmp_path, "sysexit_later.py", (RETURN_DX, "raise SystemExit(3)"))
-    g = grading.grade_submission("dense", in_backward, timeout=20)
-    assert g.status == "graded" and scores(g)["dL/dkernel"] == 0 and scores(g)["forward"] == 1
+    g = grade(tmp_path, "dense", variant("dense", (DX, "raise SystemExit(3)")), screened=False)
+    assert g.status == "graded" and points(g)["dL/dx"] == 0
 
 
-def test_a_submission_that_prints_a_score_of_its_own_gets_its_real_one(tmp_path):
-    fake = ('import json, os\n'
-            'print(json.dumps({"score": 10, "max_score": 10, "tests": []}))\n'
-            'print("score: 10/10")\n'
-            'for fd in range(3, 64):\n'
-            '    try:\n'
-            '        os.write(fd, (json.dumps({"part": "gradients", "rows": [], "done": True}) + "\\n").encode())\n'
-            '    except OSError:\n'
-            '        pass\n')
-    path = dense_file(tmp_path, "printer.py", (RETURN_DX, "return np.zeros_like(self.x)"), prefix=fake)
-    g = grading.grade_submission("dense", path, timeout=20)
-    assert g.status == "graded" and g.score == pytest.approx(7 + 1 / 3, abs=1e-3)
-    assert scores(g)["dL/dx"] == 0
-    assert "score: 10/10" in g.printed                       # kept as feedback, never read
-    assert "not read by the grader" in grading.gradescope(g)["output"]
+def test_what_a_submission_prints_is_feedback_cleaned_and_never_read(tmp_path):
+    printer = 'print("\\x1b[2J\\x1b[31m{\\"score\\": 10}\\x1b[0m\\rscore: 10/10")\n'
+    g = grade(tmp_path, "dense", variant("dense", ZEROS, prefix=printer))
+    assert g.score == pytest.approx(7 + 1 / 3, abs=0.01)
+    assert "score: 10/10" in g.printed and "\x1b" not in g.printed and "\r" not in g.printed
 
 
-@pytest.mark.parametrize("piece", ["kl", "adam", "model"])
-def test_the_later_exercises_grade_their_solutions_and_their_broken_pieces(piece, tmp_path):
-    g = grading.grade_submission(piece, SOLUTIONS / f"{piece}.py", timeout=20)
-    assert g.status == "graded" and g.score == 10, grading.table([g])
-    # the shipped mistake, written out as a learner's file, loses points but not all of them
-    from scratchae.exercises.broken import BROKEN
-    b = next(b for b in BROKEN.values() if b.piece == piece)
-    path = tmp_path / f"{piece}.py"
-    name = EXERCISES[piece].class_name
-    path.write_text(f"from {b.cls.__module__} import {b.cls.__name__} as {name}\n")
-    g = grading.grade_submission(piece, path, timeout=20)
-    assert g.status == "graded" and 0 < g.score < 10, grading.table([g])
+def test_a_syntax_error_is_named_with_its_line(tmp_path):
+    g = grade(tmp_path, "dense", variant("dense", (DX, "return dy @@ 2")))
+    assert g.status == "not loaded" and "line 35" in g.reason and "SyntaxError" in g.reason
 
 
-# -- the command line ---------------------------------------------------------------------------
-def test_grade_one_file_writes_gradescope_json(tmp_path, capsys):
-    out = tmp_path / "results.json"
-    assert main(["grade", "dense", str(half_right(tmp_path)), "--json", str(out), "--timeout", "20"]) == 0
-    printed = capsys.readouterr().out
-    assert "total: 4.67 / 10 (graded" in printed and "-> WRONG" in printed
-    res = json.loads(out.read_text())
-    assert res["score"] == 4.67 and len(res["tests"]) == 6
-    assert main(["grade", "dense", str(SOLUTIONS / "dense.py"), "--json", "-"]) == 0
-    assert json.loads(capsys.readouterr().out)["score"] == 10          # nothing but the JSON
-
-
-def test_grade_a_folder_of_three_writes_one_table(tmp_path, capsys):
+# -- a folder -----------------------------------------------------------------------------------
+def test_grade_a_folder_writes_one_table(tmp_path, capsys):
     folder = tmp_path / "class"
     folder.mkdir()
-    (folder / "right.py").write_text(DENSE)
-    half_right(folder)
-    dense_file(folder, "crash.py", prefix="raise RuntimeError('nope')\n")
+    (folder / "right.py").write_text((SOLUTIONS / "dense.py").read_text())
+    (folder / "half.py").write_text(variant("dense", (BIAS, BIAS.replace("= dy", "= 2 * dy")), ZEROS))
+    (folder / "crash.py").write_text("raise RuntimeError('nope')\n")
     (folder / "notes.txt").write_text("not a submission")
-    (folder / "_helper.py").write_text("")
     assert main(["grade", "dense", str(folder), "--csv", str(tmp_path / "grades.csv"),
-                 "--timeout", "20", "--jobs", "2"]) == 0
+                 "--timeout", "30", "--jobs", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:5] == ["submission", "score", "status", "forward", "structure"]
     rows = {line.split()[0]: line for line in lines[1:]}
     assert set(rows) == {"crash.py", "half.py", "right.py"}
-    assert re.search(r"0 / 10 +not loaded .*crash.py failed while importing: RuntimeError: nope", rows["crash.py"])
-    assert re.search(r"4.67 / 10 +graded", rows["half.py"]) and re.search(r"10 / 10 +graded", rows["right.py"])
+    assert re.search(r"0 / 10 +not loaded .*could not be loaded: RuntimeError", rows["crash.py"])
+    assert re.search(r"10 / 10 +graded", rows["right.py"])
     table = list(csv.DictReader(io.StringIO((tmp_path / "grades.csv").read_text())))
     assert [r["submission"] for r in table] == ["crash.py", "half.py", "right.py"]
-    assert table[1]["dL/dkernel"] == "2" and table[1]["dL/dbias"] == "0" and table[1]["score"] == "4.67"
-
-
-def test_grade_usage_errors(tmp_path, capsys):
-    assert main(["grade", "conv", str(tmp_path)]) == 2
-    assert main(["grade", "dense", str(tmp_path / "none.py")]) == 2
-    assert main(["grade", "dense", str(tmp_path), "--timeout", "0"]) == 2
-    assert main(["grade", "dense", str(tmp_path)]) == 2                  # an empty folder
-    err = capsys.readouterr().err
-    assert "unknown exercise 'conv'" in err and "no such file" in err and "no submissions" in err
-
-
-def test_the_child_imports_this_scratchae():
-    import scratchae
-    env = grading._env()
-    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(Path(scratchae.__file__).resolve().parents[1])
+    assert table[1]["dL/dkernel"] == "2" and table[1]["dL/dbias"] == "0"
 
 
 @pytest.mark.parametrize("bad", [-1, 0, float("nan"), float("inf"), "3"])
 def test_a_part_timeout_that_is_not_a_positive_number_is_refused(tmp_path, bad):
-    path = tmp_path / "x.py"
-    path.write_text("")
     with pytest.raises(ValueError, match="part_timeout must be a number of seconds > 0"):
-        grading.grade_submission("relu", path, part_timeout=bad)
+        grading.grade_submission("relu", SOLUTIONS / "relu.py", part_timeout=bad)
+
+
+def test_the_shipped_wrong_pieces_grade_below_10_in_process():
+    from scratchae.exercises.broken import BROKEN
+    for b in BROKEN.values():
+        if b.model is None:
+            g = grading.check_class(b.piece, b.cls)
+            assert g.status == "graded" and 0 < g.score < 10, (b.name, grading.report(g))

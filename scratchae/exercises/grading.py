@@ -1,115 +1,51 @@
-"""Grading an exercise like a course: partial credit, machine-readable, and a crash never helps.
+"""Grading an exercise like a course: partial credit, machine-readable, a verdict the file cannot touch.
 
-    grade_submission(piece, path)   -> Grade        one file, run in a separate Python process
+    grade_submission(piece, path)   -> Grade        one file, run in a process of its own
     grade_folder(piece, folder)     -> list[Grade]  every submission in a folder
-    gradescope(grade)               -> dict         Gradescope's results.json, as is
+    check_class(piece, cls)         -> Grade        a trusted class, in this process (the shipped
+                                                    wrong pieces of `scratchae gradcheck --broken`)
     table(grades), csv_text(grades)                 one line per submission, for the teacher
 
-The rubric (`RUBRICS`): each exercise is worth 10 points, split over checks that are graded one
-by one and never stop at the first failure: the forward unchanged (1), the structure of the
-gradients (1), each tensor's gradient against finite differences, the kink convention where
-there is one, and a known answer worked by hand (2). Adam and the model's backward, which have
-no gradient of their own, are graded on their closed form and hand-made pieces instead. A
-forward that differs from the template's scores its gradient checks 0 (they compare the
-backward with *that* forward). No reference solution is involved anywhere.
+The judge and the judged. The grader (this module, the parent) reads the file, screens it
+(`screen.py`), draws this run's calls (`plans.py`, a fresh seed each run), and starts the child:
+`runner.py` as a plain script, in a process of its own (`sandbox.py`: where the grader runs as
+root, its own PID and mount namespaces, an unprivileged uid, resource limits, an empty working
+folder, and the solutions, the other submissions and the grader's outputs hidden). The child
+imports the submission without scratchae, runs each call and writes back raw records (arrays)
+on a pipe; the parent validates them (`channel.py`) and scores them against exact answers it
+computes itself (`rubric.py`, `exact.py`). What the submission prints is kept as feedback
+(cleaned of control characters), never parsed. Nothing the submission does in its own
+interpreter (patching the checker, NumPy, the runner; walking the stack to the sender) can
+reach a comparison: at most it changes the arrays it hands back, and a second record for one
+call voids the grade. Every process of the run is gone when `grade_submission` returns, so
+a grade written after it is the last word. docs/teaching.md says what holds where.
 
-How a submission runs (this module is the parent's side; `_child.py` the child's). The
-parent starts `python -m scratchae.exercises._child` in a new
-session, in an empty temporary folder, and sends it (on stdin, then closed) the file, the
-exercise and a random token. The child imports the file and runs the exercise's parts one at a
-time, each under an alarm (`part_timeout`), and writes one JSON line per part, with the token,
-to a pipe the parent created and handed over as an extra file descriptor. The parent reads
-only that pipe: what the submission prints (stdout, stderr) is kept as feedback, never parsed,
-so a printed "score: 10/10" changes nothing. The whole run has a wall-clock limit (`timeout`),
-after which the process group is killed; parts that did not report score 0, with the reason
-(time limit, or the interpreter ended: sys.exit in a part is caught, os._exit is not). Scores
-are computed in the parent from its own rubric: a part can at most report its rows passed.
-
-What it is not: a sandbox. The submission runs with the grader's rights, in the grader's
-interpreter; code written to attack the grader (read the token from memory, patch numpy) can
-forge a result. Run untrusted code in a container, as Gradescope does.
+The rubric (`RUBRICS`): each exercise is worth 10 points over checks graded one by one
+(`rubric.py`'s docstring lists the kinds).
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
+import math
 import secrets
-import signal
-import subprocess
-import sys
-import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from . import EXERCISES
+import numpy as np
 
-PARAMS = ("dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias", "dense_2/kernel", "dense_2/bias")
+from . import EXERCISES, runner
+from ._text import clean
+from .channel import Records, read, say
+from .plans import calls_of, plan
+from .rubric import RUBRICS, Check, Item, score  # noqa: F401  (the rubric's names, re-exported)
+from .screen import refusal, screen
 
-
-@dataclass(frozen=True)
-class Item:
-    """One graded check: `name` (a table column), `title` (what it checks), points, and the
-    rows it reads: those of `part` named in `tensors` (all of the part's rows if empty), or,
-    kind "structure", whether any row of `part` is a STRUCTURE or ERROR row."""
-
-    name: str
-    title: str
-    weight: float
-    part: str
-    tensors: tuple[str, ...] = ()
-    kind: str = "rows"
-
-
-def _standard(tensors: list[tuple[str, str, float]], kink: tuple[str, float] | None = None) -> tuple:
-    items = [Item("forward", "forward unchanged from the template", 1, "forward", ("forward",)),
-             Item("structure", "gradients: float arrays of the right shapes, no exception", 1,
-                  "gradients", kind="structure")]
-    items += [Item(label, f"{label} against finite differences", w, "gradients", (t,))
-              for label, t, w in tensors]
-    if kink:
-        items.append(Item("kink", "the convention at exactly 0: gradient 0", kink[1], "gradients", (kink[0],)))
-    return tuple(items) + (Item("by hand", "a known answer worked by hand", 2, "by hand"),)
-
-
-RUBRICS: dict[str, tuple[Item, ...]] = {
-    "dense": _standard([("dL/dkernel", "kernel", 2), ("dL/dbias", "bias", 2), ("dL/dx", "x", 2)]),
-    "relu": _standard([("dL/dx", "x", 4)], ("x at 0", 2)),
-    "sigmoid": _standard([("dL/dx", "x", 6)]),
-    "bce": _standard([("dL/dp", "y_pred", 6)]),
-    "mse": _standard([("dL/dp", "y_pred", 6)]),
-    "l1": _standard([("dL/dh", "h", 4)], ("h at 0", 2)),
-    "kl": _standard([("dL/dh", "h", 6)]),
-    "bce-logits": _standard([("dL/dz", "z", 6)]),
-    "adam": (Item("in place", "apply updates the caller's arrays in place", 1, "in place"),
-             Item("by hand", "the first step, worked by hand", 2, "by hand"),
-             Item("closed form", "5 steps against the closed form", 5, "closed form"),
-             Item("two params", "two parameters in one apply: own m and v, one t", 2, "two parameters")),
-    "model": (Item("structure", "returns (dx, grads): arrays of the right shapes, every key", 1,
-                   "gradients", kind="structure"),
-              Item("dL/dx", "dL/dx against finite differences", 2, "gradients", ("model/x",)),
-              Item("params", "every parameter gradient against finite differences", 5, "gradients", PARAMS),
-              Item("by hand", "order, chaining and values on hand-made pieces", 2, "by hand")),
-}
-
-
-@dataclass
-class Check:
-    """One graded check of one submission: points earned of `weight`, and why."""
-
-    name: str
-    title: str
-    weight: float
-    score: float
-    message: str
-
-    @property
-    def passed(self) -> bool:
-        return self.score >= self.weight - 1e-9
+RUNNER = Path(runner.__file__)
+MAX_SOURCE = 1 << 20          # a submission file larger than 1 MiB is not an exercise
 
 
 @dataclass
@@ -118,11 +54,12 @@ class Grade:
 
     piece: str
     submission: str
-    status: str                      # "graded", "not loaded", "timeout" or "crashed"
+    status: str                      # graded, not loaded, refused, tampered, timeout, crashed, grader error
     checks: list[Check]
     seconds: float = 0.0
-    printed: str = ""                # the submission's stdout and stderr (feedback only)
+    printed: str = ""                # the submission's stdout and stderr, cleaned (feedback only)
     reason: str = ""                 # why the run ended early (status other than "graded")
+    isolation: str = ""              # how the child was isolated (sandbox.run_jailed)
 
     @property
     def score(self) -> float:
@@ -140,199 +77,151 @@ class Grade:
         return "" if bad is None else f"{bad.name}: {bad.message}"
 
 
-# -- scoring (in the parent) --------------------------------------------------------------------
-def _row_text(r: dict) -> str:
-    return r["text"] + (f" (hint: {r['hint']})" if r.get("hint") else "")
+def _zero(piece: str, why: str) -> list[Check]:
+    return [Check(i.name, i.title, i.weight, 0.0, f"not graded: {why}") for i in RUBRICS[piece]]
 
 
-def score(piece: str, parts: dict[str, dict], missing: str) -> list[Check]:
-    """The rubric's checks from what each part reported ({part: {"rows": [...]} or {"error": ...}});
-    a part that did not report scores 0 with the reason `missing`."""
-    checks = []
-    forward_ok = True
-    for item in RUBRICS[piece]:
-        got = parts.get(item.part)
-        if got is None or "rows" not in got:
-            why = got["error"] if got else missing
-            checks.append(Check(item.name, item.title, item.weight, 0.0, f"not graded: {why}"))
-            continue
-        rows = got["rows"]
-        if item.kind == "structure":
-            bad = [r for r in rows if r["how"] in ("structure", "raised")]
-            frac = 0.0 if bad or not rows else 1.0
-            msg = _row_text(bad[0]) if bad else "every gradient a finite float array of the right shape"
-        else:
-            wanted = item.tensors or tuple(f"{r['layer']}/{r['tensor']}" for r in rows)
-            found = {}
-            for r in rows:
-                for key in (r["tensor"], f"{r['layer']}/{r['tensor']}"):
-                    if key in wanted and (key not in found or not r["ok"]):
-                        found[key] = r
-            good = [t for t in wanted if t in found and found[t]["ok"]]
-            frac = len(good) / len(wanted) if wanted else 0.0
-            bad = [found.get(t) for t in wanted if t not in good]
-            if not wanted or (bad and bad[0] is None):
-                raised = next((r for r in rows if r["how"] in ("raised", "structure")), None)
-                msg = _row_text(raised) if raised else "not checked: " + ", ".join(
-                    t for t in wanted if t not in found)
-            elif bad:
-                msg = _row_text(bad[0])
-            else:
-                msg = "; ".join(found[t]["text"] for t in wanted[:3]) + (" ..." if len(wanted) > 3 else "")
-        if item.part == "forward":
-            forward_ok = frac == 1.0
-        elif item.part == "gradients" and not forward_ok and piece not in ("adam", "model"):
-            frac, msg = 0.0, ("not counted: your forward differs from the template's, and the "
-                              "finite differences check your backward against your forward")
-        checks.append(Check(item.name, item.title, item.weight, round(item.weight * frac, 4), msg))
-    return checks
+def _request(piece: str, seed: int | None) -> list[dict]:
+    rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
+    return plan(piece, rng)
 
 
-# -- running a submission (in the parent) -----------------------------------------------------------
-class _Reader(threading.Thread):
-    """Reads a stream to its end in the background, keeping at most `limit` bytes."""
-
-    def __init__(self, stream, limit: int) -> None:
-        super().__init__(daemon=True)
-        self.stream, self.limit, self.data, self.dropped = stream, limit, bytearray(), 0
-        self.start()
-
-    def run(self) -> None:
-        try:
-            while chunk := self.stream.read1(65536) if hasattr(self.stream, "read1") else self.stream.read(65536):
-                keep = max(0, self.limit - len(self.data))
-                self.data += chunk[:keep]
-                self.dropped += len(chunk) - min(len(chunk), keep)
-        except (OSError, ValueError):
-            pass
+def _expected(parts: list[dict]) -> dict[str, int]:
+    return {p["name"]: calls_of(p) for p in parts}
 
 
-def _messages(data: bytes, token: str) -> list[dict]:
-    out = []
-    for line in data.decode("utf-8", "replace").splitlines():
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(msg, dict) and msg.get("token") == token:
-            out.append(msg)
-    return out
+def _part_timeout(piece: str, timeout: float, part_timeout: float | None) -> float:
+    if part_timeout is None:
+        return timeout / (2 * (len(_request(piece, 0)) + 1))
+    if not (isinstance(part_timeout, (int, float)) and not isinstance(part_timeout, bool)
+            and 0 < part_timeout < math.inf):
+        raise ValueError(f"part_timeout must be a number of seconds > 0, got {part_timeout!r}")
+    return float(part_timeout)
 
 
-def _valid_rows(rows: Any) -> list[dict] | None:
-    if not isinstance(rows, list):
-        return None
-    keys = {"layer": str, "tensor": str, "how": str, "ok": bool, "text": str}
-    clean = []
-    for r in rows:
-        if not (isinstance(r, dict) and all(isinstance(r.get(k), t) for k, t in keys.items())):
-            return None
-        clean.append({**{k: r[k] for k in keys}, "hint": r.get("hint") if isinstance(r.get("hint"), str) else None})
-    return clean
+def source_checkout() -> Path | None:
+    """The source repository this scratchae runs from (an editable install), if it is one: the
+    folder holding scratchae/ beside tests/ or .git. Its tests/ hold the reference solutions."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "tests").is_dir() or (root / ".git").exists() else None
 
 
-def _env() -> dict:
-    root = str(Path(__file__).resolve().parents[2])          # the folder holding this scratchae
-    env = dict(os.environ)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.update(PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg",
-               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return env
+def default_hides(path: Path) -> list[Path]:
+    """What a submission's process never sees: its own folder (the other submissions), and the
+    source checkout scratchae runs from (the solutions)."""
+    hides = [path.resolve().parent]
+    root = source_checkout()
+    if root is not None:
+        hides.append(root)
+    return hides
 
 
 def grade_submission(piece: str, path: str | Path, *, timeout: float = 60.0,
-                     part_timeout: float | None = None, name: str | None = None) -> Grade:
-    """Grade one file in a separate process: at most `timeout` seconds of wall clock for the
-    whole run, `part_timeout` (default: timeout / (2 x (parts + 1))) for its import and each part."""
+                     part_timeout: float | None = None, name: str | None = None,
+                     hide: Iterable[str | Path] = (), seed: int | None = None,
+                     isolation: str | None = None, screened: bool = True) -> Grade:
+    """Grade one file in a process of its own: at most `timeout` seconds of wall clock for the
+    whole run, `part_timeout` (default: timeout / (2 x (parts + 1))) for its import and each
+    part. `hide`: more paths its process must not read (its folder and the source checkout are
+    always hidden). `seed` fixes this run's inputs (default: fresh ones). `screened=False`
+    skips the reading of the file (`screen.py`): only for tests of what the run itself holds."""
     if piece not in EXERCISES:
         raise ValueError(f"unknown exercise {piece!r}: expected one of {sorted(EXERCISES)}")
-    if not timeout > 0:
-        raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
+    if not (isinstance(timeout, (int, float)) and 0 < timeout < math.inf):
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    per_part = _part_timeout(piece, timeout, part_timeout)
     path = Path(path)
     label = name or path.name
-    if part_timeout is None:
-        part_timeout = timeout / (2 * (len(EXERCISES[piece].parts) + 1))
-    elif not (isinstance(part_timeout, (int, float)) and 0 < part_timeout < float("inf")):
-        raise ValueError(f"part_timeout must be a number of seconds > 0, got {part_timeout!r}")
-    start = time.perf_counter()
-    if not path.is_file():
-        return Grade(piece, label, "not loaded", score(piece, {}, f"{path}: no such file"),
-                     reason=f"{path.name}: no such file")
+    try:
+        if path.stat().st_size > MAX_SOURCE:
+            why = f"{path.name} is larger than {MAX_SOURCE >> 20} MiB: not an exercise file"
+            return Grade(piece, label, "not loaded", _zero(piece, why), reason=why)
+        source = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        why = f"{path.name}: no such file"
+        return Grade(piece, label, "not loaded", _zero(piece, why), reason=why)
+    except (OSError, UnicodeDecodeError) as exc:
+        why = f"{path.name} cannot be read as UTF-8 text: {exc}"
+        return Grade(piece, label, "not loaded", _zero(piece, why), reason=why)
+    if screened:
+        findings = screen(source)
+        if findings:
+            why = refusal(findings)
+            return Grade(piece, label, "refused", _zero(piece, why), reason=why)
+    return _run(piece, source, path.name, label, timeout, per_part,
+                [*default_hides(path), *hide], seed, isolation)
+
+
+def _run(piece, source, filename, label, timeout, per_part, hide, seed, isolation) -> Grade:
+    from .sandbox import run_jailed
+
+    parts = _request(piece, seed)
     token = secrets.token_hex(16)
-    r, w = os.pipe()
-    header = {"token": token, "fd": w, "piece": piece, "path": str(path.resolve()),
-              "part_timeout": part_timeout}
-    timed_out = False
-    with tempfile.TemporaryDirectory(prefix="scratchae-grade-") as tmp:
-        try:
-            proc = subprocess.Popen([sys.executable, "-m", "scratchae.exercises._child"],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    pass_fds=(w,), cwd=tmp, env=_env(), start_new_session=True)
-        except BaseException:
-            os.close(r)
-            raise
-        finally:
-            os.close(w)
-        _LIVE.add(proc.pid)
-        channel = _Reader(os.fdopen(r, "rb"), 1 << 20)
-        printed = _Reader(proc.stdout, 20_000)
-        try:
-            proc.stdin.write((json.dumps(header) + "\n").encode())
-            proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:                 # also on Ctrl-C: the child and anything it started, running or not
-            _kill_group(proc.pid)
-            proc.wait()
-        channel.join(5)
-        printed.join(5)
-        channel.stream.close()
-        proc.stdout.close()
-    seconds = time.perf_counter() - start
-    parts: dict[str, dict] = {}
-    load_error = done = None
-    for msg in _messages(bytes(channel.data), token):
-        if "load" in msg and load_error is None:         # the file's name, not the grader's path
-            load_error = str(msg["load"]).replace(str(path.resolve()), path.name)[:2000]
-        elif msg.get("done"):
-            done = True
-        elif isinstance(msg.get("part"), str) and msg["part"] not in parts:
-            rows = _valid_rows(msg.get("rows"))
-            parts[msg["part"]] = {"rows": rows} if rows is not None else {
-                "error": str(msg.get("error", "no result"))[:2000]}
-    output = bytes(printed.data).decode("utf-8", "replace") + (
-        f"\n[... {printed.dropped} more bytes not kept]" if printed.dropped else "")
-    if load_error is not None:
-        status, missing = "not loaded", load_error
-    elif done:
+    request = {"token": token, "class": EXERCISES[piece].class_name, "source": source,
+               "filename": filename, "part_timeout": per_part, "parts": _wire(parts)}
+    run = run_jailed({"runner.py": RUNNER.read_bytes()}, ["runner.py", "{channel_fd}"],
+                     (json.dumps(request) + "\n").encode(), timeout=timeout, hide=hide,
+                     isolation=isolation)
+    records = read(run.channel, token, _expected(parts))
+    printed = clean(run.printed.decode("utf-8", "replace"), 20_000) + (
+        f"\n[... {run.printed_dropped} more bytes not kept]" if run.printed_dropped else "")
+    return _verdict(piece, parts, records, filename, label, run.status == "timeout", run.returncode,
+                    timeout, run.seconds, printed, run.isolation)
+
+
+def _verdict(piece, parts, records: Records, filename, label, timed_out, returncode, timeout,
+             seconds, printed="", isolation="") -> Grade:
+    if records.tampered:
+        why = ("the grader's result channel carried records the grader did not ask for "
+               f"({records.tampered[0]}): the submission wrote to it itself")
+        return Grade(piece, label, "tampered", _zero(piece, why), seconds, printed, why, isolation)
+    if records.load is not None:
+        why = f"{filename} could not be loaded: {say(records.load, filename)}"
+        return Grade(piece, label, "not loaded", _zero(piece, why), seconds, printed, why, isolation)
+    if records.done:
         status, missing = "graded", "no result"
     elif timed_out:
         status, missing = "timeout", f"the time limit of {timeout:g} s ran out before this part"
     else:
         status = "crashed"
-        missing = (f"the Python process ended (exit code {proc.returncode}) before this part: an "
-                   "os._exit or a crash in the submission?")
-    return Grade(piece, label, status, score(piece, parts, missing), seconds, output,
-                 "" if status == "graded" else missing)
+        missing = (f"the Python process ended (exit code {returncode}) before this part: an "
+                   "os._exit, a crash, or a resource limit (memory, processes, file size)?")
+    checks = score(piece, parts, records, filename=filename, missing=missing)
+    return Grade(piece, label, status, checks, seconds, printed, "" if status == "graded" else missing,
+                 isolation)
 
 
-#: Process groups of the submissions running now (so a Ctrl-C in grade_folder can stop them).
-_LIVE: set[int] = set()
+def _wire(obj: Any) -> Any:
+    """The request with its arrays in the channel's encoding."""
+    if isinstance(obj, np.ndarray):
+        return runner.encode(obj)
+    if isinstance(obj, dict):
+        return {k: _wire(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_wire(v) for v in obj]
+    return obj
 
 
-def _kill_group(pid: int) -> None:
-    """SIGKILL a submission's process group (it and anything it started), once."""
-    _LIVE.discard(pid)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def check_class(piece: str, cls: type, *, seed: int | None = 0, label: str | None = None) -> Grade:
+    """Grade a *trusted* class in this process, by the same calls and the same rubric (no
+    process, no limits: for scratchae's own wrong pieces, never for a learner's file)."""
+    parts = _request(piece, seed)
+    token = "in-process"
+    lines: list[str] = []
+
+    def emit(message: dict) -> None:
+        lines.append(json.dumps({**message, "token": token}))
+
+    start = time.perf_counter()
+    with np.errstate(all="ignore"):
+        runner.run_parts(cls, runner.decode_trusted(_wire(parts)), emit, filename="<class>")
+    lines.append(json.dumps({"done": True, "token": token}))
+    records = read("\n".join(lines).encode(), token, _expected(parts))
+    return _verdict(piece, parts, records, "<class>", label or cls.__name__, False, 0, 0,
+                    time.perf_counter() - start)
 
 
+# -- a folder -----------------------------------------------------------------------------------------
 def submissions(folder: str | Path) -> list[tuple[str, Path | None, str]]:
     """(name, file, problem) for each submission in `folder`: each .py file in it, and each
     sub-folder holding exactly one .py file (its name is the sub-folder's)."""
@@ -352,26 +241,39 @@ def submissions(folder: str | Path) -> list[tuple[str, Path | None, str]]:
 
 
 def grade_folder(piece: str, folder: str | Path, *, timeout: float = 60.0,
-                 part_timeout: float | None = None, jobs: int = 1) -> list[Grade]:
-    """Grade every submission in `folder` (see `submissions`), `jobs` at a time."""
+                 part_timeout: float | None = None, jobs: int = 1,
+                 hide: Iterable[str | Path] = (), seed: int | None = None,
+                 isolation: str | None = None) -> list[Grade]:
+    """Grade every submission in `folder` (see `submissions`), `jobs` at a time. The whole folder
+    is hidden from each run; one submission's failure, whatever it is, is its own grade
+    ("grader error"), never the end of the folder's run."""
     from concurrent.futures import ThreadPoolExecutor
+
+    folder = Path(folder)
+    hide = [folder.resolve(), *hide]
+    entries = submissions(folder)
 
     def one(entry):
         name, path, problem = entry
         if path is None:
-            return Grade(piece, name, "not loaded", score(piece, {}, problem), reason=problem)
-        return grade_submission(piece, path, timeout=timeout, part_timeout=part_timeout, name=name)
+            return Grade(piece, name, "not loaded", _zero(piece, problem), reason=problem)
+        try:
+            return grade_submission(piece, path, timeout=timeout, part_timeout=part_timeout, name=name,
+                                    hide=hide, seed=seed, isolation=isolation)
+        except (ValueError, TypeError):
+            raise
+        except Exception as exc:        # the grader's own failure on this one: graded as such
+            why = f"the grader failed on this submission: {type(exc).__name__}: {clean(exc, 300)}"
+            return Grade(piece, name, "grader error", _zero(piece, why), reason=why)
 
-    if jobs <= 1:                       # in this thread: Ctrl-C reaches grade_submission's cleanup
-        return [one(entry) for entry in submissions(folder)]
+    if jobs <= 1:
+        return [one(entry) for entry in entries]
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        return list(pool.map(one, submissions(folder)))
+        return list(pool.map(one, entries))
     except BaseException:
-        # Ctrl-C lands in this thread, not in the workers: stop every submission still running
-        # (each in its own session, so the terminal's signal never reached them)
-        for pid in list(_LIVE):
-            _kill_group(pid)
+        from .sandbox import kill_all
+        kill_all()                # Ctrl-C lands in this thread: stop every run still going
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -384,16 +286,26 @@ def _num(x: float) -> float | int:
 
 
 def gradescope(g: Grade) -> dict:
-    """Gradescope's results.json for one submission: score, max_score, output, tests."""
-    lines = [f"scratchae exercise {g.piece}: {_num(g.score)} / {_num(g.max_score)} ({g.status})"]
-    if g.status != "graded":
-        lines.append(f"{g.reason}; the checks that did not report score 0")
+    """Gradescope's results.json for one submission (scratchae.exercises.gradescope)."""
+    from .gradescope import gradescope as make
+    return make(g)
+
+
+def report(g: Grade, title: str | None = None) -> str:
+    """One submission's checks for the learner: points, what each checks, why points were lost."""
+    width = max((len(c.name) for c in g.checks), default=5)
+    lines = [title or f"scratchae grade {g.piece} {g.submission}: each check on its own, in a separate process"]
+    for c in g.checks:
+        points = f"{_num(c.score)} / {_num(c.weight)}"
+        lines.append(f"  {c.name:<{width}}  {points:>9}  {c.title}")
+        if not c.passed:
+            lines.append(f"  {'':<{width}}  {'':>9}  -> {clean(c.message)}")
+    lines.append(f"total: {_num(g.score)} / {_num(g.max_score)} ({g.status}, {g.seconds:.1f} s)")
+    if g.reason and g.status != "graded":
+        lines.append(f"why: {clean(g.reason)}")
     if g.printed.strip():
-        lines.append("Your code printed (shown for you, not read by the grader):\n" + g.printed[:1500])
-    return {"score": _num(g.score), "max_score": _num(g.max_score), "output": "\n".join(lines),
-            "tests": [{"name": f"{g.piece}: {c.name}: {c.title}", "score": _num(c.score),
-                       "max_score": _num(c.weight), "status": "passed" if c.passed else "failed",
-                       "output": c.message} for c in g.checks]}
+        lines.append(f"(your code printed {len(g.printed)} characters; the grader does not read them)")
+    return "\n".join(lines)
 
 
 def table(grades: list[Grade]) -> str:
@@ -402,7 +314,7 @@ def table(grades: list[Grade]) -> str:
         return "(no submissions)"
     names = [c.name for c in grades[0].checks]
     head = ["submission", "score", "status"] + names + ["first problem"]
-    body = [[g.submission, f"{_num(g.score)} / {_num(g.max_score)}", g.status]
+    body = [[clean(g.submission, 60), f"{_num(g.score)} / {_num(g.max_score)}", g.status]
             + [f"{_num(c.score)}" for c in g.checks] + [_short(g.first_problem(), 80)] for g in grades]
     widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
     fmt = "  ".join("{:<%d}" % w for w in widths)
@@ -410,7 +322,7 @@ def table(grades: list[Grade]) -> str:
 
 
 def _short(text: str, n: int) -> str:
-    text = " ".join(text.split())
+    text = " ".join(clean(text).split())
     return text if len(text) <= n else text[:n - 3] + "..."
 
 
@@ -421,6 +333,6 @@ def csv_text(grades: list[Grade]) -> str:
     names = [c.name for c in grades[0].checks] if grades else []
     writer.writerow(["submission", "score", "max_score", "status"] + names + ["first_problem"])
     for g in grades:
-        writer.writerow([g.submission, _num(g.score), _num(g.max_score), g.status]
-                        + [_num(c.score) for c in g.checks] + [g.first_problem()])
+        writer.writerow([clean(g.submission), _num(g.score), _num(g.max_score), g.status]
+                        + [_num(c.score) for c in g.checks] + [clean(g.first_problem())])
     return buf.getvalue()

@@ -1,0 +1,103 @@
+"""The grader's answers: the templates' forwards, differentiated exactly, in the grader's process.
+
+No backward is written here. Each exercise's forward is written once more (`FORWARDS`), so
+that it accepts complex numbers, and `gradient` differentiates it by the complex step
+(Squire and Trapp, 1998; Martins et al., 2003): for a function analytic along the real axis,
+
+    df/dx_i = Im f(x + i h e_i) / h,   h = 1e-30,
+
+with no difference of two nearby values, so no cancellation: the result is exact to rounding
+(about 1e-16 relative), where central differences give about 1e-8. That is what lets the
+grader hold a backward to 1e-8 (`rubric.RTOL`): a derived backward in float64 agrees to 1e-13
+or better, and one that takes finite differences of its forward is about 1e-7 off.
+
+Kinks are written as branches on the real part (`np.where(x.real > 0, x, 0)`), so the derivative
+at exactly 0 is the templates' convention (0), and within 1e-5 of it the exact 1 or -1 that
+central differences would blur.
+
+    >>> import numpy as np
+    >>> x = np.array([1.0, 2.0])
+    >>> gradient(lambda x: (x ** 3).sum(), x)          # 3 x^2, exactly
+    array([ 3., 12.])
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+H = 1e-30
+
+
+def gradient(f: Callable[[np.ndarray], complex], x: np.ndarray) -> np.ndarray:
+    """dL/dx of the scalar L = f(x), element by element, by the complex step."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.zeros(x.shape)
+    flat = out.reshape(-1)
+    with np.errstate(all="ignore"):
+        for i in range(x.size):
+            z = x.astype(np.complex128)
+            z.reshape(-1)[i] += 1j * H
+            flat[i] = np.imag(f(z)) / H
+    return out
+
+
+def gradients(f: Callable[..., complex], arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The exact gradient of L = f(**arrays) with respect to each array, the others held."""
+    out = {}
+    for name, a in arrays.items():
+        def one(z, name=name):
+            return f(**{**arrays, name: z})
+        out[name] = gradient(one, a)
+    return out
+
+
+# -- the templates' forwards, complex-safe -----------------------------------------------------------
+def sigmoid(x):
+    """1 / (1 + e^-x), by the branch that cannot overflow (the same value for real x)."""
+    with np.errstate(all="ignore"):
+        pos = 1.0 / (1.0 + np.exp(-x))
+        neg = np.exp(x) / (1.0 + np.exp(x))
+    return np.where(np.real(x) >= 0, pos, neg)
+
+
+def relu(x):
+    return np.where(np.real(x) > 0, x, 0.0 * x)
+
+
+def softplus(z):
+    with np.errstate(all="ignore"):
+        return np.where(np.real(z) > 0, z + np.log1p(np.exp(-z)), np.log1p(np.exp(z)))
+
+
+def dense(x, kernel, bias):
+    return x @ kernel + bias
+
+
+def bce(p, y):
+    return np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def mse(p, y):
+    return np.mean((p - y) ** 2)
+
+
+def l1(h, factor):
+    return factor * np.sum(np.where(np.real(h) > 0, h, np.where(np.real(h) < 0, -h, 0.0 * h)))
+
+
+def kl(h, rho, beta):
+    q = np.mean(h, axis=0)
+    return beta * np.sum(rho * np.log(rho / q) + (1 - rho) * np.log((1 - rho) / (1 - q)))
+
+
+def bce_logits(z, y):
+    return np.mean(softplus(z) - y * z)
+
+
+def chain(x, layers: list[tuple[np.ndarray, np.ndarray, str]]):
+    """The model exercise's pieces: Dense layers, each relu or sigmoid."""
+    for kernel, bias, act in layers:
+        x = x @ kernel + bias
+        x = relu(x) if act == "relu" else sigmoid(x)
+    return x

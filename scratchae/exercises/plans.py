@@ -1,0 +1,173 @@
+"""What the grader asks of a submission: the calls of each exercise, drawn afresh for each run.
+
+`plan(piece, rng)` returns the request's parts (`runner.py` says how each kind is run). Every
+exercise is asked more than one call of one instance, with other batch sizes and values, so
+that a backward that keeps something from its first call (a cached x.T, y (1 - y), a
+denominator) fails on the next; Dense's weights move between calls, as an optimizer moves
+them. The stability exercises get a call at |z| of several hundred. The kink exercises get
+inputs at exactly 0 (where the convention is graded) and within 1e-5 of it (where finite
+differences would blur the answer; the exact gradient does not). The "by hand" parts are
+fixed cases whose answers are worked out in the comments of `rubric.py`.
+
+The values are random for each grading run (the grader draws a seed), so no file can carry
+answers for them; tests fix the seed.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+LN3 = math.log(3.0)
+
+
+def _with_kinks(x: np.ndarray) -> np.ndarray:
+    x = x.copy()
+    x.flat[:3] = [0.0, 3e-6, -4e-6]          # at, and within the step of a finite difference of, 0
+    return x
+
+
+def _piece(name, calls, init=(), init_kw=None):
+    return {"name": name, "kind": "piece", "init": list(init), "init_kw": dict(init_kw or {}),
+            "calls": calls}
+
+
+def _call(inputs, dy=None, params=None, role="later"):
+    return {"inputs": list(inputs), "dy": dy, "params": params, "role": role}
+
+
+def _roles(calls, extreme=False):
+    calls[0]["role"] = "first"
+    if extreme:
+        calls[-1]["role"] = "extreme"
+    return calls
+
+
+def _dense(rng):
+    calls = []
+    for n in (5, 2, 7):
+        kernel = rng.uniform(-1, 1, (3, 4))
+        calls.append(_call([rng.standard_normal((n, 3))], rng.standard_normal((n, 4)),
+                           {"kernel": kernel, "bias": rng.uniform(-0.5, 0.5, 4)}))
+    # x (2, 2), kernel (2, 3) (not square, so a transposed product shows), dy (2, 3)
+    hand = _call([np.array([[1.0, 2.0], [0.0, -1.0]])], np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.0]]),
+                 {"kernel": np.array([[1.0, 0.0, 2.0], [-1.0, 1.0, 0.0]]), "bias": np.array([0.5, -0.5, 0.0])},
+                 role="hand")
+    return [_piece("calls", _roles(calls), (3, 4), {"seed": 0}), _piece("by hand", [hand], (2, 3), {"seed": 0})]
+
+
+def _elementwise(rng, kinks=False, extreme=False, scale=1.0):
+    shapes = [(4, 5), (2, 3), (6, 2)]
+    xs = [scale * rng.standard_normal(s) for s in shapes]
+    if kinks:
+        xs[0] = _with_kinks(xs[0])
+        xs[1].flat[[1, 4]] = 0.0
+    if extreme:
+        xs[2] = np.array([[-800.0, 800.0], [-300.0, 300.0], [-40.0, 0.5]])
+    return _roles([_call([x], rng.standard_normal(x.shape)) for x in xs], extreme)
+
+
+def _relu(rng):
+    hand = _call([np.array([[-1.0, 0.5, 2.0], [3.0, -0.5, -2.0]])], np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]),
+                 role="hand")
+    return [_piece("calls", _elementwise(rng, kinks=True)), _piece("by hand", [hand])]
+
+
+def _sigmoid(rng):
+    hand = _call([np.array([[0.0, LN3], [-LN3, 0.0]])], np.array([[1.0, 2.0], [4.0, -2.0]]), role="hand")
+    return [_piece("calls", _elementwise(rng, extreme=True, scale=2.0)), _piece("by hand", [hand])]
+
+
+def _pairs(rng, lo=0.0, hi=1.0):
+    return [_call([rng.uniform(0.05, 0.95, s), rng.uniform(lo, hi, s)]) for s in [(4, 5), (2, 3), (6, 4)]]
+
+
+def _bce(rng):
+    hand = _call([np.array([[0.5, 0.8], [0.25, 0.5]]), np.array([[1.0, 0.0], [0.0, 0.5]])], role="hand")
+    return [_piece("calls", _roles(_pairs(rng))), _piece("by hand", [hand])]
+
+
+def _mse(rng):
+    calls = [_call([rng.uniform(-1, 1, s), rng.uniform(-1, 1, s)]) for s in [(4, 5), (2, 3), (6, 4)]]
+    hand = _call([np.array([[1.0, 2.0], [0.0, 0.5]]), np.array([[0.0, 4.0], [0.0, 1.0]])], role="hand")
+    return [_piece("calls", _roles(calls)), _piece("by hand", [hand])]
+
+
+def _l1(rng):
+    calls = [_call([x]) for x in [_with_kinks(rng.standard_normal((4, 5))), rng.standard_normal((2, 3)),
+                                  rng.standard_normal((5, 4))]]
+    calls[1]["inputs"][0].flat[[0, 5]] = 0.0
+    hand = _call([np.array([[1.0, -2.0], [-0.5, 3.0]])], role="hand")
+    return [_piece("calls", _roles(calls), (0.1,)), _piece("by hand", [hand], (0.5,))]
+
+
+def _kl(rng):
+    calls = [_call([rng.uniform(0.05, 0.95, s)]) for s in [(4, 5), (3, 2), (6, 3)]]
+    hand = _call([np.array([[0.1, 0.6], [0.3, 0.2]])], role="hand")
+    return [_piece("calls", _roles(calls), (0.1, 3.0)), _piece("by hand", [hand], (0.2, 3.0))]
+
+
+def _bce_logits(rng):
+    calls = [_call([2.0 * rng.standard_normal(s), rng.uniform(0, 1, s)]) for s in [(4, 5), (2, 3)]]
+    z = np.array([[800.0, -800.0, 300.0], [-300.0, 0.0, 50.0]])
+    calls.append(_call([z, rng.uniform(0, 1, z.shape)]))
+    hand = _call([np.array([[0.0, LN3], [-LN3, 0.0]]), np.array([[1.0, 0.0], [0.0, 0.5]])], role="hand")
+    return [_piece("calls", _roles(calls, extreme=True)), _piece("by hand", [hand])]
+
+
+def _grads(rng, shape, n, scale=1.0):
+    """Gradients of magnitude 0.5 to 2 (times `scale`): far from epsilon, so the paper's form
+    and Keras's agree to 1e-7 here, and only the `tiny` part tells them apart."""
+    return [scale * rng.choice([-1.0, 1.0], shape) * rng.uniform(0.5, 2.0, shape) for _ in range(n)]
+
+
+def _adam(rng):
+    p0 = rng.standard_normal((2, 3))
+    a0, b0 = rng.standard_normal((2, 3)), rng.standard_normal(4)
+    ga, gb = _grads(rng, (2, 3), 3), _grads(rng, (4,), 3, 10.0)
+    t0 = rng.standard_normal(4)
+    return [
+        {"name": "steps", "kind": "adam", "init_kw": {},
+         "steps": [[["w", p0, g]] for g in _grads(rng, (2, 3), 5)]},
+        {"name": "by hand", "kind": "adam", "init_kw": {"learning_rate": 0.1},
+         "steps": [[["w", np.array([1.0, -1.0]), np.array([0.3, -20.0])]]]},
+        {"name": "tiny", "kind": "adam", "init_kw": {},
+         "steps": [[["w", t0, g]] for g in _grads(rng, (4,), 3, 1e-8)]},
+        {"name": "two", "kind": "adam", "init_kw": {"learning_rate": 0.01},
+         "steps": [[["first/kernel", a0, ga[t]], ["second/bias", b0, gb[t]]] for t in range(3)]},
+    ]
+
+
+MODEL_LAYERS = (("dense", 6, 4, "relu"), ("dense_1", 4, 3, "sigmoid"), ("dense_2", 3, 6, "sigmoid"))
+
+
+def _model(rng):
+    def weights():
+        return {name: {"kernel": rng.uniform(-1, 1, (i, o)), "bias": rng.uniform(-0.3, 0.3, o)}
+                for name, i, o, _ in MODEL_LAYERS}
+
+    first = weights()
+    pieces = [{"kind": "dense", "name": name, "activation": act, **first[name]}
+              for name, _, _, act in MODEL_LAYERS]
+    calls = [{"x": rng.uniform(-1, 1, (5, 6)), "dy": rng.standard_normal((5, 6)), "params": first},
+             {"x": rng.uniform(-1, 1, (3, 6)), "dy": rng.standard_normal((3, 6)), "params": weights()}]
+    # double (y = 2x), scale (y = w x, w = 3), affine (y = 0.5 x + c, c = 0.25); x = [[2]], dy = [[1]]
+    hand = [{"kind": "hand", "name": "double", "scale": 2.0}, {"kind": "hand", "name": "scale", "w": 3.0},
+            {"kind": "hand", "name": "affine", "scale": 0.5, "c": 0.25}]
+    return [{"name": "calls", "kind": "model", "pieces": pieces, "calls": calls},
+            {"name": "by hand", "kind": "model", "pieces": hand,
+             "calls": [{"x": np.array([[2.0]]), "dy": np.array([[1.0]]), "params": {}}]}]
+
+
+PLANS = {"dense": _dense, "relu": _relu, "sigmoid": _sigmoid, "bce": _bce, "mse": _mse, "l1": _l1,
+         "kl": _kl, "bce-logits": _bce_logits, "adam": _adam, "model": _model}
+
+
+def plan(piece: str, rng: np.random.Generator) -> list[dict]:
+    """The parts of the request for `piece`, drawn from `rng`."""
+    return PLANS[piece](rng)
+
+
+def calls_of(part: dict) -> int:
+    """How many records a part of this plan owes (its calls or steps)."""
+    return len(part.get("calls") or part.get("steps") or [])
