@@ -424,7 +424,10 @@ def _pieces(ctx: Context, items: tuple[Item, ...]) -> list[Check]:
         v = judge(got, want, label, mask=mask_for(c, tensor) if mask_kinks else None)
         if not v.ok and isinstance(got, np.ndarray):
             n = c.asked["inputs"][0].shape[0]
-            sizes = {"batch size N": n, "number of elements N*D": int(c.asked["inputs"][0].size)}
+            x0 = c.asked["inputs"][0]
+            sizes = {"batch size N": n, "number of elements N*D": int(x0.size)}
+            if x0.ndim == 2:
+                sizes["number of columns D"] = int(x0.shape[1])
             dy = c.asked.get("dy")
             dy = dy if dy is not None and np.shape(dy) == want.shape else None
             v.problem += _hint(got, want, spec=spec, dy=dy,
