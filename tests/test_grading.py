@@ -125,10 +125,10 @@ WRONG = {
                              {"contract": 0, "dL/dx": 2, "dL/dkernel": 2}, "changed in place"),
     # the stability lesson: NaN at z = 800
     "bce-logits exp(z)": ("bce-logits", [(LOGITS, "e = np.exp(self.z)\n        p = e / (1 + e)")],
-                          {"extreme": 0, "dL/dz": 1, "every call": 1}, "nan"),
+                          {"extreme": 0, "dL/dz": 1, "every call": 1}, "NaN"),
     "sigmoid from exp(-x)": ("sigmoid", [("self.y = y", "self.y, self.x = y, x"),
                                          (SIG, "return dy * np.exp(-self.x) / (1 + np.exp(-self.x)) ** 2")],
-                             {"extreme": 0, "dL/dx": 1}, "nan"),
+                             {"extreme": 0, "dL/dx": 1}, "NaN"),
     # one convention, charged once
     "relu >= 0": ("relu", [("self.x > 0", "self.x >= 0")], {"kink": 0, "dL/dx": 1, "every call": 1, "by hand": 2},
                   "exactly 0"),

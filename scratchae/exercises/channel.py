@@ -53,6 +53,8 @@ def value(obj: Any, depth: int = 0) -> Any:
             return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
         except (TypeError, ValueError, binascii.Error, KeyError):
             return Other("an array the grader cannot read")
+    if obj.get("none") is True:
+        return None
     if "number" in obj:
         x = obj["number"]
         return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else Other("a number")
@@ -77,7 +79,9 @@ def error(obj: Any) -> dict | None:
     return {"type": clean(obj.get("type", "Exception"), 60), "message": clean(obj.get("message", ""), 500),
             "line": line if isinstance(line, int) and not isinstance(line, bool) else None,
             "code": clean(obj["code"], 200) if isinstance(obj.get("code"), str) else None,
-            "phase": clean(obj.get("phase", ""), 20)}
+            "phase": clean(obj.get("phase", ""), 20),
+            "arrays": [clean(a, 80) for a in obj.get("arrays", [])[:12] if isinstance(a, str)]
+            if isinstance(obj.get("arrays"), list) else []}
 
 
 def say(err: dict | None, filename: str) -> str:
@@ -87,7 +91,8 @@ def say(err: dict | None, filename: str) -> str:
     where = f" at {filename} line {err['line']}" if err.get("line") else ""
     code = f" (`{err['code']}`)" if err.get("code") else ""
     message = f": {err['message']}" if err.get("message") else ""
-    return f"{err['type']}{where}{code}{message}"
+    arrays = f" (the arrays there: {', '.join(err['arrays'])})" if err.get("arrays") else ""
+    return f"{err['type']}{where}{code}{message}{arrays}"
 
 
 @dataclass

@@ -194,17 +194,25 @@ def _where(i: tuple) -> str:
 
 def structure(got: Any, want: np.ndarray, what: str) -> str | None:
     """Why `got` cannot be compared with `want` (a float array of its shape), or None."""
-    if isinstance(got, Other) or got is None:
-        return f"{what} is {got if got is not None else 'missing'}, expected a float array of shape {want.shape}"
+    expected = f"expected a float array of shape {want.shape}"
+    if got is None:
+        return f"{what}: got None, {expected} (hint: return dx, or write the gradient into self.grads)"
+    if isinstance(got, Other):
+        return f"{what}: got {got}, {expected}"
     if isinstance(got, float):
-        return f"{what} is the number {got:g}, expected a float array of shape {want.shape}"
+        return f"{what}: got the number {got:g}, {expected}"
     if not isinstance(got, np.ndarray):
-        return f"{what} is a {type(got).__name__}, expected a float array of shape {want.shape}"
+        return f"{what}: got a {type(got).__name__}, {expected}"
     if got.dtype.kind != "f":
-        return (f"{what} is an array of dtype {got.dtype}, expected floats (an integer or boolean mask "
-                "returned as it is? multiply it by dy)")
+        return (f"{what}: got an array of dtype {got.dtype}, expected floats (hint: an integer or boolean "
+                "mask returned as it is? multiply it by dy)")
     if got.shape != want.shape:
-        return f"{what} has shape {got.shape}, expected {want.shape}"
+        how = ""
+        if got.shape == want.shape[::-1] and len(want.shape) == 2:
+            how = " (hint: transposed? the gradient has the shape of what it differentiates)"
+        elif got.size == want.size:
+            how = " (hint: raveled or reshaped? the gradient has the shape of what it differentiates)"
+        return f"{what}: got shape {got.shape}, {expected}{how}"
     return None
 
 
@@ -239,7 +247,7 @@ def judge(got: Any, want: np.ndarray, what: str, *, mask: np.ndarray | None = No
     g, w = float(got[i]), float(want[i])
     wrong = int(np.count_nonzero(err > rtol))
     if not np.isfinite(g):
-        return Verdict(False, f"{what} is {g} at {_where(i)}, where the exact value is {w:.6g} "
+        return Verdict(False, f"{what} is {'NaN' if np.isnan(g) else g} at {_where(i)}, where the exact value is {w:.6g} "
                               f"({wrong} of {int(keep.sum())} elements wrong)")
     if derived and err.max() < 1e-4:
         return Verdict(False, f"{what} agrees only to {err.max():.0e} (at {_where(i)}: yours {g:.10g}, "
@@ -272,7 +280,7 @@ def _hint(got: Any, want: np.ndarray, *, spec: Spec | None, dy: np.ndarray | Non
                     "so it must not appear in dL/dz)")
     h = diagnose(got, np.arange(want.size), want.reshape(-1), sizes=sizes, dy=dy,
                  piece=spec.hint_piece if spec else None, reduction=spec.reduction if spec else None,
-                 factor=factor)
+                 factor=factor, factor_name="factor")
     return f" (hint: {h.text})"
 
 
@@ -317,7 +325,10 @@ def _piece_calls(piece: str, part: dict, got: Any) -> list[Call]:
             grads = value(rec["grads"]) if "grads" in rec else None
             call.returned = {spec.tensor: value(rec["backward"]) if "backward" in rec else None}
             for k in spec.params:
-                call.returned[k] = grads.get(k) if isinstance(grads, dict) else None
+                if not isinstance(grads, dict):
+                    call.returned[k] = Other("no self.grads dict")
+                else:
+                    call.returned[k] = grads.get(k, Other(f"no entry {k!r} in self.grads (it has {sorted(grads)})"))
         out.append(call)
     return out
 

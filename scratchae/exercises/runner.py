@@ -52,6 +52,8 @@ def encode(value: Any, depth: int = 0) -> Any:
     """A JSON-able description of `value`, as the learner's code returned it: arrays as bytes
     (dtype, shape, base64), numbers as numbers, tuples and dicts item by item, anything else
     by its type's name."""
+    if value is None:
+        return {"none": True}
     if isinstance(value, np.ndarray):
         a = np.asarray(value).view(np.ndarray)
         if a.dtype.kind in "biuf" and a.dtype.itemsize <= 8 and a.size <= MAX_ELEMENTS:
@@ -86,11 +88,11 @@ def decode_trusted(obj: Any) -> Any:
 def describe(exc: BaseException, filename: str) -> dict:
     """An exception as the learner should see it: its type, message, and the submission's own
     line where it was raised (the innermost frame in their file)."""
-    line = code = None
+    line = code = frame = None
     tb = exc.__traceback__
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == filename:
-            line = tb.tb_lineno
+            line, frame = tb.tb_lineno, tb.tb_frame
         tb = tb.tb_next
     if line is not None:
         code = linecache.getline(filename, line).strip()[:200] or None
@@ -101,7 +103,27 @@ def describe(exc: BaseException, filename: str) -> dict:
     else:
         message = str(exc)
     kind = "a time limit" if type(exc).__name__ == "PartTimeout" else type(exc).__name__
-    return {"type": kind, "message": message[:500], "line": line, "code": code}
+    return {"type": kind, "message": message[:500], "line": line, "code": code,
+            "arrays": _arrays_at(frame) if frame is not None else []}
+
+
+def _arrays_at(frame) -> list[str]:
+    """'dy (5, 4)', 'self.x (5, 3)', "self.params['kernel'] (3, 4)": the arrays where it was raised."""
+    out = []
+    try:
+        for name, v in list(frame.f_locals.items()):
+            if isinstance(v, np.ndarray):
+                out.append(f"{name} {v.shape}")
+            elif name == "self":
+                for attr, a in list(vars(v).items())[:16]:
+                    if isinstance(a, np.ndarray):
+                        out.append(f"self.{attr} {a.shape}")
+                    elif isinstance(a, dict):
+                        out += [f"self.{attr}[{k!r}] {b.shape}" for k, b in list(a.items())[:8]
+                                if isinstance(b, np.ndarray)]
+    except Exception:
+        pass
+    return out[:12]
 
 
 # -- loading the submission -----------------------------------------------------------------------
