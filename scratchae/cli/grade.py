@@ -3,10 +3,24 @@
     scratchae grade dense my_dense.py                       the checks, their points, the total
     scratchae grade dense my_dense.py --json results.json   Gradescope's results.json, as is
     scratchae grade dense submissions/ --csv grades.csv     a folder: one line per submission
+    scratchae grade dense /autograder/submission --one --json /autograder/results/results.json
 
-Each submission runs in its own Python process with a time limit; its score is read from a
-pipe the grader created, never from what it prints (scratchae.exercises.grading). Exit code 0
-when the grading ran, whatever the scores; 2 for bad arguments.
+Each submission runs in a process of its own with a time limit; its score is computed by the
+grader from what that process hands back, never from what it prints
+(scratchae.exercises.grading). What PATH is:
+
+    a .py file                       one submission
+    a folder, with --one             one learner's upload (Gradescope's /autograder/submission):
+                                     the one .py file in it or below it, whatever its name; none
+                                     or several is that learner's grade of 0, with the reason
+    a folder holding exactly one     one submission (its only .py file, whatever its name)
+      .py file and no sub-folder
+      with a .py file
+    any other folder                 a class: each .py file in it is one submission, and so is
+                                     each sub-folder holding one .py file; a table
+
+Exit code 0 when the grading ran, whatever the scores; 1 when the grader itself failed on a
+submission graded alone (its results.json says so); 2 for bad arguments.
 """
 from __future__ import annotations
 
@@ -16,81 +30,264 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from .._files import atomic_write
-from . import EXIT_OK, UsageError
+from . import EXIT_FAILED, EXIT_OK, UsageError
+
+MAX_TIMEOUT = 24 * 3600.0       # seconds: a longer --timeout is a typo, not a limit
+MAX_JOBS = 64
 
 EPILOG = """\
-a submission is a .py file made from the template (scratchae gradcheck --exercise PIECE --init FILE);
-in a folder, each .py file is one submission, and so is each sub-folder holding one .py file.
-Each exercise is worth 10 points, over checks graded one by one (see docs/teaching.md).
+a submission is a .py file made from the template (scratchae gradcheck --exercise PIECE --init FILE),
+under any name. Each exercise is worth 10 points, over checks graded one by one (docs/teaching.md).
 
-for Gradescope, the autograder's run_autograder can be:
-  pip install scratchae
-  scratchae grade dense /autograder/submission/my_dense.py --json /autograder/results/results.json
+what PATH is:
+  a .py file                     one submission
+  a folder, with --one           one learner's upload (Gradescope's /autograder/submission): the one
+                                 .py file in it or below it; none or several is a grade of 0 saying so
+  a folder with exactly one .py  one submission (its only .py file), when no sub-folder holds a .py file
+  any other folder               a class: each .py file, and each sub-folder holding one .py file, is
+                                 one submission; a table (--csv), and --json holds one result each
+  (names starting with '.' or '_' are skipped)
+
+--hidden takes the check names of the rubric (for dense: forward, ..., by hand); they get
+--hidden-visibility in results.json, the rest --visibility.
+
+for Gradescope (docs/gradescope.md: the zip, setup.sh and run_autograder in full), scratchae is
+not on PyPI: the autograder zip holds a copy of its repository, and
+  setup.sh:        pip3 install /autograder/source/scratchae
+  run_autograder:  python3 -m scratchae grade dense /autograder/submission --one \\
+                       --hide /autograder/source --json /autograder/results/results.json
 """
 
 
 def add_commands(sub) -> None:
     from ..exercises import EXERCISES
+    from ..exercises.gradescope import HIDDEN_VISIBILITIES, VISIBILITIES
 
     p = sub.add_parser("grade", help="grade exercise submissions (partial credit, Gradescope JSON)",
                        description=__doc__.split("\n\n")[0], epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("piece", metavar="PIECE", help="the exercise: " + ", ".join(EXERCISES))
-    p.add_argument("path", metavar="PATH", help="a submission file, or a folder of submissions")
-    p.add_argument("--json", metavar="FILE", help="write the results as JSON (one file: Gradescope's "
-                                                 "results.json; '-' prints it instead of the table)")
+    p.add_argument("path", metavar="PATH",
+                   help="a submission file; a folder holding one (its only .py file); or a folder of "
+                        "submissions (a class: each .py file, and each sub-folder holding one .py file)")
+    p.add_argument("--one", action="store_true",
+                   help="PATH is one learner's upload: grade the one .py file in the folder or below it "
+                        "(Gradescope's /autograder/submission); none or several is a grade of 0 that says so")
+    p.add_argument("--json", metavar="FILE", help="write the results as JSON (one submission: Gradescope's "
+                                                 "results.json; '-' prints it instead of the report)")
     p.add_argument("--csv", metavar="FILE", help="write the table as CSV, a column per check")
+    p.add_argument("--visibility", choices=VISIBILITIES, default=None,
+                   help="results.json: when the learner sees the result and its checks (default: visible)")
+    p.add_argument("--hidden", metavar="CHECK[,CHECK...]", action="append", default=[],
+                   help="results.json: checks (rubric names, such as 'by hand') shown to the learner only "
+                        "at --hidden-visibility; may be given more than once")
+    p.add_argument("--hidden-visibility", choices=HIDDEN_VISIBILITIES, default=None,
+                   help="when the --hidden checks are shown (default: after_due_date)")
+    p.add_argument("--hide", metavar="PATH", action="append", default=[],
+                   help="a file or folder the submissions' processes must not read (it must exist); "
+                        "may be given more than once. The submissions' folder, the scratchae source "
+                        "checkout and the folders of --json and --csv are hidden always")
     p.add_argument("--timeout", type=float, default=60.0, metavar="S",
-                   help="wall-clock seconds per submission (default: 60)")
+                   help=f"wall-clock seconds per submission, at most {MAX_TIMEOUT:g} (default: 60)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="submissions graded at the same time (default: 1)")
+                   help=f"submissions graded at the same time, at most {MAX_JOBS} and 4 per CPU (default: 1)")
     p.set_defaults(run=run)
 
 
+# -- checking the arguments -----------------------------------------------------------------------
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def max_jobs() -> int:
+    """The largest --jobs: 64, or 4 per CPU this process may use, whichever is lower."""
+    return max(1, min(MAX_JOBS, 4 * _cpus()))
+
+
+def _check_numbers(args) -> None:
+    if not (math.isfinite(args.timeout) and 0 < args.timeout <= MAX_TIMEOUT):
+        raise UsageError(f"--timeout must be a number of seconds > 0 and at most {MAX_TIMEOUT:g} "
+                         f"(a day), got {args.timeout:g}")
+    limit = max_jobs()
+    if not 1 <= args.jobs <= limit:
+        raise UsageError(f"--jobs must be between 1 and {limit} (at most {MAX_JOBS}, and 4 per CPU: "
+                         f"{_cpus()} here), got {args.jobs}")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _check_outputs(args, submission: Path | None, folder: Path | None) -> list[Path]:
+    """Refuse --json/--csv files that would overwrite the submission, land in the submissions'
+    folder, or cannot be written; return the paths the submissions must not read because of them."""
+    outputs = [(flag, value) for flag, value in (("--json", args.json), ("--csv", args.csv))
+               if value and value != "-"]
+    hides: list[Path] = []
+    seen: dict[Path, str] = {}
+    for flag, value in outputs:
+        target = Path(value).expanduser().resolve()
+        if target in seen:
+            raise UsageError(f"{flag} {value} is the file {seen[target]} writes too: give two files")
+        seen[target] = flag
+        if submission is not None and target == submission:
+            raise UsageError(f"{flag} {value} is the submission being graded: writing it would "
+                             "overwrite the learner's work; write the results elsewhere")
+        if folder is not None and _inside(target, folder):
+            raise UsageError(f"{flag} {value} is inside the submissions' folder {args.path}: it would "
+                             "overwrite a learner's file or be read as a submission; write it elsewhere")
+        if target.is_dir():
+            raise UsageError(f"{flag} {value} is a folder: expected a file name, such as "
+                             f"{os.path.join(value, 'results.json' if flag == '--json' else 'grades.csv')}")
+        if not target.parent.is_dir():
+            raise UsageError(f"{flag} {value}: the folder {target.parent} does not exist")
+        hides.append(target.parent)
+    return hides
+
+
+def _check_hides(values: list[str]) -> list[Path]:
+    out = []
+    for value in values:
+        path = Path(value).expanduser()
+        if not path.exists():
+            raise UsageError(f"--hide {value}: no such file or folder (every --hide must exist)")
+        out.append(path.resolve())
+    return out
+
+
+def _check_visibility(args) -> dict[str, Any]:
+    """The options of results.json, checked against the exercise's rubric."""
+    from ..exercises.gradescope import hidden_checks
+
+    if (args.visibility or args.hidden or args.hidden_visibility) and not args.json:
+        raise UsageError("--visibility, --hidden and --hidden-visibility set what results.json shows: "
+                         "give --json FILE too")
+    if args.hidden_visibility and not args.hidden:
+        raise UsageError("--hidden-visibility says when the --hidden checks are shown: give "
+                         "--hidden CHECK[,CHECK...] too")
+    try:
+        hidden = hidden_checks(args.piece, args.hidden) if args.hidden else ()
+    except ValueError as exc:
+        raise UsageError(f"--hidden: {exc}") from None
+    options = {"visibility": args.visibility or "visible", "hidden": hidden,
+               "hidden_visibility": args.hidden_visibility or "after_due_date"}
+    if hidden and options["visibility"] == "hidden" and options["hidden_visibility"] != "hidden":
+        raise UsageError(f"--hidden checks at {options['hidden_visibility']} would be shown while the "
+                         "rest of the result (--visibility hidden) never is: drop --hidden, or give "
+                         "--hidden-visibility hidden")
+    return options
+
+
+# -- what PATH is ---------------------------------------------------------------------------------
+def _visible(path: Path, top: Path) -> bool:
+    """Not a hidden name (. or _ first) anywhere between `top` and `path`."""
+    return not any(part.startswith((".", "_")) for part in path.relative_to(top).parts)
+
+
+def upload_file(folder: Path) -> tuple[Path | None, str]:
+    """The one .py file of one learner's upload (`--one`): in `folder` or any folder below it,
+    names starting with '.' or '_' skipped. (file, "") or (None, why not)."""
+    found = sorted(p for p in folder.rglob("*.py") if p.is_file() and _visible(p, folder))
+    if len(found) == 1:
+        return found[0], ""
+    if not found:
+        return None, f"no .py file in the upload: upload your exercise file (a .py file made from the template)"
+    names = ", ".join(str(p.relative_to(folder)) for p in found[:10]) + (" ..." if len(found) > 10 else "")
+    return None, f"{len(found)} .py files in the upload ({names}): upload only your exercise file"
+
+
+def single_file(folder: Path) -> Path | None:
+    """The folder's only .py file when the folder is one submission: exactly one .py file in it
+    and no sub-folder holding a .py file (names starting with '.' or '_' skipped); else None."""
+    from ..exercises.grading import submissions
+
+    entries = submissions(folder)
+    if len(entries) == 1 and entries[0][1] is not None and entries[0][1].parent == folder:
+        return entries[0][1]
+    return None
+
+
+# -- output ---------------------------------------------------------------------------------------
 def _write(path: str, text: str) -> None:
     try:
         atomic_write(path, lambda f: f.write(text), text=True)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def report(g) -> str:
-    """One submission's checks for the learner: points, what each checks, why points were lost."""
+    """One submission's checks for the learner: points, what each checks, why points were lost.
+    Everything that came from the submission is cleaned of escapes and control characters."""
+    from ..exercises._text import clean
     from ..exercises.grading import _num
 
-    width = max(len(c.name) for c in g.checks)
-    lines = [f"scratchae grade {g.piece} {g.submission}: each check on its own, in a separate process"]
+    width = max((len(clean(c.name)) for c in g.checks), default=5)
+    lines = [f"scratchae grade {clean(g.piece)} {clean(g.submission, 200)}: each check on its own, "
+             "in a separate process"]
     for c in g.checks:
         points = f"{_num(c.score)} / {_num(c.weight)}"
-        lines.append(f"  {c.name:<{width}}  {points:>9}  {c.title}")
+        lines.append(f"  {clean(c.name):<{width}}  {points:>9}  {clean(c.title)}")
         if not c.passed:
-            lines.append(f"  {'':<{width}}  {'':>9}  -> {c.message}")
-    lines.append(f"total: {_num(g.score)} / {_num(g.max_score)} ({g.status}, {g.seconds:.1f} s)")
+            lines.append(f"  {'':<{width}}  {'':>9}  -> {clean(c.message, 2000)}")
+    lines.append(f"total: {_num(g.score)} / {_num(g.max_score)} ({clean(g.status)}, {g.seconds:.1f} s)")
+    if g.reason and g.status != "graded":
+        lines.append(f"why: {clean(g.reason, 2000)}")
     if g.printed.strip():
         lines.append(f"(your code printed {len(g.printed)} characters; the grader does not read them)")
     return "\n".join(lines)
 
 
+def _not_graded(piece: str, name: str, status: str, why: str):
+    """A grade of 0 on every check of the rubric, with the reason (no process was run)."""
+    from ..exercises.grading import RUBRICS, Check, Grade
+
+    checks = [Check(i.name, i.title, i.weight, 0.0, f"not graded: {why}") for i in RUBRICS[piece]]
+    return Grade(piece, name, status, checks, reason=why)
+
+
+def _json_text(data: dict) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
 def run(args) -> int:
     from ..exercises import EXERCISES, grading
+    from ..exercises._text import clean
+    from ..exercises.gradescope import class_results, results
 
     if args.piece not in EXERCISES:
         raise UsageError(f"unknown exercise {args.piece!r}; choose from {', '.join(EXERCISES)}")
-    if not (math.isfinite(args.timeout) and args.timeout > 0):
-        raise UsageError(f"--timeout must be a number of seconds > 0, got {args.timeout}")
-    if args.jobs < 1:
-        raise UsageError(f"--jobs must be a positive integer, got {args.jobs}")
-    path = Path(args.path)
-    if path.is_dir():
-        grades = grading.grade_folder(args.piece, path, timeout=args.timeout, jobs=args.jobs)
+    _check_numbers(args)
+    options = _check_visibility(args)
+    hide = _check_hides(args.hide)
+    path = Path(args.path).expanduser()
+    if not path.exists():
+        raise UsageError(f"{args.path}: no such file or folder")
+    if path.is_file() and args.one:
+        raise UsageError(f"--one takes the folder of one learner's upload; {args.path} is a file "
+                         "(a file is one submission already: drop --one)")
+    if not (path.is_file() or path.is_dir()):
+        raise UsageError(f"{args.path}: neither a file nor a folder")
+    folder = path.resolve() if path.is_dir() else None
+    file = path.resolve() if path.is_file() else None
+    problem = ""
+    if folder is not None and args.one:
+        file, problem = upload_file(folder)
+    elif folder is not None:
+        file = single_file(folder)
+    hide += _check_outputs(args, file, folder)
+
+    if file is None and not args.one:                   # a class
+        grades = grading.grade_folder(args.piece, path, timeout=args.timeout, jobs=args.jobs, hide=hide)
         if not grades:
-            raise UsageError(f"no submissions in {path} (.py files, or sub-folders with one .py file)")
+            raise UsageError(f"no submissions in {args.path} (.py files, or sub-folders with one .py file)")
         if args.json:
-            data = {"piece": args.piece, "submissions": [
-                {"submission": g.submission, "status": g.status, **grading.gradescope(g)} for g in grades]}
-            text = json.dumps(data, indent=2) + "\n"
+            text = _json_text(class_results(args.piece, grades, **options))
             if args.json == "-":
                 sys.stdout.write(text)
             else:
@@ -100,18 +297,28 @@ def run(args) -> int:
         if args.csv:
             _write(args.csv, grading.csv_text(grades))
         return EXIT_OK
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file or folder")
-    g = grading.grade_submission(args.piece, path, timeout=args.timeout)
-    if args.json:
-        text = json.dumps(grading.gradescope(g), indent=2) + "\n"
-        if args.json == "-":
-            sys.stdout.write(text)
-            return EXIT_OK
-        _write(args.json, text)
-    print(report(g))
+
+    code = EXIT_OK
+    if file is None:                                    # --one, and not one .py file
+        g = _not_graded(args.piece, clean(path.name, 200), "not loaded", problem)
+    else:
+        try:
+            g = grading.grade_submission(args.piece, file, timeout=args.timeout, hide=hide)
+        except (ValueError, TypeError):
+            raise
+        except Exception as exc:        # the grader's own failure: say so in results.json too
+            why = (f"the grader failed on this submission ({type(exc).__name__}: {clean(exc, 300)}); "
+                   "this is not your code's fault: ask your teacher to regrade it")
+            g, code = _not_graded(args.piece, clean(file.name, 200), "grader error", why), EXIT_FAILED
     if args.csv:
         _write(args.csv, grading.csv_text([g]))
     if args.json:
+        text = _json_text(results(g, **options))
+        if args.json == "-":
+            sys.stdout.write(text)
+            return code
+        _write(args.json, text)
+    print(report(g))
+    if args.json:
         print(f"wrote {os.path.normpath(args.json)}")
-    return EXIT_OK
+    return code
