@@ -356,3 +356,85 @@ def test_the_shipped_wrong_pieces_grade_below_10_in_process():
         if b.model is None:
             g = grading.check_class(b.piece, b.cls)
             assert g.status == "graded" and 0 < g.score < 10, (b.name, grading.report(g))
+
+
+# -- processes: what a submission starts, it cannot keep ------------------------------------------
+from scratchae.exercises import sandbox  # noqa: E402
+
+ISOLATED = sandbox.isolation_available() != "session"
+needs_isolation = pytest.mark.skipif(
+    not ISOLATED, reason="needs PID and mount namespaces (root, or unprivileged user namespaces): "
+                         f"this machine offers only {sandbox.isolation_available()!r}")
+needs_root = pytest.mark.skipif(
+    sandbox.isolation_available() != "user+namespaces",
+    reason="needs root to give the child a uid of its own (CI runs as root)")
+ESCAPE = '''import os, time
+if os.fork() == 0:                       # a grandchild in a session of its own, holding every pipe
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(4)
+        for target in {targets!r}:
+            try:
+                with open(target, "w") as f:
+                    f.write("{{\\"score\\": 10}}")
+            except OSError:
+                pass
+        time.sleep(600)
+    os._exit(0)
+'''
+
+
+def test_an_escaped_process_holding_the_pipes_does_not_hold_the_grade(tmp_path):
+    g = grade(tmp_path, "dense", variant("dense", prefix=ESCAPE.format(targets=[])), timeout=10, screened=False)
+    assert g.status == "graded" and g.score == 10, grading.report(g)
+    assert g.seconds < 10 + 5
+
+
+@needs_isolation
+def test_a_late_rewrite_of_results_json_never_lands(tmp_path, capsys):
+    out = tmp_path / "out" / "results.json"
+    out.parent.mkdir()
+    path = tmp_path / "sub" / "dense.py"
+    path.parent.mkdir()
+    path.write_text(variant("dense", ZEROS, prefix=ESCAPE.format(targets=[str(out)])))
+    g = grading.grade_submission("dense", path, seed=0, timeout=20, screened=False, hide=[out.parent])
+    assert g.status == "graded" and g.score < 10
+    import time
+    time.sleep(6)                                      # past the escapee's 4 s
+    assert not out.exists(), out.read_text()           # it could not even see the folder
+
+
+@needs_isolation
+def test_a_solution_read_through_the_packages_path_is_hidden(tmp_path):
+    solution = SOLUTIONS / "dense.py"
+    reader = f"exec(open({str(solution.resolve())!r}).read())\n"
+    g = grade(tmp_path, "dense", reader, screened=False)
+    assert g.status == "not loaded" and g.score == 0, grading.report(g)
+    assert "FileNotFoundError" in g.reason or "PermissionError" in g.reason
+
+
+KILLER = '''import os, signal
+for pid in os.listdir("/proc"):
+    if pid.isdigit() and int(pid) != os.getpid():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+'''
+DELETER = "import os, shutil\nshutil.rmtree(os.getcwd(), ignore_errors=True)\n"
+
+
+@needs_root
+def test_a_classmate_killer_and_a_folder_deleter_leave_the_others_graded(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"right{i}.py").write_text((SOLUTIONS / "dense.py").read_text())
+    (folder / "killer.py").write_text(variant("dense", prefix=KILLER))
+    (folder / "deleter.py").write_text(variant("dense", prefix=DELETER))
+    (folder / "zz_late.py").write_text((SOLUTIONS / "dense.py").read_text())
+    grades = grading.grade_folder("dense", folder, timeout=30, jobs=2, seed=0, screened=False)
+    by = {g.submission: g for g in grades}
+    for name in ("right0.py", "right1.py", "right2.py", "zz_late.py"):
+        assert by[name].status == "graded" and by[name].score == 10, grading.table(grades)
+    assert by["killer.py"].score == 10 and by["deleter.py"].score == 10, grading.table(grades)

@@ -243,10 +243,10 @@ def submissions(folder: str | Path) -> list[tuple[str, Path | None, str]]:
 def grade_folder(piece: str, folder: str | Path, *, timeout: float = 60.0,
                  part_timeout: float | None = None, jobs: int = 1,
                  hide: Iterable[str | Path] = (), seed: int | None = None,
-                 isolation: str | None = None) -> list[Grade]:
+                 isolation: str | None = None, screened: bool = True) -> list[Grade]:
     """Grade every submission in `folder` (see `submissions`), `jobs` at a time. The whole folder
     is hidden from each run; one submission's failure, whatever it is, is its own grade
-    ("grader error"), never the end of the folder's run."""
+    ("grader error"), never the end of the folder's run. Options as `grade_submission`'s."""
     from concurrent.futures import ThreadPoolExecutor
 
     folder = Path(folder)
@@ -259,7 +259,7 @@ def grade_folder(piece: str, folder: str | Path, *, timeout: float = 60.0,
             return Grade(piece, name, "not loaded", _zero(piece, problem), reason=problem)
         try:
             return grade_submission(piece, path, timeout=timeout, part_timeout=part_timeout, name=name,
-                                    hide=hide, seed=seed, isolation=isolation)
+                                    hide=hide, seed=seed, isolation=isolation, screened=screened)
         except (ValueError, TypeError):
             raise
         except Exception as exc:        # the grader's own failure on this one: graded as such
