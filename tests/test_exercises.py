@@ -79,7 +79,7 @@ def test_broken_set_covers_the_mistakes_and_every_exercise():
 
 # -- the later exercises: mse, kl, bce-logits, adam, model ---------------------------------------
 LATER = sorted(name for name, b in BROKEN.items() if b.model is None)
-HINT_WORDS = {"mse-no-two": "numeric / 2", "kl-no-mean": "the 1/N of the mean is missing",
+HINT_WORDS = {"mse-no-two": "exact / 2", "kl-no-mean": "the 1/N of the mean is missing",
               "bce-logits-extra-sigmoid": "p (1 - p) cancels", "adam-no-bias-correction": "without its bias correction",
               "model-forward-order": "the last piece first"}
 
@@ -160,7 +160,7 @@ def _variant(tmp_path, piece, old, new):
 
 @pytest.mark.parametrize("piece, old, new, check, words", [
     ("mse", "2.0 * (self.p - self.y)", "2.0 * (self.y - self.p)", "sign", "wrong sign"),
-    ("kl", "dq / self.h.shape[0]", "dq / self.h.size", "dL/dh", "numeric / 5"),
+    ("kl", "dq / self.h.shape[0]", "dq / self.h.size", "dL/dh", "exact / 5"),
     ("bce-logits", "(p - self.y) / self.z.size", "(p - self.y)", "dL/dz", "missing 1/20"),
     ("adam", "        self.iterations += 1\n        t = self.iterations\n",
      "        t = self.iterations + 1\n", "closed form", "step 2"),

@@ -222,33 +222,15 @@ def _write(path: str, text: str) -> None:
 
 
 def report(g) -> str:
-    """One submission's checks for the learner: points, what each checks, why points were lost.
-    Everything that came from the submission is cleaned of escapes and control characters."""
-    from ..exercises._text import clean
-    from ..exercises.grading import _num
-
-    width = max((len(clean(c.name)) for c in g.checks), default=5)
-    lines = [f"scratchae grade {clean(g.piece)} {clean(g.submission, 200)}: each check on its own, "
-             "in a separate process"]
-    for c in g.checks:
-        points = f"{_num(c.score)} / {_num(c.weight)}"
-        lines.append(f"  {clean(c.name):<{width}}  {points:>9}  {clean(c.title)}")
-        if not c.passed:
-            lines.append(f"  {'':<{width}}  {'':>9}  -> {clean(c.message, 2000)}")
-    lines.append(f"total: {_num(g.score)} / {_num(g.max_score)} ({clean(g.status)}, {g.seconds:.1f} s)")
-    if g.reason and g.status != "graded":
-        lines.append(f"why: {clean(g.reason, 2000)}")
-    if g.printed.strip():
-        lines.append(f"(your code printed {len(g.printed)} characters; the grader does not read them)")
-    return "\n".join(lines)
+    """One submission's checks for the learner (scratchae.exercises.grading.report)."""
+    from ..exercises.grading import report as text
+    return text(g)
 
 
 def _not_graded(piece: str, name: str, status: str, why: str):
     """A grade of 0 on every check of the rubric, with the reason (no process was run)."""
-    from ..exercises.grading import RUBRICS, Check, Grade
-
-    checks = [Check(i.name, i.title, i.weight, 0.0, f"not graded: {why}") for i in RUBRICS[piece]]
-    return Grade(piece, name, status, checks, reason=why)
+    from ..exercises.grading import not_graded
+    return not_graded(piece, name, status, why)
 
 
 def _json_text(data: dict) -> str:

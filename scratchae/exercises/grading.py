@@ -81,6 +81,11 @@ def _zero(piece: str, why: str) -> list[Check]:
     return [Check(i.name, i.title, i.weight, 0.0, f"not graded: {why}") for i in RUBRICS[piece]]
 
 
+def not_graded(piece: str, name: str, status: str, why: str) -> Grade:
+    """A grade of 0 on every check of the rubric, with the reason (no process was run)."""
+    return Grade(piece, name, status, _zero(piece, why), reason=why)
+
+
 def _request(piece: str, seed: int | None) -> list[dict]:
     rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
     return plan(piece, rng)
@@ -292,17 +297,19 @@ def gradescope(g: Grade) -> dict:
 
 
 def report(g: Grade, title: str | None = None) -> str:
-    """One submission's checks for the learner: points, what each checks, why points were lost."""
+    """One submission's checks for the learner: points, what each checks, why points were lost.
+    Everything that came from the submission is cleaned of escapes and control characters."""
     width = max((len(c.name) for c in g.checks), default=5)
-    lines = [title or f"scratchae grade {g.piece} {g.submission}: each check on its own, in a separate process"]
+    lines = [title or f"scratchae grade {g.piece} {clean(g.submission, 200)}: each check on its own, "
+                      "in a separate process"]
     for c in g.checks:
         points = f"{_num(c.score)} / {_num(c.weight)}"
         lines.append(f"  {c.name:<{width}}  {points:>9}  {c.title}")
         if not c.passed:
-            lines.append(f"  {'':<{width}}  {'':>9}  -> {clean(c.message)}")
+            lines.append(f"  {'':<{width}}  {'':>9}  -> {clean(c.message, 2000)}")
     lines.append(f"total: {_num(g.score)} / {_num(g.max_score)} ({g.status}, {g.seconds:.1f} s)")
     if g.reason and g.status != "graded":
-        lines.append(f"why: {clean(g.reason)}")
+        lines.append(f"why: {clean(g.reason, 2000)}")
     if g.printed.strip():
         lines.append(f"(your code printed {len(g.printed)} characters; the grader does not read them)")
     return "\n".join(lines)

@@ -278,10 +278,17 @@ def _hint(got: Any, want: np.ndarray, *, spec: Spec | None, dy: np.ndarray | Non
             return (" (hint: yours = exact x p (1 - p): the sigmoid's derivative is multiplied in on top "
                     "of the fused gradient; in dL/dp * dp/dz the p (1 - p) cancels BCE's denominator, "
                     "so it must not appear in dL/dz)")
-    h = diagnose(got, np.arange(want.size), want.reshape(-1), sizes=sizes, dy=dy,
+    h = _exact_words(diagnose(got, np.arange(want.size), want.reshape(-1), sizes=sizes, dy=dy,
                  piece=spec.hint_piece if spec else None, reduction=spec.reduction if spec else None,
-                 factor=factor, factor_name="factor")
+                 factor=factor, factor_name="factor"))
     return f" (hint: {h.text})"
+
+
+def _exact_words(h: Hint) -> Hint:
+    """The checker's hint in the grader's words: yours against the exact gradient."""
+    text = (h.text.replace("analytic gradient", "your gradient").replace("the numeric one", "the exact one")
+            .replace("analytic", "yours").replace("numeric", "exact"))
+    return Hint(h.kind, text)
 
 
 # -- a run's records, decoded -------------------------------------------------------------------------
