@@ -126,3 +126,38 @@ def test_central_difference_puts_the_element_back_even_when_f_raises():
     assert x.tolist() == [1.0, 2.0]
     plus, minus, step = central_difference(lambda: float(x[1] ** 2), x, 1, 1e-3)
     assert (plus - minus) / step == pytest.approx(4.0, rel=1e-9)      # d(x^2)/dx at 2
+
+
+# -- never a pass on nothing ----------------------------------------------------------------------
+def test_a_forward_that_draws_new_noise_each_call_fails_as_not_deterministic():
+    """Noise drawn at each call, then a ReLU: the differences straddle the ReLU's kinks at random,
+    and a checker that skipped them would pass a backward returning the constant 7.0."""
+    from scratchae.activations import ReLU
+    from scratchae.gradcheck import check_layer
+
+    class Noisy(ReLU):
+        rng = np.random.default_rng(0)
+
+        def forward(self, x):
+            return super().forward(x + self.rng.standard_normal(x.shape))
+
+        def backward(self, dy):
+            return np.full(dy.shape, 7.0)
+
+    rep = check_layer(Noisy(), np.random.default_rng(1).standard_normal((16, 20)))
+    assert not rep.ok and "forward is not deterministic" in str(rep)
+    assert "nondeterministic" == rep.located.hint.kind
+
+
+def test_a_tensor_with_nothing_compared_fails():
+    from scratchae.gradcheck import check_layer
+    from scratchae.layers import Dense
+
+    d = Dense(4, activation="relu", input_dim=3, dtype="float64", seed=0)
+    d.set_weights([np.zeros((3, 4)), np.zeros(4)])          # every logit exactly on the kink
+    rep = check_layer(d, np.random.default_rng(1).standard_normal((5, 3)))
+    bad = {r.tensor: r for r in rep.rows if not r.ok}
+    assert set(bad) == {"kernel", "bias"} and all(r.checked == 0 for r in bad.values())
+    assert "nothing compared" in bad["bias"].problem
+    d.set_weights([np.random.default_rng(2).standard_normal((3, 4)), np.zeros(4)])
+    assert check_layer(d, np.random.default_rng(1).standard_normal((5, 3))).ok     # off the kinks: passes

@@ -38,6 +38,12 @@ def test_sigmoid_never_a_false_alarm(x):
     assert check_layer(Sigmoid(), x).ok
 
 
+def no_false_alarm(rep) -> bool:
+    """Right gradients: every row passes, or compared nothing at all (every difference of that
+    tensor straddled a kink), which the checker fails as 'nothing compared', never as wrong."""
+    return all(r.ok or (r.checked == 0 and "nothing compared" in (r.problem or "")) for r in rep.all_rows())
+
+
 @given(st.integers(1, 4), st.integers(1, 5), st.integers(1, 5), st.integers(0, 2**16),
        st.sampled_from(["relu", "sigmoid", None]), st.booleans())
 def test_dense_never_a_false_alarm(n, d_in, units, seed, act, reg):
@@ -49,7 +55,7 @@ def test_dense_never_a_false_alarm(n, d_in, units, seed, act, reg):
     # put some pre-activations exactly on the kink: choose a bias that zeroes z[0]
     layer.params["bias"][...] = -(x[0] @ layer.params["kernel"]).astype(layer.params["bias"].dtype)
     rep = check_layer(layer, x)
-    assert rep.ok, str(rep)
+    assert no_false_alarm(rep), str(rep)
 
 
 @given(arrays(np.float64, SHAPES, elements=st.floats(0.02, 0.98)), st.integers(0, 2**16))
@@ -67,7 +73,7 @@ def test_small_models_never_a_false_alarm(seed):
         x = rng.random((3, 8)).astype(np.float32)
         x[0, :2] = 0.0
         rep = check_model(ae.model, x, x)
-        assert rep.ok, str(rep)
+        assert no_false_alarm(rep), str(rep)
 
 
 def test_relu_exactly_on_kink_is_reported_and_resampled():

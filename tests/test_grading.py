@@ -406,11 +406,25 @@ def test_a_late_rewrite_of_results_json_never_lands(tmp_path, capsys):
 
 @needs_isolation
 def test_a_solution_read_through_the_packages_path_is_hidden(tmp_path):
-    solution = SOLUTIONS / "dense.py"
-    reader = f"exec(open({str(solution.resolve())!r}).read())\n"
-    g = grade(tmp_path, "dense", reader, screened=False)
-    assert g.status == "not loaded" and g.score == 0, grading.report(g)
-    assert "FileNotFoundError" in g.reason or "PermissionError" in g.reason
+    """With an editable install (the README's for teaching) the solutions sit beside the package,
+    and the grader hides that checkout by default; any other folder a teacher names is hidden too."""
+    through_package = Path(grading.__file__).resolve().parents[2] / "tests" / "exercise_solutions" / "dense.py"
+    for target, hide in ((through_package, []), (SOLUTIONS / "dense.py", [SOLUTIONS])):
+        if not target.exists():          # an installed copy: no solutions beside the package
+            continue
+        reader = f"exec(open({str(target.resolve())!r}).read())\n"
+        g = grade(tmp_path, "dense", reader, screened=False, hide=hide)
+        assert g.status == "not loaded" and g.score == 0, grading.report(g)
+        assert "FileNotFoundError" in g.reason or "PermissionError" in g.reason
+
+
+def test_the_source_checkout_is_hidden_by_default(tmp_path):
+    hides = grading.default_hides(tmp_path / "x.py")
+    assert hides[0] == tmp_path.resolve()
+    root = grading.source_checkout()
+    assert (root is None) == (not (Path(grading.__file__).resolve().parents[2] / "tests").is_dir()
+                              and not (Path(grading.__file__).resolve().parents[2] / ".git").exists())
+    assert (root in hides) if root else len(hides) == 1
 
 
 KILLER = '''import os, signal

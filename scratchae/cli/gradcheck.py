@@ -99,7 +99,8 @@ def _exercise(args) -> int:
             path = exercises.write_template(piece, args.init, force=args.force)
         except (FileExistsError, FileNotFoundError, OSError) as exc:
             raise UsageError(str(exc)) from None
-        print(f"wrote {path}: fill in backward(), then run\n"
+        what = {"adam": "apply()", "model": "Model.backward()"}.get(piece, "backward()")
+        print(f"wrote {path}: fill in {what}, then run\n"
               f"  scratchae gradcheck --exercise {piece} {path}")
         return EXIT_OK
     if not args.path:

@@ -49,6 +49,8 @@ def _check_elements(p, name, arr, a, *, k, max_full, rng, h, base_sig, floor):
     err = np.abs(a_s - num_a) / np.maximum(np.abs(a_s) + np.abs(num_a), floor)
     row = Row(p.label, name, arr.shape, len(idx), arr.size, "all" if full else "sample",
               float(err.max(initial=0.0)), kinks=len(crossed))
+    if arr.size and not idx:
+        return _nothing_compared(row, len(crossed)), (crossed if full else [])
     if len(idx):
         w = int(np.argmax(err))
         row.worst = tuple(int(j) for j in np.unravel_index(idx_a[w], arr.shape))
@@ -88,7 +90,33 @@ def _check_direction(p, name, arr, a, *, rng, h, base_sig, floor):
         kinks += 1
         if attempt >= 3:
             step /= 10                 # a different direction did not help: a smaller step
-    return Row(p.label, name, arr.shape, 0, arr.size, "direction", 0.0, kinks=kinks)
+    return _nothing_compared(Row(p.label, name, arr.shape, 0, arr.size, "direction", 1.0, kinks=kinks), kinks)
+
+
+def _nothing_compared(row: Row, straddled: int) -> Row:
+    """A tensor none of whose differences could be compared: a FAIL, never a pass on nothing."""
+    row.error = 1.0
+    row.problem = (f"{row.name}: nothing compared: all {straddled} differences straddled a kink or "
+                   "changed which side of one the pieces were on, so no number was checked")
+    row.hint = Hint("nothing-compared", "move the point off the kinks (other inputs or weights), or "
+                                        "check a forward that gives the same output for the same input")
+    return row
+
+
+def _same_value(p: _Problem, a, b) -> bool:
+    d = p.delta(a, b)
+    return d == 0 or bool(np.isnan(d))
+
+
+def _nondeterministic(p: _Problem, a, b) -> Row:
+    """One FAIL row: the loss differs between two evaluations at the same point."""
+    d = float(p.delta(a, b))
+    return Row(p.label, "forward", (), 0, 0, "structure", 1.0,
+               hint=Hint("nondeterministic", "hold its randomness still for the check (a generator "
+                                             "seeded the same at every call), or check it without it"),
+               problem=(f"{p.label}: forward is not deterministic: the loss at the same point differs "
+                        f"by {d:.3g} between two evaluations (noise drawn at every call?), so finite "
+                        "differences of it measure the noise, not the gradient"))
 
 
 def _run(p: _Problem, *, mode: str, k: int, max_full: int, seed: int, h: float) -> list[Row]:
@@ -117,6 +145,9 @@ def _rounds(p: _Problem, *, mode: str, k: int, max_full: int, seed: int, h: floa
                 broken[name] = _structure_row(p, name, got, arrays[name], problem)
         base = p.evaluate()
         base_sig = p.probe()
+        again = p.evaluate()
+        if not _same_value(p, base, again):
+            return [_nondeterministic(p, base, again)]
         floor = max(1e4 * EPS * p.scale(base) / h, TINY)
         rows, to_nudge = [], []
         for t, name in enumerate(p.names):
