@@ -58,7 +58,7 @@ import glob
 import os
 import statistics
 import time
-from typing import Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 
 #: multiply-adds of a step's largest product from which more threads may pay (measured above;
@@ -155,14 +155,17 @@ class Threads:
 
     With a fixed count (or no choice at all: NumPy's setting left alone) `timed` just hands
     the batches through.
-    Otherwise it times each step (from handing a batch out to being asked for the next) and
-    switches between `choices` as the module docstring describes; `steps` counts the steps
-    trained with each count.
+    Otherwise it times each step (from handing a batch out to being asked for the next) with
+    `clock` (seconds, time.perf_counter unless a test gives its own) and switches between
+    `choices` as the module docstring describes; `steps` counts the steps trained with each
+    count.
     """
 
-    def __init__(self, choices: tuple[int, ...], setter=None,
-                 remembered: tuple[int, int, float, float] | None = None) -> None:
+    def __init__(self, choices: tuple[int, ...], setter: Callable[[int], object] | None = None,
+                 remembered: tuple[int, int, float, float] | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.choices = choices
+        self.clock = clock
         self.steps = {c: 0 for c in choices}
         self._set = setter
         self._current = choices[0] if choices else None      # None: NumPy's own setting
@@ -192,10 +195,11 @@ class Threads:
                     self.steps[self._current] += 1
                 yield batch
             return
+        clock = self.clock
         for batch in batches:
-            start = time.perf_counter()
+            start = clock()
             yield batch
-            self._step_done(time.perf_counter() - start)
+            self._step_done(clock() - start)
 
     def state(self) -> tuple[int, int, float, float] | None:
         """What the next fit of the same products starts from (None before a decision)."""
@@ -257,10 +261,16 @@ class Threads:
         self._use(best)
 
 
+#: The clock `fit`'s timed choice reads (seconds): tests put one there that they drive, so
+#: the choice never depends on how busy the machine running them is.
+step_clock: Callable[[], float] = time.perf_counter
+
+
 @contextlib.contextmanager
-def for_training(largest_product: int) -> Iterator[Threads]:
+def for_training(largest_product: int, clock: Callable[[], float] | None = None) -> Iterator[Threads]:
     """The BLAS threads of a training run whose largest product has `largest_product`
-    multiply-adds, set for the block and restored after it (see the module docstring)."""
+    multiply-adds, set for the block and restored after it (see the module docstring). Its
+    steps are timed with `clock` (default: `step_clock`, time.perf_counter)."""
     choice = setting()
     controls = None if choice is None or _user_chose() else _find_controls()
     if controls is None:
@@ -276,7 +286,8 @@ def for_training(largest_product: int) -> Iterator[Threads]:
         choices = (1, most)
     key = (largest_product, choices)
     with threads(choices[0]):                   # NumPy's count back afterwards
-        timed = Threads(choices, setter if len(choices) > 1 else None, _remembered.get(key))
+        timed = Threads(choices, setter if len(choices) > 1 else None, _remembered.get(key),
+                        clock if clock is not None else step_clock)
         try:
             yield timed
         finally:

@@ -229,18 +229,49 @@ def test_fit_counts_its_steps_and_restores_the_count(two_before):
     assert two_before() == 2
 
 
-@needs_openblas
-def test_fit_with_the_timed_choice_trains_like_one_thread(monkeypatch, two_before):
-    # products forced over the crossover: both counts train, the losses agree
+class StepClock:
+    """A clock for `_blas.step_clock` on which a training step takes `seconds[count]`, count
+    being the BLAS threads OpenBLAS has when the clock is read: the timed choice it drives is
+    the same on a quiet and on a busy machine. (A step reads the clock twice, at its start and
+    at its end, with one count: each read moves it by half a step.)"""
+
+    def __init__(self, seconds: dict[int, float]) -> None:
+        self.seconds, self.now, self.reads = seconds, 0.0, 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        self.now += self.seconds[int(controls[1]())] / 2
+        return self.now
+
+
+def timed_fit(monkeypatch, seconds):
+    """The timed choice over (1, 2) forced on the tiny model, its steps timed by StepClock."""
     monkeypatch.setattr(_blas, "CROSSOVER", 0)
     monkeypatch.setattr(_blas, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(_blas, "_remembered", {})
+    clock = StepClock(seconds)
+    monkeypatch.setattr(_blas, "step_clock", clock)
+    return clock
+
+
+P, W = _blas.PROBE_STEPS, _blas.WARM_UP
+
+
+@needs_openblas
+def test_fit_with_the_timed_choice_trains_like_one_thread(monkeypatch, two_before):
+    # two threads faster on the injected clock: after the warm-up and one probe they train on
+    clock = timed_fit(monkeypatch, {1: 1.0, 2: 0.5})
     monkeypatch.setattr(_blas, "FIRST_STRETCH", 4)
     x = np.random.default_rng(0).uniform(0, 1, (400, 6)).astype(np.float32)
     timed = tiny_model().fit(x, x, batch_size=8, epochs=2, verbose=0, shuffle=False)
-    assert set(timed.blas_threads) == {1, 2} and sum(timed.blas_threads.values()) == 100
+    assert clock.reads == 2 * 100                            # every step timed, on this clock
+    # 100 steps: warm-up and a probe's block with one thread, the rest with two, except one
+    # block of one thread per probe (stretches 4, 8, 16, 32 between them)
+    assert timed.blas_threads == {1: W + 4 * P, 2: 100 - W - 4 * P}
     assert two_before() == 2
     monkeypatch.setenv("SCRATCHAE_BLAS_THREADS", "1")
     one = tiny_model().fit(x, x, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    assert one.blas_threads == {1: 100}
     np.testing.assert_allclose(timed.history["loss"], one.history["loss"], rtol=1e-5)
 
 
@@ -304,14 +335,19 @@ def test_the_next_fit_of_the_same_products_starts_from_the_last_choice():
 
 
 @needs_openblas
-def test_fit_remembers_the_choice_for_the_same_products(monkeypatch, two_before):
-    monkeypatch.setattr(_blas, "CROSSOVER", 0)
-    monkeypatch.setattr(_blas, "usable_cpus", lambda: 2)
-    monkeypatch.setattr(_blas, "_remembered", {})
-    x = np.random.default_rng(0).uniform(0, 1, (400, 6)).astype(np.float32)
+@pytest.mark.parametrize("seconds, winner", [({1: 1.0, 2: 0.5}, 2), ({1: 1.0, 2: 2.0}, 1)],
+                         ids=["two threads faster", "one thread faster"])
+def test_fit_remembers_the_choice_for_the_same_products(monkeypatch, two_before, seconds, winner):
+    """Timed by an injected clock, not the machine's: before, this test read real step times
+    and failed on a loaded machine (two threads lost their probe, or won it by chance)."""
+    timed_fit(monkeypatch, seconds)
+    x = np.random.default_rng(0).uniform(0, 1, (400, 6)).astype(np.float32)     # 50 steps
     model = tiny_model()
-    model.fit(x, x, batch_size=8, epochs=1, verbose=0)
-    assert len(_blas._remembered) == 1
-    (key, (winner, *_)), = _blas._remembered.items()
+    first = model.fit(x, x, batch_size=8, epochs=1, verbose=0)
+    # warm-up, a probe (two's block first, then one's), then the winner
+    assert first.blas_threads == {1: W + P + (50 - W - 2 * P) * (winner == 1), 2: P + (50 - W - 2 * P) * (winner == 2)}
+    (key, (remembered, *_)), = _blas._remembered.items()
+    assert remembered == winner
     second = model.fit(x, x, batch_size=8, epochs=1, verbose=0)
-    assert second.blas_threads[winner] >= _blas.FIRST_STRETCH / 2          # it started there
+    assert second.blas_threads[winner] == 50                # it started there: no warm-up, no probe
+    assert two_before() == 2
