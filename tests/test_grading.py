@@ -133,10 +133,10 @@ WRONG = {
     "relu >= 0": ("relu", [("self.x > 0", "self.x >= 0")], {"kink": 0, "dL/dx": 1, "every call": 1, "by hand": 2},
                   "exactly 0"),
     # one-tensor exercises: a lost sign and a nonsense formula do not score the same
-    "sigmoid lost minus": ("sigmoid", [(SIG, "return -dy * self.y * (1 - self.y)")], {"sign": 0, "scale": 1},
+    "sigmoid lost minus": ("sigmoid", [(SIG, "return -dy * self.y * (1 - self.y)")], {"sign": 0, "scale": 1.5},
                            "wrong sign"),
-    "sigmoid nonsense": ("sigmoid", [(SIG, "return dy * self.y")], {"sign": 1, "scale": 0}, "formula itself"),
-    "bce without the mean": ("bce", [(" / self.p.size", "")], {"sign": 1, "scale": 1, "dL/dp": 0}, "20 x exact"),
+    "sigmoid nonsense": ("sigmoid", [(SIG, "return dy * self.y")], {"sign": 0.5, "scale": 0}, "formula itself"),
+    "bce without the mean": ("bce", [(" / self.p.size", "")], {"sign": 0.5, "scale": 1.5, "dL/dp": 0}, "20 x exact"),
     # a raising dx line keeps the kernel's and the bias's points
     "dense dx raises": ("dense", [(DX, 'return dy @ self.params["kernel"]')],
                         {"dL/dkernel": 2, "dL/dbias": 2, "dL/dx": 0, "contract": 0}, "raised ValueError"),
@@ -159,7 +159,7 @@ WRONG = {
 }
 SCORES = {"dense stale x.T": 9, "sigmoid stale y(1-y)": 7, "bce stale denominator": 8,
           "dense writes into dy": 9, "bce-logits exp(z)": 8, "sigmoid from exp(-x)": 8, "relu >= 0": 8,
-          "sigmoid lost minus": 3, "sigmoid nonsense": 3, "bce without the mean": 4,
+          "sigmoid lost minus": 3.5, "sigmoid nonsense": 2.5, "bce without the mean": 4,
           "dense dx raises": 6.33, "adam rebound": 9, "adam paper form": 9, "adam t per parameter": 8,
           "model live grads": 9}
 
@@ -199,7 +199,7 @@ def test_one_sided_differences_of_a_retyped_forward_are_told_by_their_precision(
     fd = ('f = lambda x: 1 / (1 + np.exp(-x))\n        h, x = 1e-6, np.log(self.y / (1 - self.y))\n'
           '        return dy * (f(x + h) - f(x)) / h')
     g = grade(tmp_path, "sigmoid", variant("sigmoid", (SIG, fd)))
-    assert points(g)["dL/dx"] == 0 and points(g)["sign"] == 1, grading.report(g)
+    assert points(g)["dL/dx"] == 0 and points(g)["sign"] == 0.5, grading.report(g)
     assert "agrees only to" in message(g, "dL/dx") and "finite differences" in message(g, "dL/dx")
 
 
