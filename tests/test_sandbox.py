@@ -64,6 +64,13 @@ def alive(tag: str) -> list[int]:
     return found
 
 
+def read_or_empty(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:                                   # another process's run, just ended
+        return ""
+
+
 def gone(tag: str, within: float = 5.0) -> bool:
     end = time.monotonic() + within
     while alive(tag) and time.monotonic() < end:
@@ -496,6 +503,10 @@ def test_ctrl_c_sigterm_or_the_death_of_the_parent_kills_the_run(sig):
         rc = p.wait(timeout=10)
         assert rc == -sig if sig != signal.SIGINT else rc != 0
         assert gone(tag, 2.0)
+        left = [d for d in sandbox._base_dir().glob("run-*") if tag in read_or_empty(d / "config.json")]
+        assert len(left) == (sig == signal.SIGKILL)   # only a parent killed outright leaves its folder,
+        sandbox._sweep(sandbox._base_dir())           # which the next process removes
+        assert not any(d.exists() for d in left)
     finally:
         p.kill()
         p.wait()

@@ -311,8 +311,30 @@ def _base_dir() -> Path:
         st = os.lstat(base)
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
             base = Path(tempfile.mkdtemp(prefix="scratchae-jail-"))      # someone else's: not ours
+        _sweep(base)
         _BASE.append(base)
     return _BASE[0]
+
+
+def _sweep(base: Path) -> None:
+    """Remove the folders of runs whose parent is gone (a parent killed outright, SIGKILL, cannot
+    remove its own); a folder without its config, only once it is 10 minutes old."""
+    for d in base.glob("run-*"):
+        try:
+            pid = json.loads((d / "config.json").read_text())["parent_pid"]
+            os.kill(pid, 0)
+            continue                                  # its parent is alive (or another user's)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        except (OSError, ValueError, KeyError, TypeError):
+            try:
+                if time.time() - d.stat().st_mtime < 600:
+                    continue
+            except OSError:
+                continue
+        _remove(d)
 
 
 def _remove(path: Path) -> None:
