@@ -164,7 +164,7 @@ def _run(piece, source, filename, label, timeout, per_part, hide, seed, isolatio
     token = secrets.token_hex(16)
     request = {"token": token, "class": EXERCISES[piece].class_name, "source": source,
                "filename": filename, "part_timeout": per_part, "parts": _wire(parts)}
-    run = run_jailed({"runner.py": RUNNER.read_bytes()}, ["runner.py", "{channel_fd}"],
+    run = run_jailed({"runner.py": RUNNER.read_bytes()}, ["-u", "runner.py", "{channel_fd}"],
                      (json.dumps(request) + "\n").encode(), timeout=timeout, hide=hide,
                      isolation=isolation)
     records = read(run.channel, token, _expected(parts))
