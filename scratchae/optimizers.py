@@ -21,7 +21,7 @@ would silently upcast the update under NumPy 2's promotion rules).
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -147,6 +147,40 @@ class Optimizer:
         self.iterations = iterations
         self._kept = kept
 
+    def state_slots(self) -> tuple[str, ...]:
+        """The slots every parameter has state in once a step has been taken."""
+        return self._slots
+
+    def check_saved_state(self, state: Mapping[str, np.ndarray], paths: Iterable[str]) -> None:
+        """That a saved state (`get_state()`'s names) is whole for the parameters `paths`.
+
+        After a step (iterations > 0) every path must have each of `state_slots()`, in Keras's
+        units or kept: without them a resumed run takes other steps than the one saved. Before
+        one, no slot may hold anything; a slot this optimizer does not keep never may. A
+        ValueError names the entries missing or unexpected.
+        """
+        if "iterations" not in state:
+            raise ValueError("optimizer state has no 'iterations'")
+        steps = int(state["iterations"])
+        wanted = self.state_slots()
+        present, unexpected = set(), []
+        for key in state:
+            if key == "iterations":
+                continue
+            name, _, path = key.partition("/")
+            slot = name[:-len("_kept")] if name.endswith("_kept") else name
+            (present.add((slot, path)) if slot in wanted else unexpected.append(key))
+        if unexpected:
+            raise ValueError(f"optimizer state {', '.join(sorted(unexpected))} is not kept by "
+                             f"{self!r} (it keeps {', '.join(wanted) or 'no slot'})")
+        if steps == 0 and present:
+            raise ValueError(f"optimizer state holds {', '.join(sorted(k for k in state if k != 'iterations'))} "
+                             "after 0 iterations: moments exist only once a step was taken")
+        missing = [f"{slot}/{path}" for path in paths for slot in wanted if (slot, path) not in present]
+        if steps > 0 and missing:
+            raise ValueError(f"optimizer state after {steps} iterations has no {', '.join(missing)}: "
+                             "a resumed run would take other steps than the one saved")
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "class_name")
         return f"{type(self).__name__}({args})"
@@ -186,6 +220,9 @@ class SGD(Optimizer):
         np.multiply(grad, lr, out=tmp)
         velocity -= tmp
         param += velocity
+
+    def state_slots(self) -> tuple[str, ...]:
+        return self._slots if self.momentum > 0.0 else ()
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum}

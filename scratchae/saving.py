@@ -30,7 +30,7 @@ from numpy.lib import format as npy_format
 from . import config
 from . import losses as _losses
 from . import optimizers as _optimizers
-from ._files import atomic_write
+from ._files import atomic_write, open_regular
 from ._validate import all_finite, positive_int
 from .graph import SymbolicTensor
 from .layers import Dense, InputLayer
@@ -72,12 +72,39 @@ def _rng_state_to_json(rng: np.random.Generator) -> dict:
             "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"])}
 
 
-def _rng_from_json(d: dict) -> np.random.Generator:
-    if d.get("bit_generator") != "PCG64":
-        raise ValueError(f"unsupported random generator in model file: {d.get('bit_generator')!r}")
+def _rng_from_json(d: Any) -> np.random.Generator:
+    """The shuffling generator from the state `_rng_state_to_json` wrote, every field checked:
+    a ValueError naming the field otherwise (NumPy's own setter raises OverflowError,
+    TypeError or KeyError, or silently takes a float)."""
+    fields = ["bit_generator", "has_uint32", "state", "uinteger"]
+    if not isinstance(d, dict) or sorted(d) != fields:
+        raise ValueError(f"rng_state must be an object with {fields}, got {_shown(d)}")
+    if d["bit_generator"] != "PCG64":
+        raise ValueError(f"rng_state.bit_generator {d['bit_generator']!r} is not supported, "
+                         "expected 'PCG64'")
+    inner = d["state"]
+    if not isinstance(inner, dict) or sorted(inner) != ["inc", "state"]:
+        raise ValueError(f"rng_state.state must be an object with ['inc', 'state'], got {_shown(inner)}")
+    _uint("rng_state.state.state", inner["state"], 128)
+    _uint("rng_state.state.inc", inner["inc"], 128)
+    if inner["inc"] % 2 == 0:
+        raise ValueError(f"rng_state.state.inc must be odd (PCG64's increment), got {inner['inc']}")
+    _uint("rng_state.has_uint32", d["has_uint32"], 1)
+    _uint("rng_state.uinteger", d["uinteger"], 32)
     bg = np.random.PCG64()
     bg.state = d
     return np.random.Generator(bg)
+
+
+def _uint(field: str, value: Any, bits: int) -> None:
+    if type(value) is not int or not 0 <= value < 2 ** bits:
+        span = "0 or 1" if bits == 1 else f"an integer in [0, 2**{bits})"
+        raise ValueError(f"{field} must be {span}, got {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return f"{text if len(text) <= 60 else text[:57] + '...'} ({type(value).__name__})"
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -94,10 +121,6 @@ def load_model(path: str | os.PathLike) -> Model:
     uncompressed; a compressed entry is refused).
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no model file at {path!r}")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{path!r} is a folder, expected a model file (.npz)")
     try:
         archive = _Archive(path)
     except _Unreadable as exc:
@@ -124,7 +147,7 @@ def load_model(path: str | os.PathLike) -> Model:
     if meta.get("rng_state") is not None:
         try:
             model.rng = _rng_from_json(meta["rng_state"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except ValueError as exc:
             raise ValueError(f"{path!r}: invalid generator state ({exc})") from None
     comp = meta.get("compile")
     if comp is not None:
@@ -147,14 +170,17 @@ class _Archive:
     """
 
     def __init__(self, path: str) -> None:
+        file = open_regular(path, "a model file (.npz)")      # never a device, FIFO or folder
         try:
-            self.zip = zipfile.ZipFile(path)
+            self.zip = zipfile.ZipFile(file)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            file.close()
             raise _Unreadable(f"{type(exc).__name__}: {exc}") from None
+        self._file = file
         try:
-            self.entries = self._headers(os.path.getsize(path))
+            self.entries = self._headers(file.size)
         except BaseException:
-            self.zip.close()
+            self.close()
             raise
 
     def _headers(self, size: int) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
@@ -206,7 +232,11 @@ class _Archive:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
         self.zip.close()
+        self._file.close()
 
 
 def _read_meta(archive: _Archive, path: str) -> dict:
@@ -316,6 +346,7 @@ def _compile_from(model: Model, comp: Any, state: dict[str, np.ndarray], path: s
             raise ValueError(f"{path!r}: optimizer state {key} is {arr.dtype}{arr.shape}, "
                              f"expected {expected}")
     try:
+        model.optimizer.check_saved_state(state, like)
         model.optimizer.set_state(state)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path!r}: invalid optimizer state ({_reason(exc)})") from None

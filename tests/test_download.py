@@ -47,7 +47,8 @@ def synthetic(tmp_path_factory):
         path = write_idx(folder / FILENAMES[role], arr)
         blobs[FILENAMES[role]] = path.read_bytes()
     hashes = {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}
-    return arrays, blobs, hashes
+    sizes = {name: len(data) for name, data in blobs.items()}
+    return arrays, blobs, {"hashes": hashes, "sizes": sizes}
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -131,8 +132,8 @@ def _assert_same(arrays, loaded):
 
 
 def test_good_download_is_verified_cached_and_not_fetched_again(server, synthetic, tmp_path):
-    arrays, blobs, hashes = synthetic
-    loaded, source = mnist._load_full(mirrors=[server.mirror("ok")], hashes=hashes, timeout=2)
+    arrays, blobs, spec = synthetic
+    loaded, source = mnist._load_full(mirrors=[server.mirror("ok")], **spec, timeout=2)
     _assert_same(arrays, loaded)
     cache = tmp_path / "home" / "mnist"
     assert source.kind == "download" and source.location == cache
@@ -141,39 +142,40 @@ def test_good_download_is_verified_cached_and_not_fetched_again(server, syntheti
         assert (cache / name).read_bytes() == data
     assert sum(server.requests.values()) == 4
 
-    again, source = mnist._load_full(mirrors=[server.mirror("ok")], hashes=hashes, timeout=2)
+    again, source = mnist._load_full(mirrors=[server.mirror("ok")], **spec, timeout=2)
     _assert_same(arrays, again)
     assert source.kind == "cache"
     assert sum(server.requests.values()) == 4  # the second load never touched the network
 
 
 def test_public_load_data_uses_module_constants(server, synthetic, monkeypatch):
-    arrays, _, hashes = synthetic
+    arrays, _, spec = synthetic
     monkeypatch.setattr(mnist, "MIRRORS", (server.mirror("ok"),))
-    monkeypatch.setattr(mnist, "SHA256", hashes)
+    monkeypatch.setattr(mnist, "SHA256", spec["hashes"])
+    monkeypatch.setattr(mnist, "SIZES", spec["sizes"])
     _assert_same(arrays, mnist.load_data(timeout=2))
 
 
 def test_wrong_hash_is_rejected_and_nothing_cached(server, synthetic, tmp_path):
-    _, _, hashes = synthetic
+    _, _, spec = synthetic
     with pytest.raises(DownloadError, match=r"SHA-256 mismatch \(expected [0-9a-f]{64}, got"):
-        mnist._load_full(mirrors=[server.mirror("wrong")], hashes=hashes, timeout=2)
+        mnist._load_full(mirrors=[server.mirror("wrong")], **spec, timeout=2)
     assert _files(tmp_path / "home" / "mnist") == []
 
 
 def test_truncated_transfer_is_rejected_and_nothing_cached(server, synthetic, tmp_path):
-    _, _, hashes = synthetic
+    _, _, spec = synthetic
     with pytest.raises(DownloadError, match=r"transfer cut short"):
-        mnist._load_full(mirrors=[server.mirror("short")], hashes=hashes, timeout=2)
+        mnist._load_full(mirrors=[server.mirror("short")], **spec, timeout=2)
     assert _files(tmp_path / "home" / "mnist") == []
 
 
 @pytest.mark.parametrize("dead", ["closed", "404", "503", "wrong", "short"])
 def test_failing_first_mirror_falls_through_to_the_next(server, synthetic, closed_port_url, dead):
-    arrays, _, hashes = synthetic
+    arrays, _, spec = synthetic
     first = closed_port_url if dead == "closed" else server.mirror(dead)
     loaded, source = mnist._load_full(
-        mirrors=[first, server.mirror("ok")], hashes=hashes, timeout=2
+        mirrors=[first, server.mirror("ok")], **spec, timeout=2
     )
     _assert_same(arrays, loaded)
     assert source.kind == "download"
@@ -181,10 +183,10 @@ def test_failing_first_mirror_falls_through_to_the_next(server, synthetic, close
 
 
 def test_all_mirrors_dead_gives_one_clear_error(server, synthetic, closed_port_url, tmp_path):
-    _, _, hashes = synthetic
+    _, _, spec = synthetic
     mirrors = [closed_port_url, server.mirror("404"), server.mirror("503")]
     with pytest.raises(DownloadError) as info:
-        mnist._load_full(mirrors=mirrors, hashes=hashes, timeout=2)
+        mnist._load_full(mirrors=mirrors, **spec, timeout=2)
     err = info.value
     text = str(err)
     assert isinstance(err, OSError)
@@ -200,10 +202,10 @@ def test_all_mirrors_dead_gives_one_clear_error(server, synthetic, closed_port_u
 
 
 def test_slow_mirror_times_out_quickly(server, synthetic, tmp_path):
-    _, _, hashes = synthetic
+    _, _, spec = synthetic
     start = time.perf_counter()
     with pytest.raises(DownloadError, match=r"timed out"):
-        mnist._load_full(mirrors=[server.mirror("slow")], hashes=hashes, timeout=0.3)
+        mnist._load_full(mirrors=[server.mirror("slow")], **spec, timeout=0.3)
     assert time.perf_counter() - start < 1.4  # gave up before the server's 1.5 s delay
     assert _files(tmp_path / "home" / "mnist") == []
 
@@ -212,9 +214,9 @@ def test_slow_mirror_times_out_quickly(server, synthetic, tmp_path):
 def test_corrupted_cached_file_is_detected_and_fetched_again(
     server, synthetic, tmp_path, capsys, damage
 ):
-    arrays, blobs, hashes = synthetic
+    arrays, blobs, spec = synthetic
     mirrors = [server.mirror("ok")]
-    mnist._load_full(mirrors=mirrors, hashes=hashes, timeout=2)
+    mnist._load_full(mirrors=mirrors, **spec, timeout=2)
     victim = tmp_path / "home" / "mnist" / "t10k-images-idx3-ubyte.gz"
     data = victim.read_bytes()
     victim.write_bytes(
@@ -222,7 +224,7 @@ def test_corrupted_cached_file_is_detected_and_fetched_again(
          "truncate": data[: len(data) // 2],
          "empty": b""}[damage]
     )
-    loaded, source = mnist._load_full(mirrors=mirrors, hashes=hashes, timeout=2)
+    loaded, source = mnist._load_full(mirrors=mirrors, **spec, timeout=2)
     _assert_same(arrays, loaded)
     assert source.kind == "download"
     assert victim.read_bytes() == blobs[victim.name]
@@ -239,13 +241,13 @@ def test_a_cached_file_that_fails_its_hash_is_moved_aside_never_deleted(
 ):
     """A user who copies their own file into the cache (as the offline hint suggests) keeps
     it, under a name that says why, even when nothing can be downloaded."""
-    _, _, hashes = synthetic
-    mnist._load_full(mirrors=[server.mirror("ok")], hashes=hashes, timeout=2)
+    _, _, spec = synthetic
+    mnist._load_full(mirrors=[server.mirror("ok")], **spec, timeout=2)
     victim = tmp_path / "home" / "mnist" / "train-labels-idx1-ubyte.gz"
     victim.write_bytes(b"my own copy")
     digest = hashlib.sha256(b"my own copy").hexdigest()
     with pytest.raises(DownloadError, match="train-labels-idx1-ubyte.gz from any mirror"):
-        mnist._load_full(mirrors=[closed_port_url], hashes=hashes, timeout=2)
+        mnist._load_full(mirrors=[closed_port_url], **spec, timeout=2)
     aside = victim.with_name(f"{victim.name}.mismatch-{digest[:12]}")
     assert not victim.exists() and aside.read_bytes() == b"my own copy"
     assert f"moved it aside to {aside.name} (nothing deleted)" in capsys.readouterr().err
@@ -253,19 +255,19 @@ def test_a_cached_file_that_fails_its_hash_is_moved_aside_never_deleted(
     # the same file again: moved over its earlier copy (same hash, same bytes), nothing lost
     victim.write_bytes(b"my own copy")
     with pytest.raises(DownloadError):
-        mnist._load_full(mirrors=[closed_port_url], hashes=hashes, timeout=2)
+        mnist._load_full(mirrors=[closed_port_url], **spec, timeout=2)
     assert aside.read_bytes() == b"my own copy" and not victim.exists()
 
 
 def test_a_cache_folder_that_cannot_be_created_is_a_local_error_not_a_mirror_failure(
     server, synthetic, tmp_path
 ):
-    _, _, hashes = synthetic
+    _, _, spec = synthetic
     home = tmp_path / "home"
     home.mkdir()
     (home / "mnist").write_text("a file where the cache folder should be")
     with pytest.raises(CacheError) as info:
-        mnist._load_full(mirrors=[server.mirror("ok"), server.mirror("ok")], hashes=hashes, timeout=2)
+        mnist._load_full(mirrors=[server.mirror("ok"), server.mirror("ok")], **spec, timeout=2)
     text = str(info.value)
     assert "cannot create the data cache folder" in text and str(home / "mnist") in text
     assert "SCRATCHAE_HOME" in text and "from any mirror" not in text
@@ -274,22 +276,22 @@ def test_a_cache_folder_that_cannot_be_created_is_a_local_error_not_a_mirror_fai
 
 
 def test_a_cache_file_that_cannot_be_written_is_a_local_error(server, synthetic, tmp_path):
-    _, _, hashes = synthetic
+    _, _, spec = synthetic
     cache = tmp_path / "home" / "mnist"
     (cache / "train-images-idx3-ubyte.gz").mkdir(parents=True)       # a folder in the file's place
     with pytest.raises(CacheError, match=r"cannot write .*train-images-idx3-ubyte.gz into the data cache"):
-        mnist._load_full(mirrors=[server.mirror("ok")], hashes=hashes, timeout=2)
+        mnist._load_full(mirrors=[server.mirror("ok")], **spec, timeout=2)
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs permissions that apply")
 def test_an_unwritable_cache_folder_is_a_local_error(server, synthetic, tmp_path):
-    _, _, hashes = synthetic
+    _, _, spec = synthetic
     cache = tmp_path / "home" / "mnist"
     cache.mkdir(parents=True)
     cache.chmod(0o555)
     try:
         with pytest.raises(CacheError, match="Permission denied"):
-            mnist._load_full(mirrors=[server.mirror("ok")], hashes=hashes, timeout=2)
+            mnist._load_full(mirrors=[server.mirror("ok")], **spec, timeout=2)
     finally:
         cache.chmod(0o755)
 
@@ -306,20 +308,20 @@ def test_auto_says_when_the_cache_is_the_problem(tmp_path, monkeypatch):
 
 def test_failed_download_after_partial_success_leaves_no_temp_files(server, synthetic, tmp_path):
     """First file good, later ones cut short: the good one stays, no partial file remains."""
-    _, blobs, hashes = synthetic
-    bad = dict(hashes)
+    _, blobs, spec = synthetic
+    bad = dict(spec["hashes"])
     bad["t10k-images-idx3-ubyte.gz"] = "0" * 64  # no mirror can satisfy this one
     with pytest.raises(DownloadError, match="t10k-images"):
-        mnist._load_full(mirrors=[server.mirror("ok")], hashes=bad, timeout=2)
+        mnist._load_full(mirrors=[server.mirror("ok")], hashes=bad, sizes=spec["sizes"], timeout=2)
     assert _files(tmp_path / "home" / "mnist") == [
         "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"
     ]
 
 
 def test_fashion_mnist_downloads_into_its_own_cache(server, synthetic, tmp_path):
-    arrays, blobs, hashes = synthetic
+    arrays, blobs, spec = synthetic
     loaded, source = fashion_mnist._load_full(
-        mirrors=[server.mirror("ok")], hashes=hashes, timeout=2, system_folders=()
+        mirrors=[server.mirror("ok")], **spec, timeout=2, system_folders=()
     )
     _assert_same(arrays, loaded)
     assert source.location == tmp_path / "home" / "fashion-mnist"
@@ -327,9 +329,10 @@ def test_fashion_mnist_downloads_into_its_own_cache(server, synthetic, tmp_path)
 
 
 def test_auto_uses_full_mnist_when_downloadable(server, synthetic, monkeypatch):
-    arrays, _, hashes = synthetic
-    monkeypatch.setattr(mnist, "MIRRORS", (server.mirror("ok"),))
-    monkeypatch.setattr(mnist, "SHA256", hashes)
+    arrays, _, spec = synthetic
+    monkeypatch.setattr(mnist, "SHA256", spec["hashes"])
+    monkeypatch.setattr(mnist, "SIZES", spec["sizes"])
+    monkeypatch.setenv("SCRATCHAE_MNIST_MIRRORS", server.mirror("ok"))
     data = load("auto")
     assert data.name == "mnist"
     assert data.description.startswith("full MNIST downloaded to cache ")
@@ -382,17 +385,17 @@ def test_cache_root_follows_platform_conventions(monkeypatch, tmp_path):
 def test_system_folder_rescues_a_corrupt_cache_when_offline(
     server, synthetic, tmp_path, closed_port_url
 ):
-    arrays, _, hashes = synthetic
-    fashion_mnist._load_full(mirrors=[server.mirror("ok")], hashes=hashes, timeout=2,
+    arrays, _, spec = synthetic
+    fashion_mnist._load_full(mirrors=[server.mirror("ok")], **spec, timeout=2,
                              system_folders=())
     cache = tmp_path / "home" / "fashion-mnist"
     (cache / "train-images-idx3-ubyte.gz").write_bytes(b"junk")
     system = tmp_path / "system"
     system.mkdir()
-    for name in hashes:  # a structure-checked copy, as a distribution package would install
+    for name in spec["hashes"]:  # a structure-checked copy, as a distribution package would install
         (system / name).write_bytes(server.blobs[name])
     loaded, source = fashion_mnist._load_full(
-        mirrors=[closed_port_url], hashes=hashes, timeout=2, system_folders=[system]
+        mirrors=[closed_port_url], **spec, timeout=2, system_folders=[system]
     )
     _assert_same(arrays, loaded)
     assert source.kind == "folder" and source.location == system

@@ -14,7 +14,8 @@ arrays in different gzip bytes.  Downloaded files are checked by SHA-256 first (
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def find_idx_files(folder: str | os.PathLike) -> dict[str, Path]:
     missing: list[str] = []
     for role in _ROLES:
         for name in _candidates(role):
-            if (folder / name).is_file():
+            candidate = folder / name
+            if candidate.exists() and not candidate.is_dir():   # a FIFO or device: read_idx says so
                 found[role] = folder / name
                 break
         else:
@@ -99,27 +101,42 @@ class Source:
     location: Path
 
 
+def _seconds(name: str, value: object) -> float:
+    valid = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (valid and 0 < value < float("inf")):
+        raise ValueError(f"{name} must be a positive number of seconds; got {value!r}")
+    return float(value)
+
+
 def load_idx_dataset(
     name: str,
     *,
     path: str | os.PathLike | None,
     hashes: Mapping[str, str],
+    sizes: Mapping[str, int],
     mirrors: Sequence[str],
     timeout: float,
     offline_hint: str,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
     system_folders: Sequence[str | os.PathLike] = (),
     cache_dir: str | os.PathLike | None = None,
 ) -> tuple[Arrays, Source]:
     """Load an MNIST-style dataset from ``path``, the cache, a system folder, or the mirrors.
 
-    ``hashes`` maps the four standard ``.gz`` file names to their SHA-256.  Order of search:
-    ``path`` if given (structure checks only); the cache ``<cache_dir>/<name>`` if all four
-    files are there (each re-hashed); the first of ``system_folders`` that holds all four; else
-    download the missing or corrupt files into the cache.
+    ``hashes`` and ``sizes`` map the four standard ``.gz`` file names to their SHA-256 and
+    size in bytes.  Order of search: ``path`` if given (structure checks only); the cache
+    ``<cache_dir>/<name>`` if all four files are there (each re-hashed); the first of
+    ``system_folders`` that holds all four; else download the missing or corrupt files into
+    the cache, within ``deadline`` seconds in all when given (on ``clock``; see
+    ``_download.fetch`` for the limits of each mirror).
     """
-    valid = isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
-    if not (valid and 0 < timeout < float("inf")):
-        raise ValueError(f"timeout must be a positive number of seconds; got {timeout!r}")
+    _seconds("timeout", timeout)
+    if deadline is not None:
+        _seconds("deadline", deadline)
+    missing = [fn for fn in FILENAMES.values() if fn not in hashes or fn not in sizes]
+    if missing:
+        raise ValueError(f"hashes and sizes must name every file; missing {missing}")
     if path is not None:
         folder = Path(path).expanduser()
         return read_idx_folder(find_idx_files(folder)), Source("folder", folder)
@@ -139,9 +156,13 @@ def load_idx_dataset(
         return found
 
     ordered = {FILENAMES[role]: hashes[FILENAMES[role]] for role in _ROLES}
+    overall = None
+    if deadline is not None:
+        overall = _download.Deadline(deadline, f"the whole load has {deadline:g} s", clock)
     try:
         paths, downloaded = _download.ensure_files(
-            ordered, cache, mirrors, timeout=timeout, what=name, offline_hint=offline_hint
+            ordered, cache, mirrors, sizes=sizes, timeout=timeout, deadline=overall, clock=clock,
+            what=name, offline_hint=offline_hint,
         )
     except _download.DownloadError:
         # A corrupt cache with no network: a system copy is still better than failing.

@@ -14,7 +14,9 @@ usually distributed gzip-compressed; ``read_idx`` recognises gzip by its first t
 (1f 8b), whatever the file is called.
 
 Every malformed input raises ``ValueError`` naming the file, what was expected and what was
-found; nothing here ever unpickles.
+found; nothing here ever unpickles. A path is read only if it names a regular file, and never
+past the size it had when opened (a FIFO, a device such as /dev/zero or a folder is an
+``OSError`` naming it, see ``scratchae._files.open_regular``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import BinaryIO, Literal
 
 import numpy as np
 
-from .._files import atomic_write
+from .._files import atomic_write, open_regular
 
 __all__ = ["TYPE_CODES", "IMAGES_MAGIC", "LABELS_MAGIC", "read_idx", "write_idx"]
 
@@ -83,8 +85,9 @@ class _Source:
     def __init__(self, source: str | os.PathLike | BinaryIO) -> None:
         if isinstance(source, (str, os.PathLike)):
             self.name = os.fspath(source)
-            raw: BinaryIO = open(self.name, "rb")
-            self.size = os.fstat(raw.fileno()).st_size
+            reader = open_regular(self.name, "an IDX file")   # never a device, FIFO or folder
+            raw: BinaryIO = reader
+            self.size = reader.size
         elif hasattr(source, "read"):
             self.name = str(getattr(source, "name", "<file object>"))
             data = source.read()

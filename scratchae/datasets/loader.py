@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numbers
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +22,14 @@ from . import fashion_mnist, mnist
 from ._download import CacheError
 from ._source import Arrays, Source
 
-__all__ = ["Dataset", "DATASET_NAMES", "AUTO_TIMEOUT", "to_vectors", "add_gaussian_noise", "load"]
+__all__ = ["Dataset", "DATASET_NAMES", "AUTO_TIMEOUT", "AUTO_DEADLINE", "to_vectors", "add_gaussian_noise", "load"]
 
 DATASET_NAMES: tuple[str, ...] = ("auto", "mnist", "mnist-5k", "fashion-mnist")
-AUTO_TIMEOUT = 3.0  # seconds per mirror attempt when "auto" probes the network
+AUTO_TIMEOUT = 3.0  # seconds for each connect and read when "auto" probes the network
+#: Seconds "auto" gives the whole download (every file, every mirror) before it falls back to
+#: the bundled subset: it returns within AUTO_DEADLINE + AUTO_TIMEOUT (a read in progress ends
+#: within its timeout) however slowly the mirrors answer.
+AUTO_DEADLINE = 30.0
 
 
 def to_vectors(images: np.ndarray) -> np.ndarray:
@@ -139,20 +145,27 @@ def _subset(reason: str = "") -> Dataset:
     return _make(arrays, "mnist-5k", text + (f": {reason}" if reason else ""))
 
 
-def load(name: str = "auto", *, timeout: float | None = None) -> Dataset:
+def load(name: str = "auto", *, timeout: float | None = None, deadline: float | None = None,
+         clock: Callable[[], float] = time.monotonic) -> Dataset:
     """Load a dataset by name for training: ``"auto"``, ``"mnist"``, ``"mnist-5k"``,
     ``"fashion-mnist"``, or a path to a folder of the four IDX files.
 
     ``"auto"`` uses full MNIST when it is cached (or in ``$SCRATCHAE_DATA``) or can be
-    downloaded within a short timeout (``AUTO_TIMEOUT`` per mirror unless ``timeout`` is given),
-    and otherwise the bundled subset, saying why in ``description``.  The other names fail
-    loudly instead of falling back.  ``timeout`` defaults to the download module's default.
+    downloaded within ``AUTO_DEADLINE`` seconds in all (``AUTO_TIMEOUT`` for each connect and
+    read), and otherwise the bundled subset, saying why in ``description``: it returns within
+    ``AUTO_DEADLINE + AUTO_TIMEOUT`` seconds whatever the mirrors do.  The other names fail
+    loudly instead of falling back.  ``timeout`` and ``deadline`` replace those limits
+    (``deadline`` defaults to none but each mirror's own for the other names); ``clock`` is
+    the time source of the deadlines (tests give their own).  Mirrors: see
+    ``mnist.MIRRORS_VARIABLE`` and ``fashion_mnist.MIRRORS_VARIABLE``.
     """
     if not isinstance(name, (str, os.PathLike)):
         raise TypeError(f"dataset name must be a string; got {type(name).__name__}")
     key = os.fspath(name)
     lowered = key.strip().lower()
-    kwargs = {} if timeout is None else {"timeout": timeout}
+    kwargs: dict = {"deadline": deadline, "clock": clock}
+    if timeout is not None:
+        kwargs["timeout"] = timeout
 
     if lowered == "mnist-5k":
         return _subset("shipped inside scratchae, no download needed")
@@ -166,7 +179,9 @@ def load(name: str = "auto", *, timeout: float | None = None) -> Dataset:
         )
     if lowered == "auto":
         try:
-            arrays, source = mnist._load_full(timeout=AUTO_TIMEOUT if timeout is None else timeout)
+            arrays, source = mnist._load_full(
+                timeout=AUTO_TIMEOUT if timeout is None else timeout,
+                deadline=AUTO_DEADLINE if deadline is None else deadline, clock=clock)
         except OSError as exc:  # DownloadError, or CacheError: a cache folder it cannot use
             why = ("could not be cached" if isinstance(exc, CacheError)
                    else "is not cached and could not be downloaded")

@@ -11,8 +11,13 @@ Where the full dataset comes from, in order:
 2. The cache folder ``<cache root>/mnist`` (``$SCRATCHAE_HOME``, else the platform's user
    cache, e.g. ``~/.cache/scratchae``); every file is re-hashed on each load, and one that
    does not match is moved aside (``<name>.mismatch-<hash>``, never deleted) and fetched again.
-3. The mirrors in ``MIRRORS``, tried in turn; a file is kept only if its SHA-256 matches
-   ``SHA256``.
+3. The mirrors, tried in turn: ``mirrors=`` if given, else ``$SCRATCHAE_MNIST_MIRRORS`` (base
+   URLs separated by spaces or commas, e.g. ``https://example.org/mnist/`` or a
+   ``file:///srv/mnist/`` folder; each serves the four ``.gz`` files under their usual
+   names), else ``MIRRORS``.  A file is kept only if it has ``SIZES`` bytes and the SHA-256
+   in ``SHA256``; a mirror is given up when it sends more, when a connect or read takes
+   ``timeout`` seconds, or when it takes more than ``timeout + size / 50 kB/s`` for a file
+   (a mirror that drips).
 
 The bundled subset is 5,000 real MNIST digits shipped inside the package (see
 ``data/NOTICE``), split 4,000 / 1,000 with 400 / 100 per class.  It needs no network.
@@ -21,15 +26,20 @@ The bundled subset is 5,000 real MNIST digits shipped inside the package (see
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 
 import numpy as np
 
-from ._download import DEFAULT_TIMEOUT, DownloadError
+from ._download import DEFAULT_TIMEOUT, DownloadError, check_mirrors, mirrors_from
 from ._source import Arrays, Source, load_idx_dataset
 
-__all__ = ["MIRRORS", "SHA256", "load_data", "load_subset", "DownloadError"]
+__all__ = ["MIRRORS", "MIRRORS_VARIABLE", "SHA256", "SIZES", "load_data", "load_subset",
+           "DownloadError"]
+
+#: The environment variable that replaces ``MIRRORS``.
+MIRRORS_VARIABLE = "SCRATCHAE_MNIST_MIRRORS"
 
 # Base URLs serving the four gzip files under their usual names.  The original site is last
 # because it often refuses automated downloads (403/503).
@@ -46,6 +56,14 @@ SHA256: dict[str, str] = {
     "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
     "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+
+# Sizes in bytes of the same files (as TensorFlow Datasets' checksums list them).
+SIZES: dict[str, int] = {
+    "train-images-idx3-ubyte.gz": 9912422,
+    "train-labels-idx1-ubyte.gz": 28881,
+    "t10k-images-idx3-ubyte.gz": 1648877,
+    "t10k-labels-idx1-ubyte.gz": 4542,
 }
 
 OFFLINE_HINT = (
@@ -89,21 +107,31 @@ def _load_full(
     *,
     mirrors: Sequence[str] | None = None,
     hashes: Mapping[str, str] | None = None,
+    sizes: Mapping[str, int] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[Arrays, Source]:
     """Full MNIST plus where it came from.
 
-    ``mirrors`` and ``hashes`` default to ``MIRRORS`` and ``SHA256`` (read at call time, so
-    tests may substitute a local server either way).
+    ``mirrors`` defaults to ``$SCRATCHAE_MNIST_MIRRORS``, then ``MIRRORS``; ``hashes`` and
+    ``sizes`` to ``SHA256`` and ``SIZES`` (read at call time; give both or neither).
+    ``clock`` is the time source of the deadlines (tests give their own).
     """
     if path is None and os.environ.get("SCRATCHAE_DATA"):
         path = os.environ["SCRATCHAE_DATA"]
+    if (hashes is None) != (sizes is None):
+        raise ValueError("give hashes= and sizes= together (the files they describe), or neither")
     return load_idx_dataset(
         "mnist",
         path=path,
         hashes=SHA256 if hashes is None else hashes,
-        mirrors=MIRRORS if mirrors is None else mirrors,
+        sizes=SIZES if sizes is None else sizes,
+        mirrors=(mirrors_from(MIRRORS_VARIABLE, MIRRORS) if mirrors is None
+                 else check_mirrors(mirrors, "mirrors")),
         timeout=timeout,
+        deadline=deadline,
+        clock=clock,
         offline_hint=OFFLINE_HINT,
     )
 
@@ -113,6 +141,8 @@ def load_data(
     subset: bool = False,
     *,
     timeout: float = DEFAULT_TIMEOUT,
+    mirrors: Sequence[str] | None = None,
+    deadline: float | None = None,
 ) -> Arrays:
     """Load MNIST as ``(x_train, y_train), (x_test, y_test)``, uint8 arrays like Keras.
 
@@ -126,6 +156,12 @@ def load_data(
         ``True`` returns the bundled 4,000/1,000 subset instead (no files, no network).
     timeout:
         Seconds to wait for a mirror to connect or send the next chunk.
+    mirrors:
+        Base URLs to download from, in order (default: ``$SCRATCHAE_MNIST_MIRRORS``, then
+        ``MIRRORS``).
+    deadline:
+        Seconds the whole download may take (default: no limit but each mirror's own,
+        ``timeout + size / 50 kB/s`` per file).
 
     Returns
     -------
@@ -144,5 +180,5 @@ def load_data(
         if path is not None:
             raise ValueError("give either subset=True or path=, not both")
         return load_subset()
-    arrays, _ = _load_full(path, timeout=timeout)
+    arrays, _ = _load_full(path, timeout=timeout, mirrors=mirrors, deadline=deadline)
     return arrays
