@@ -13,10 +13,12 @@ order (the loop is in `scratchae.training`):
         on_epoch_begin(epoch)
             on_batch_end(batch, logs)        after every step: logs = {"loss": the batch's loss}
         on_epoch_end(epoch, logs)            logs = the epoch's History entries
-    on_train_end(logs)                       when fit returns, or stops on Ctrl-C
+    on_train_end(logs)                       when fit returns, or stops on Ctrl-C, SIGTERM or SIGHUP
 
 `batch` counts from 0 within the epoch, `epoch` from `initial_epoch`. A divergence or an
-exception ends training without `on_train_end`. Without callbacks the loop calls none of this:
+exception ends training without `on_train_end`. A callback may read the model, predict and
+evaluate, but not train it: `fit` or `train_on_batch` of the same model from a callback is
+a RuntimeError (one fit at a time per model), which ends that fit like any exception. Without callbacks the loop calls none of this:
 `fit(..., callbacks=None)` does no work for them at all.
 
 The one callback scratchae ships is `scratchae.monitor.Monitor` (gradient norms, update

@@ -42,7 +42,7 @@ from .buffers import ParameterBuffers
 from .layers import Dense, InputLayer, Layer, Logits
 from .checkpoints import Checkpoint, train_one_batch
 from .training import (History, NonFiniteLossError, check_verbose, evaluate_batches, evaluate_parts,
-                       fit_model)
+                       fit_model, refuse_during_fit)
 from .utils import global_rng
 
 #: The optimizer-state key of a model's packed parameters (not its name: a model may be renamed).
@@ -68,6 +68,7 @@ class Model:
         self._buffers: ParameterBuffers | None = None
         self._last_good: Checkpoint | None = None         # train_on_batch's undo (see checkpoints)
         self._spare_checkpoint: Checkpoint | None = None
+        self._fitting: Any = None                # the thread whose fit is running (training)
         self._pieces: list = []                  # the pieces of the last forward ...
         self._inputs: list[np.ndarray] = []      # ... and the input each one saw
         self._layers: list[Layer] = []
@@ -311,7 +312,10 @@ class Model:
         completed epoch (where this fit started if none completed): weights, optimizer state
         (Adam's moments, step count) and shuffling generator as they were then. So
         `model.history`, the model and a file saved from it describe the same completed
-        epochs. initial_epoch (an integer >= 0) only numbers the epochs, as in Keras.
+        epochs. SIGTERM and SIGHUP stop it as Ctrl-C does (where they have their default
+        action), raising `scratchae.training.Interrupted`, a KeyboardInterrupt. One fit at a
+        time per model: a callback that calls fit, or a second thread, gets a RuntimeError.
+        initial_epoch (an integer >= 0) only numbers the epochs, as in Keras.
 
         The History has Keras's `loss` (penalties included) and its parts,
         `reconstruction_loss` and one `<layer>_penalty` per activity penalty (with `val_`
@@ -335,6 +339,7 @@ class Model:
         on the article's vanilla model, 3% at batch 256 (`fit` does it once per epoch).
         """
         self._require_compiled()
+        refuse_during_fit(self, "train_on_batch")
         x, y = self.check_data(x, y)
         return train_one_batch(self, x, y)
 

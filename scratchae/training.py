@@ -12,7 +12,11 @@ what a real run needs and a learner can skip on a first read:
   epoch and batch; so do weights or a loss gone non-finite after the last update of an epoch
   (checked once per epoch, on that epoch's last batch, before the epoch is recorded);
 * Ctrl-C: the first one stops after the current batch, a second one during a batch at once;
-* whatever stops `fit` (divergence, Ctrl-C, an exception), the model goes back to the end of
+  SIGTERM (kill, timeout, docker stop, Slurm, systemd) and SIGHUP (a closed terminal or SSH
+  session) do the same where they have their default action, and `fit` raises `Interrupted`
+  (a KeyboardInterrupt) naming the signal; the previous handlers are back when it returns;
+* one `fit` at a time per model: a callback that calls `fit`, or a second thread, is refused;
+* whatever stops `fit` (divergence, a signal, an exception), the model goes back to the end of
   its last completed epoch, the start of the epoch that did not finish: weights, optimizer
   state (Adam's moments and step count) and shuffling generator, as `Checkpoint` took them.
   So `model.history`, the model and a file saved from it describe the same epochs, and
@@ -37,7 +41,7 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -86,18 +90,24 @@ class History:
 def fit_model(model: Any, x: Any, y: Any, *, batch_size: int | None, epochs: int, verbose: Any,
               validation_data: Any, shuffle: bool, seed: Any, initial_epoch: int,
               callbacks: Any = None) -> History:
-    """`Model.fit`: check every argument and the data once, then train (see `Model.fit`)."""
+    """`Model.fit`: check every argument and the data once, then train (see `Model.fit`).
+    A second fit of the same model while one runs (from a callback, or another thread) is a
+    RuntimeError, before anything is touched."""
+    with one_fit_at_a_time(model):
+        return _checked_fit(model, x, y, batch_size, epochs, verbose, validation_data, shuffle,
+                            seed, initial_epoch, callbacks)
+
+
+def _checked_fit(model: Any, x: Any, y: Any, batch_size: int | None, epochs: int, verbose: Any,
+                 validation_data: Any, shuffle: bool, seed: Any, initial_epoch: int,
+                 callbacks: Any) -> History:
     batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
     epochs = positive_int("epochs", epochs)
     verbose = check_verbose(verbose)
     if y is None:
         raise ValueError("fit needs targets y; for an autoencoder pass the input twice: fit(x, x)")
     x, y = model.check_data(x, y)      # y is x again when the caller passed x twice
-    val = None
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError("validation_data must be a pair (x_val, y_val)")
-        val = model.check_data(*validation_data)
+    val = None if validation_data is None else check_validation_data(model, validation_data)
     if not isinstance(shuffle, bool):
         raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
     initial_epoch = int_at_least("initial_epoch", initial_epoch, 0, "an integer >= 0")
@@ -106,6 +116,62 @@ def fit_model(model: Any, x: Any, y: Any, *, batch_size: int | None, epochs: int
         model.rng = as_rng(seed)
     return _train(model, x, y, batch_size, range(initial_epoch, initial_epoch + epochs), shuffle,
                   verbose, val, callbacks)
+
+
+def check_validation_data(model: Any, validation_data: Any) -> tuple[np.ndarray, np.ndarray]:
+    """validation_data as checked (x_val, y_val), or the reason it cannot be, before any step
+    (before: `(x, None)` trained a whole epoch, then raised a raw TypeError)."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        got = (f"a {type(validation_data).__name__} of {len(validation_data)}"
+               if isinstance(validation_data, (tuple, list)) else type(validation_data).__name__)
+        raise ValueError(f"validation_data must be a pair (x_val, y_val) of arrays (for an "
+                         f"autoencoder (x_val, x_val)), got {got}")
+    x_val, y_val = validation_data
+    for name, value in (("x_val", x_val), ("y_val", y_val)):
+        if value is None:
+            raise ValueError(f"validation_data must be a pair (x_val, y_val) of arrays, got {name} "
+                             f"None (for an autoencoder pass x_val twice: (x_val, x_val))")
+    try:
+        return model.check_data(x_val, y_val)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"validation_data: {exc}") from None
+
+
+_fits_lock = threading.Lock()
+
+
+@contextmanager
+def one_fit_at_a_time(model: Any) -> Iterator[None]:
+    """Mark `model` as training for the block; RuntimeError if it already is. (A callback
+    calling fit, or two threads fitting one model, would interleave two runs' steps, leaving
+    `model.history` and the optimizer's step count describing neither.)"""
+    me = threading.current_thread()
+    with _fits_lock:
+        running = getattr(model, "_fitting", None)
+        if running is not None:
+            raise RuntimeError(f"fit of {model.name!r} refused: {_who(running, me)} is already "
+                               "training this model. One fit at a time per model: wait for it "
+                               "to return (or train a copy, e.g. a model loaded from its file)")
+        model._fitting = me
+    try:
+        yield
+    finally:
+        model._fitting = None
+
+
+def refuse_during_fit(model: Any, what: str) -> None:
+    """RuntimeError if `model` is training (for `train_on_batch`, which would add steps that
+    the running fit's history does not count)."""
+    running = getattr(model, "_fitting", None)
+    if running is not None:
+        raise RuntimeError(f"{what} of {model.name!r} refused: {_who(running, threading.current_thread())} "
+                           "is training this model; call it after fit returns")
+
+
+def _who(running: threading.Thread, me: threading.Thread) -> str:
+    if running is me:
+        return "a fit running in this thread (this call came from inside it: a callback?)"
+    return f"a fit in thread {running.name!r}"
 
 
 def _train(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: range, shuffle: bool,
@@ -136,14 +202,14 @@ def _train(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: ra
                     callbacks.on_epoch_begin(epoch)
                 logs = _epoch(model, batches, threads, epoch, shuffle, start, stop, val, batch_size,
                               verbose, callbacks)
-                if logs is None:                       # Ctrl-C before the epoch's end
+                if logs is None:                       # a signal before the epoch's end
                     history.interrupted = True
                     break
                 start = Checkpoint(model)              # first, so a failure here drops the epoch
                 history._record(epoch, logs)
                 if callbacks:
                     callbacks.on_epoch_end(epoch, logs)
-                if stop.requested:                     # Ctrl-C in the epoch's last batch: keep it
+                if stop.requested:                     # a signal in the epoch's last batch: keep it
                     history.interrupted = True
                     break
         except BaseException as exc:
@@ -154,14 +220,15 @@ def _train(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: ra
     if callbacks:
         callbacks.on_train_end(history.history)
     if history.interrupted:
-        raise KeyboardInterrupt(f"training of {model.name!r} interrupted; {_back_to(history)}")
+        raise Interrupted(stop.signum, f"training of {model.name!r} {_stopped(stop.signum)}; "
+                                       f"{_back_to(history)}")
     return history
 
 
 def _epoch(model: Any, batches: "_Batches", threads: "_blas.Threads", epoch: int, shuffle: bool,
            start: "Checkpoint", stop: "_StopOnInterrupt", val: tuple | None, batch_size: int,
            verbose: int, callbacks: CallbackList) -> dict[str, float] | None:
-    """One epoch: its logs, or None when Ctrl-C stopped it (the model is then back at `start`).
+    """One epoch: its logs, or None when a signal stopped it (the model is then back at `start`).
     A divergence raises; `_train` puts the model back at `start`."""
     n = len(batches.x)
     order = model.rng.permutation(n) if shuffle else None
@@ -183,8 +250,9 @@ def _epoch(model: Any, batches: "_Batches", threads: "_blas.Threads", epoch: int
         if stop.requested and done < n:
             start.restore(model)
             if verbose:
-                _print(f"\nInterrupted at epoch {epoch + 1} after {done}/{n} samples; "
-                       f"{_back_to(model.history)}.")
+                what = _stopped(stop.signum)
+                _print(f"\n{what[0].upper()}{what[1:]} at epoch {epoch + 1} after {done}/{n} "
+                       f"samples; {_back_to(model.history)}.")
             return None
     _check_last_update(model, start, epoch, *last)
     logs = losses.logs()
@@ -317,52 +385,122 @@ def _print(text: str) -> None:
     sys.stdout.flush()
 
 
-class _StopOnInterrupt:
-    """While training, turn the first Ctrl-C into a request to stop after the current batch.
+#: The signals fit treats as Ctrl-C: SIGINT, and where the platform has them SIGTERM (kill,
+#: timeout, docker stop, Slurm, systemd) and SIGHUP (a closed terminal or SSH session).
+STOP_SIGNALS: tuple[int, ...] = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
+                                      if hasattr(signal, n))
 
-    A second Ctrl-C stops a running batch (or validation) at once, by raising
-    KeyboardInterrupt there; between batches it only repeats the request, so it never lands
-    in the middle of taking or restoring a checkpoint. Outside the main thread signals cannot
-    be caught; Ctrl-C then interrupts wherever it lands (and fit restores its checkpoint).
+
+class Interrupted(KeyboardInterrupt):
+    """Training (or a command) stopped by a signal: Ctrl-C's SIGINT, SIGTERM or SIGHUP.
+
+    A KeyboardInterrupt, so `except KeyboardInterrupt` catches all three as it always caught
+    Ctrl-C; `signum` says which came (the last one, if several did).
+    """
+
+    def __init__(self, signum: int | None, message: str = "") -> None:
+        super().__init__(*([message] if message else []))
+        self.signum = signal.SIGINT if signum is None else signum
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
+
+
+def _stopped(signum: int | None) -> str:
+    """'interrupted' (Ctrl-C), or 'stopped by SIGTERM'."""
+    if signum in (None, signal.SIGINT):
+        return "interrupted"
+    return f"stopped by {signal.Signals(signum).name}"
+
+
+def interrupt_handler(signum: int, frame: Any) -> None:
+    """What Python's own SIGINT handler is to Ctrl-C, for SIGTERM and SIGHUP: raise
+    `Interrupted` (see `signals_as_interrupts`)."""
+    raise Interrupted(signum)
+
+
+def _takes_over(signum: int, handler: Any) -> bool:
+    """Whether fit (or a block that must finish) handles `signum` while it runs. An ignored
+    signal stays ignored (`nohup` ignores SIGHUP); SIGTERM and SIGHUP only where they have
+    their default action or `interrupt_handler`, so a program's own handler keeps its say."""
+    if handler is signal.SIG_IGN:
+        return False
+    return signum == signal.SIGINT or handler in (signal.SIG_DFL, interrupt_handler)
+
+
+@contextmanager
+def _handling(handler: Callable[[int, Any], None],
+              signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[None]:
+    """`handler` for each of `signals` that `_takes_over` allows, for the block (main thread
+    only: elsewhere signals cannot be caught, and the block simply runs); the old handlers
+    after it."""
+    old: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in signals:
+            previous = signal.getsignal(signum)
+            if _takes_over(signum, previous):
+                old[signum] = previous
+                signal.signal(signum, handler)
+    try:
+        yield
+    finally:     # getsignal gives None for a handler not set from Python
+        for signum, previous in old.items():
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+
+
+class _StopOnInterrupt:
+    """While training, turn the first stop signal (Ctrl-C, SIGTERM, SIGHUP) into a request to
+    stop after the current batch.
+
+    A second one stops a running batch (or validation) at once, by raising `Interrupted`
+    there; between batches it only repeats the request, so it never lands in the middle of
+    taking or restoring a checkpoint. Outside the main thread signals cannot be caught; Ctrl-C
+    then interrupts wherever it lands (and fit restores its checkpoint).
     """
 
     def __enter__(self) -> "_StopOnInterrupt":
         self.requested = False
         self.interruptible = False
-        self._installed = threading.current_thread() is threading.main_thread()
-        if self._installed:
-            self._old = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._handler)
+        self.signum: int | None = None
+        self._handlers = _handling(self._handler)
+        self._handlers.__enter__()
         return self
 
-    def _handler(self, signum, frame) -> None:
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.signum = signum
         if self.requested and self.interruptible:
             self.interruptible = False
-            raise KeyboardInterrupt
+            raise Interrupted(signum)
         self.requested = True
 
-    def __exit__(self, *exc) -> None:
-        if self._installed:      # getsignal gives None for a handler not set from Python
-            signal.signal(signal.SIGINT, self._old if self._old is not None else signal.SIG_DFL)
+    def __exit__(self, *exc: Any) -> None:
+        self._handlers.__exit__(*exc)
+
+
+@contextmanager
+def signals_as_interrupts() -> Iterator[None]:
+    """For the block, SIGTERM and SIGHUP raise `Interrupted` as Ctrl-C raises
+    KeyboardInterrupt (where they have their default action; main thread only). The commands
+    run inside it, so that a run stopped by `kill` or a closed terminal, in or out of `fit`,
+    ends as Ctrl-C ends it: what was completed saved, and said."""
+    with _handling(interrupt_handler, tuple(s for s in STOP_SIGNALS if s != signal.SIGINT)):
+        yield
 
 
 @contextmanager
 def held_interrupts(raise_after: bool = True) -> Iterator[list[int]]:
-    """Run the block to its end even if Ctrl-C is pressed meanwhile (a rescue save, say).
+    """Run the block to its end even if a stop signal (Ctrl-C, SIGTERM, SIGHUP) comes
+    meanwhile (a rescue save, say).
 
-    A Ctrl-C pressed during it is raised as KeyboardInterrupt once the block is done, or,
-    with raise_after=False, only counted in the list the block receives (for code that is
-    already stopping because of a Ctrl-C). Only the main thread receives signals: elsewhere
-    the block simply runs.
+    A signal that came during it is raised as `Interrupted` once the block is done, or, with
+    raise_after=False, only recorded in the list the block receives (for code that is already
+    stopping because of one). Only the main thread receives signals: elsewhere the block
+    simply runs.
     """
     pressed: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
+    with _handling(lambda signum, frame: pressed.append(signum)):
         yield pressed
-        return
-    old = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
-    try:
-        yield pressed
-    finally:
-        signal.signal(signal.SIGINT, old)
     if pressed and raise_after:
-        raise KeyboardInterrupt("Ctrl-C during a block that had to finish")
+        raise Interrupted(pressed[-1], f"{signal.Signals(pressed[-1]).name} during a block that "
+                                       "had to finish")

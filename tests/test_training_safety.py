@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from scratchae import utils
+from scratchae.callbacks import Callback
 from scratchae.layers import Dense, Input
 from scratchae.models import Model, NonFiniteLossError
 from scratchae.optimizers import SGD
@@ -97,6 +98,33 @@ def test_predict_validates(desc, x, err, words):
         m.predict(x)
     for w in words:
         assert w in str(e.value)
+
+
+BAD_VALIDATION_DATA = [
+    # (description, validation_data, error type, words the message must contain)
+    ("(x, None)", (X, None), ValueError, ["pair (x_val, y_val)", "y_val None", "(x_val, x_val)"]),
+    ("(None, x)", (None, X), ValueError, ["x_val None"]),
+    ("one array", (X,), ValueError, ["pair", "tuple of 1"]),
+    ("three arrays", (X, X, X), ValueError, ["pair", "tuple of 3"]),
+    ("a dict", {"x": X, "y": X}, ValueError, ["pair", "dict"]),
+    ("a string", "val.npz", ValueError, ["pair", "str"]),
+    ("strings inside", ("a", "b"), TypeError, ["validation_data: ", "NumPy array"]),
+    ("an empty x_val", (X[:0], X[:0]), ValueError, ["validation_data: ", "empty"]),
+    ("NaN in y_val", (X, np.full_like(X, np.nan)), ValueError, ["validation_data: ", "NaN"]),
+]
+
+
+@pytest.mark.parametrize("desc, data, err, words", BAD_VALIDATION_DATA, ids=[b[0] for b in BAD_VALIDATION_DATA])
+def test_malformed_validation_data_is_refused_before_the_first_step(desc, data, err, words, monkeypatch):
+    """Before, (x, None) trained a whole epoch, then raised a raw TypeError that lost it."""
+    m = make()
+    before = m.get_weights()
+    monkeypatch.setattr(m, "train_step", lambda *a: pytest.fail("a step was trained"))
+    with pytest.raises(err) as e:
+        m.fit(X, X, epochs=2, verbose=0, validation_data=data)
+    for w in words:
+        assert w in str(e.value), (w, str(e.value))
+    assert unchanged(m, before) and m.optimizer.iterations == 0
 
 
 def test_validation_data_is_validated_too():
@@ -338,6 +366,19 @@ def test_non_finite_validation_loss_stops_training_too():
     with pytest.raises(NonFiniteLossError, match="validation_data became (inf|nan) after epoch 1"):
         m.fit(X, X, epochs=2, batch_size=16, verbose=0, validation_data=(x_val, X))
     assert m.optimizer.iterations == 0 and m.history.epoch == []
+    assert_same_state(state(m), state(twin(0, loss="mse", last="linear")))      # as it started
+
+
+def test_a_non_finite_validation_loss_after_epoch_2_puts_back_epoch_1_exactly(monkeypatch):
+    """The weights, the optimizer state and the shuffling generator all go back to the end of
+    epoch 1 (each one checked: the test fails if any of the three is left as epoch 2 made it)."""
+    m = twin(0)
+    # per epoch: 4 batch forwards, the check of the last update, 1 validation forward (16 rows)
+    poison_forward(m.layers[1], 2 * (CALLS_PER_EPOCH + 1), monkeypatch, nan)   # epoch 2's validation
+    with pytest.raises(NonFiniteLossError, match="validation_data became nan after epoch 2"):
+        m.fit(X, X, epochs=3, batch_size=16, verbose=0, seed=5, validation_data=(X[:16], X[:16]))
+    assert m.history.epoch == [0] and m.optimizer.iterations == BATCHES
+    assert_same_state(state(m), state(twin(1)))
 
 
 def test_diverging_sgd_stops_with_finite_weights_and_a_finite_loss():
@@ -378,6 +419,121 @@ def test_an_exception_inside_fit_also_restores_the_last_completed_epoch(monkeypa
         m.fit(X, X, epochs=3, batch_size=16, verbose=0, seed=5)
     assert not m.history.interrupted
     assert_same_state(state(m), state(twin(1)))
+
+
+class RaiseAt(Callback):
+    """A callback that raises `exc` at the end of batch `batch` (0-based) of epoch `epoch`."""
+
+    def __init__(self, epoch, batch, exc):
+        super().__init__()
+        self.epoch, self.batch, self.exc, self.now = epoch, batch, exc, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.now = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        if (self.now, batch) == (self.epoch, self.batch):
+            raise self.exc
+
+
+@pytest.mark.parametrize("exc", [MemoryError("Unable to allocate 3.0 GiB"), OSError(28, "No space left on device"),
+                                 SystemExit(3)], ids=["MemoryError", "OSError", "SystemExit"])
+def test_any_exception_after_an_epoch_keeps_that_epoch(exc):
+    """An out-of-memory error (or any other) in epoch 2: the model and history keep epoch 1,
+    exactly, so a rescue save (the commands make one) holds it."""
+    m = twin(0)
+    with pytest.raises(type(exc)):
+        m.fit(X, X, epochs=3, batch_size=16, verbose=0, seed=5, callbacks=[RaiseAt(1, 1, exc)])
+    assert m.history.epoch == [0] and len(m.history.history["loss"]) == 1 and not m.history.interrupted
+    assert m.optimizer.iterations == BATCHES
+    assert_same_state(state(m), state(twin(1)))
+
+
+# -- one fit at a time -----------------------------------------------------------------------------
+class FitsAgain(Callback):
+    """A callback that calls fit (or train_on_batch) on its own model after the first batch."""
+
+    def __init__(self, call, catch=False):
+        super().__init__()
+        self.call, self.catch, self.refused = call, catch, []
+
+    def on_batch_end(self, batch, logs=None):
+        if batch == 0 and not self.refused:
+            try:
+                self.call(self.model)
+            except RuntimeError as exc:
+                self.refused.append(str(exc))
+                if not self.catch:
+                    raise
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda m: m.fit(X, X, epochs=1, verbose=0), "fit of 'model' refused: a fit running in this thread (this "
+                                                 "call came from inside it: a callback?) is already training"),
+    (lambda m: m.train_on_batch(X, X), "train_on_batch of 'model' refused: a fit running in this thread"),
+], ids=["fit", "train_on_batch"])
+def test_a_callback_that_trains_its_own_model_is_refused(call, words):
+    """Before, the inner run's steps and history were mixed into the outer one's."""
+    m = twin(0)
+    with pytest.raises(RuntimeError) as e:
+        m.fit(X, X, epochs=2, batch_size=16, verbose=0, seed=5, callbacks=[FitsAgain(call)])
+    assert words in str(e.value), str(e.value)
+    assert m.history.epoch == [] and m.optimizer.iterations == 0            # the outer fit undone
+    # refused, caught, and the outer fit goes on: its history and step count are its own
+    m = twin(0)
+    again = FitsAgain(call, catch=True)
+    m.fit(X, X, epochs=2, batch_size=16, verbose=0, seed=5, callbacks=[again])
+    assert len(again.refused) == 1 and words in again.refused[0]
+    assert m.history.epoch == [0, 1] and m.optimizer.iterations == 2 * BATCHES
+    assert_same_state(state(m), state(twin(2)))
+    m.fit(X, X, epochs=1, batch_size=16, verbose=0)                          # free again afterwards
+    assert m._fitting is None
+
+
+def test_a_second_thread_fitting_the_same_model_is_refused():
+    import threading
+
+    m = twin(0)
+    inside, release = threading.Event(), threading.Event()
+
+    class Wait(Callback):
+        def on_batch_end(self, batch, logs=None):
+            if batch == 0 and not inside.is_set():
+                inside.set()
+                assert release.wait(60), "the test never released the first fit"
+
+    results = {}
+    first = threading.Thread(name="first-fit", target=lambda: results.setdefault("history", m.fit(
+        X, X, epochs=2, batch_size=16, verbose=0, seed=5, callbacks=[Wait()])))
+    first.start()
+    try:
+        assert inside.wait(60)                         # the first fit is inside its first batch
+        with pytest.raises(RuntimeError, match="refused: a fit in thread 'first-fit' is already training"):
+            m.fit(X, X, epochs=1, verbose=0)
+        with pytest.raises(RuntimeError, match="train_on_batch of 'model' refused: a fit in thread 'first-fit'"):
+            m.train_on_batch(X, X)
+    finally:
+        release.set()
+        first.join(60)
+    assert results["history"].epoch == [0, 1] and m.optimizer.iterations == 2 * BATCHES
+    assert_same_state(state(m), state(twin(2)))
+    assert m.fit(X, X, epochs=1, verbose=0).epoch == [0]                       # free again
+
+
+def test_two_models_train_at_once_in_two_threads():
+    """The guard is per model: other models train in parallel as before."""
+    import threading
+
+    models = [twin(0), twin(0)]
+    threads = [threading.Thread(target=m.fit, args=(X, X), kwargs=dict(epochs=2, batch_size=16, verbose=0, seed=5))
+               for m in models]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for m in models:
+        assert m.history.epoch == [0, 1]
+        assert_same_state(state(m), state(twin(2)))
 
 
 # -- train_on_batch ----------------------------------------------------------------------------
@@ -507,6 +663,133 @@ def test_held_interrupts_finishes_the_block_then_raises():
                 pass
             done.append(True)
     assert done == [True]
+
+
+# -- SIGTERM and SIGHUP: as Ctrl-C -----------------------------------------------------------------
+STOPS = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+
+
+@pytest.fixture
+def as_the_commands_do():
+    """SIGTERM and SIGHUP raising Interrupted outside fit, as in `scratchae train` (set here
+    by hand: a signal that fit failed to take over is then a failure of the test, never a
+    killed test run)."""
+    from scratchae.training import interrupt_handler
+
+    old = {sig: signal.signal(sig, interrupt_handler) for sig in STOPS}
+    yield
+    for sig, handler in old.items():
+        signal.signal(sig, handler)
+
+
+def test_the_commands_turn_sigterm_and_sighup_into_interrupts_and_back():
+    from scratchae.training import interrupt_handler, signals_as_interrupts
+
+    before = {sig: signal.getsignal(sig) for sig in STOPS + [signal.SIGINT]}
+    assert all(before[sig] is signal.SIG_DFL for sig in STOPS)
+    with signals_as_interrupts():
+        assert all(signal.getsignal(sig) is interrupt_handler for sig in STOPS)
+        assert signal.getsignal(signal.SIGINT) is before[signal.SIGINT]      # Ctrl-C: Python's own
+    assert {sig: signal.getsignal(sig) for sig in before} == before
+
+
+def send(sig, times=1):
+    def action(y):
+        for _ in range(times):
+            os.kill(os.getpid(), sig)
+        return y
+    return action
+
+
+@pytest.mark.parametrize("sig", STOPS, ids=lambda s: signal.Signals(s).name)
+def test_sigterm_and_sighup_finish_the_batch_and_put_back_the_last_completed_epoch(
+        sig, monkeypatch, capsys, as_the_commands_do):
+    from scratchae.training import Interrupted, interrupt_handler
+
+    m = twin(0)
+    poison_forward(m.layers[1], 2 * CALLS_PER_EPOCH + 3, monkeypatch, send(sig))    # epoch 3, batch 3
+    with pytest.raises(Interrupted, match=f"stopped by {signal.Signals(sig).name}; the model is back "
+                                          "at the end of epoch 2") as e:
+        m.fit(X, X, epochs=5, batch_size=16, verbose=2, seed=5)
+    assert e.value.signum == sig and isinstance(e.value, KeyboardInterrupt)
+    assert f"Stopped by {signal.Signals(sig).name} at epoch 3 after 48/64 samples" in capsys.readouterr().out
+    assert m.history.interrupted and m.history.epoch == [0, 1] and m.optimizer.iterations == 2 * BATCHES
+    assert_same_state(state(m), state(twin(2)))
+    assert signal.getsignal(sig) is interrupt_handler                # the old handler is back
+
+
+@pytest.mark.parametrize("sig", STOPS, ids=lambda s: signal.Signals(s).name)
+def test_a_second_sigterm_or_sighup_stops_the_batch_at_once(sig, monkeypatch, as_the_commands_do):
+    from scratchae.training import Interrupted
+
+    m = twin(0)
+    poison_forward(m.layers[1], CALLS_PER_EPOCH + 2, monkeypatch, send(sig, times=2))
+    with pytest.raises(Interrupted) as e:
+        m.fit(X, X, epochs=3, batch_size=16, verbose=0, seed=5)
+    assert e.value.signum == sig and m.history.epoch == [0]
+    assert_same_state(state(m), state(twin(1)))
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP here")
+def test_an_ignored_or_own_signal_handler_is_left_alone(monkeypatch):
+    """`nohup` ignores SIGHUP: fit leaves it ignored. A program's own SIGTERM handler keeps
+    its say: fit does not take it over (and it is back, untouched, afterwards)."""
+    seen = []
+    own = lambda signum, frame: seen.append(signum)
+    old = signal.signal(signal.SIGHUP, signal.SIG_IGN), signal.signal(signal.SIGTERM, own)
+    try:
+        m = twin(0)
+        poison_forward(m.layers[1], 3, monkeypatch, lambda y: (os.kill(os.getpid(), signal.SIGHUP),
+                                                               os.kill(os.getpid(), signal.SIGTERM), y)[-1])
+        try:
+            history = m.fit(X, X, epochs=2, batch_size=16, verbose=0, seed=5)
+        except KeyboardInterrupt as exc:          # not to pytest: it would end the whole run
+            pytest.fail(f"fit took over a signal that was not its to take: {exc!r}")
+        assert history.epoch == [0, 1] and not history.interrupted           # not stopped
+        assert seen == [signal.SIGTERM]                                       # the program's handler ran
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN and signal.getsignal(signal.SIGTERM) is own
+    finally:
+        signal.signal(signal.SIGHUP, old[0])
+        signal.signal(signal.SIGTERM, old[1])
+
+
+LIBRARY_SIGTERM = """
+import os, signal, sys
+import numpy as np
+from scratchae.callbacks import Callback
+from scratchae.layers import Dense, Input
+from scratchae.models import Model
+from scratchae.training import Interrupted
+assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+inp = Input(shape=(12,))
+m = Model(inp, Dense(12, activation="sigmoid")(Dense(5, activation="relu")(inp)))
+m.compile("adam", "binary_crossentropy")
+class Term(Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+    def on_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == (1, 1):
+            os.kill(os.getpid(), signal.SIGTERM)
+x = np.random.default_rng(0).uniform(0, 1, (64, 12)).astype(np.float32)
+try:
+    m.fit(x, x, epochs=3, batch_size=16, verbose=0, callbacks=[Term()])
+except Interrupted as exc:
+    print(exc.signal_name, m.history.epoch, m.optimizer.iterations, signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="real SIGTERM")
+def test_a_script_calling_fit_gets_sigterm_as_an_interrupt_not_a_kill():
+    """Where SIGTERM has its default action (a plain script), fit takes it over too, and
+    gives the default back: a killed script would have lost epoch 1."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    r = subprocess.run([sys.executable, "-c", LIBRARY_SIGTERM], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    assert r.stdout.split() == ["SIGTERM", "[0]", "4", "True"]
 
 
 @pytest.mark.parametrize("entry", ["fit", "train_on_batch", "evaluate"])
