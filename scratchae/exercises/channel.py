@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from ._text import clean
-from .runner import encode  # noqa: F401  (the request's arrays go out in the child's own format)
 
 MAX_ELEMENTS = 1_000_000
 MAX_DIMS = 4

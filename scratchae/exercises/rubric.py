@@ -26,7 +26,6 @@ Adam and the model's backward have checks of their own (`_adam`, `_model`).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -35,8 +34,7 @@ import numpy as np
 from ..gradcheck.checks import adam_closed_form
 from ..gradcheck.hints import Hint, diagnose
 from . import exact
-from .channel import Other, Records, say, value
-from .plans import LN3  # noqa: F401  (the by-hand cases below are written with it)
+from .channel import Other, Records, error, say, value
 
 RTOL = 1e-8              # a derived float64 backward: 1e-13 or better; finite differences: ~1e-7
 # Adam's closed form, at gradients of 0.3 to 20 (the paper's form is within 1e-5 of Keras's
@@ -371,8 +369,7 @@ def score(piece: str, plan: list[dict], records: Records, *, filename: str, miss
     grader refused to run, a channel written to by the submission)."""
     for part in records.parts.values():
         for rec in part.calls.values():
-            from .channel import error as clean_error
-            rec["error_clean"] = clean_error(rec.get("error"))
+            rec["error_clean"] = error(rec.get("error"))
     items = RUBRICS[piece]
     if void:
         return [Check(i.name, i.title, i.weight, 0.0, f"not graded: {void}") for i in items]
