@@ -499,25 +499,126 @@ BAD_OPTIMIZER_STATE = [
     ("Adam moments in float64", "momentums", "float64", "expected float32"),
     ("an unknown slot", "optimizer/velocity/packed/*", np.zeros(3, np.float32), "optimizer state velocity/packed/*"),
     ("Adam moments that contradict its kept sums", "contradict", None, "momentums_kept/packed/* does not match"),
+    # a key "-<prefix>" removes every entry whose name starts with <prefix>
+    ("Adam's first moments missing (m and its kept sums)", "-optimizer/momentums", None,
+     "after 6 iterations has no momentums/packed/*"),
+    ("Adam's second moments missing", "-optimizer/velocities", None, "has no velocities/packed/*"),
+    ("Adam's kept sums alone, m and v in Keras's units missing", "-optimizer/momentums/", None, None),
+    ("no step count", "-optimizer/iterations", None, "optimizer state has no 'iterations'"),
+    ("moments after 0 iterations", "optimizer/iterations", np.array(0), "after 0 iterations"),
 ]
 
 
 @pytest.mark.parametrize("desc, key, value, words", BAD_OPTIMIZER_STATE, ids=[b[0] for b in BAD_OPTIMIZER_STATE])
 def test_optimizer_state_of_the_wrong_kind_names_the_file(trained, desc, key, value, words):
     """Before, these gave raw TypeErrors ("only 0-dimensional arrays...") without the file."""
-    _, path = trained
+    model, path = trained
     arrays = read_npz(path)
-    if key == "momentums":
-        key = next(k for k in arrays if k.startswith("optimizer/momentums/"))
-        value = np.full(arrays[key].shape, "x") if value == "strings" else arrays[key].astype(np.float64)
-    elif key == "contradict":
-        key = next(k for k in arrays if k.startswith("optimizer/momentums/"))
-        value = arrays[key] * np.float32(2)
-    arrays[key] = value
+    assert int(arrays["optimizer/iterations"]) == 6
+    if key.startswith("-"):
+        gone = [k for k in arrays if k.startswith(key[1:])]
+        assert gone
+        for k in gone:
+            del arrays[k]
+    else:
+        if key == "momentums":
+            key = next(k for k in arrays if k.startswith("optimizer/momentums/"))
+            value = np.full(arrays[key].shape, "x") if value == "strings" else arrays[key].astype(np.float64)
+        elif key == "contradict":
+            key = next(k for k in arrays if k.startswith("optimizer/momentums/"))
+            value = arrays[key] * np.float32(2)
+        arrays[key] = value
     rewrite(path, arrays)
+    if words is None:          # the kept sums alone are the whole state: it loads, exactly
+        back = load_model(path)
+        for slot in ("momentums", "velocities"):
+            for p, m in getattr(model.optimizer, slot).items():
+                np.testing.assert_array_equal(getattr(back.optimizer, slot)[p], m)
+        return
     with pytest.raises(ValueError) as e:
         load_model(path)
     assert str(path) in str(e.value) and words in str(e.value), str(e.value)
+
+
+def test_a_file_missing_adams_moments_would_resume_to_other_weights(trained):
+    """Why the moments are required: the same file without them (what loaded silently
+    before) takes another step than the model it was saved from."""
+    model, path = trained
+    arrays = read_npz(path)
+    rewrite(path, {k: v for k, v in arrays.items() if not k.startswith("optimizer/velocities")})
+    with pytest.raises(ValueError, match="has no velocities/packed/"):
+        load_model(path)
+    rewrite(path, arrays)
+    whole = load_model(path)
+    whole.optimizer.reset()                              # what a file without moments gave
+    whole.optimizer.iterations = model.optimizer.iterations
+    model.train_on_batch(X[:32], X[:32])
+    whole.train_on_batch(X[:32], X[:32])
+    assert any(not np.array_equal(a, b) for a, b in zip(model.get_weights(), whole.get_weights()))
+
+
+def test_sgd_state_is_checked_whole_too(tmp_path):
+    """SGD with momentum keeps momentums after a step; SGD without keeps nothing."""
+    for momentum in (0.9, 0.0):
+        utils.set_random_seed(3)
+        m = build(optimizer=SGD(learning_rate=0.1, momentum=momentum))
+        m.fit(X, X, epochs=1, verbose=0)
+        path = tmp_path / f"sgd{momentum}.npz"
+        m.save(path)
+        arrays = read_npz(path)
+        if momentum:
+            rewrite(path, {k: v for k, v in arrays.items() if not k.startswith("optimizer/momentums")})
+            words = "after 3 iterations has no momentums/packed/*"
+        else:
+            assert sorted(k for k in arrays if k.startswith("optimizer/")) == ["optimizer/iterations"]
+            extra = np.zeros(sum(w.size for w in m.get_weights()), np.float32)
+            rewrite(path, {**arrays, "optimizer/momentums/packed/*": extra})
+            words = "optimizer state momentums/packed/* is not kept by SGD(learning_rate=0.1, momentum=0.0)"
+        with pytest.raises(ValueError) as e:
+            load_model(path)
+        assert str(path) in str(e.value) and words in str(e.value), str(e.value)
+
+
+DELETE = object()
+BAD_GENERATOR_STATE = [
+    # (description, where in rng_state, stored value, words the message must contain)
+    ("a float state", ("state", "state"), 1.5, "rng_state.state.state must be an integer in [0, 2**128), got 1.5 (float)"),
+    ("a boolean state", ("state", "state"), True, "got True (bool)"),
+    ("a state of 2**200", ("state", "state"), 2**200, "rng_state.state.state must be an integer in [0, 2**128)"),
+    ("a negative increment", ("state", "inc"), -1, "rng_state.state.inc must be an integer"),
+    ("an even increment", ("state", "inc"), 2, "rng_state.state.inc must be odd"),
+    ("a number where the state object should be", ("state",), 5, "rng_state.state must be an object"),
+    ("a list for the whole state", (), [1, 2], "rng_state must be an object"),
+    ("has_uint32 7", ("has_uint32",), 7, "rng_state.has_uint32 must be 0 or 1, got 7"),
+    ("uinteger 2**40", ("uinteger",), 2**40, "rng_state.uinteger must be an integer in [0, 2**32)"),
+    ("no uinteger", ("uinteger",), DELETE, "rng_state must be an object with"),
+    ("another generator", ("bit_generator",), "MT19937", "rng_state.bit_generator 'MT19937' is not supported"),
+]
+
+
+@pytest.mark.parametrize("desc, where, value, words", BAD_GENERATOR_STATE, ids=[b[0] for b in BAD_GENERATOR_STATE])
+def test_a_damaged_generator_state_names_the_file_and_the_field(trained, desc, where, value, words):
+    """Before: a raw OverflowError or AttributeError without the file's name, and a float
+    state loaded."""
+    _, path = trained
+    arrays = read_npz(path)
+    meta = json.loads(str(arrays["__scratchae__"]))
+    assert meta["rng_state"] is not None
+    if not where:
+        meta["rng_state"] = value
+    else:
+        holder = meta["rng_state"]
+        for k in where[:-1]:
+            holder = holder[k]
+        if value is DELETE:
+            del holder[where[-1]]
+        else:
+            holder[where[-1]] = value
+    rewrite(path, arrays, meta)
+    with pytest.raises(ValueError) as e:
+        load_model(path)
+    text = str(e.value)
+    assert str(path) in text and "invalid generator state" in text and words in text, text
 
 
 def test_compressed_or_foreign_entries_are_refused(trained):

@@ -37,7 +37,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from .._files import atomic_write, open_regular
+from .._files import atomic_write, open_regular, target_path
 
 __all__ = ["DEFAULT_TIMEOUT", "MIN_RATE", "Deadline", "DownloadError", "CacheError", "cache_root",
            "sha256_file", "check_mirrors", "mirrors_from", "fetch", "ensure_files"]
@@ -278,6 +278,11 @@ def fetch(
     except OSError as exc:
         raise CacheError(f"cannot create the data cache folder {dest.parent}: "
                          f"{exc.strerror or exc}; {_CACHE_HINT}") from None
+    try:                          # a folder, FIFO or device in the file's place
+        target_path(dest)
+    except OSError as exc:
+        raise CacheError(f"cannot write {dest} into the data cache: {exc.strerror or exc}; "
+                         "move it away") from None
     failures: list[tuple[str, str]] = []
     for mirror in mirrors:
         url = (mirror if mirror.endswith("/") else mirror + "/") + filename
