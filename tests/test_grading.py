@@ -6,6 +6,11 @@ are fixed by `seed=0` so that scores are exact. A table of wrong answers and att
 the score it must get; every correct rewrite we could think of must score 10.
 """
 import csv
+import os
+import signal
+import subprocess
+import sys
+import time
 import io
 import json
 import re
@@ -452,3 +457,36 @@ def test_a_classmate_killer_and_a_folder_deleter_leave_the_others_graded(tmp_pat
     for name in ("right0.py", "right1.py", "right2.py", "zz_late.py"):
         assert by[name].status == "graded" and by[name].score == 10, grading.table(grades)
     assert by["killer.py"].score == 10 and by["deleter.py"].score == 10, grading.table(grades)
+
+
+def _runners() -> set[int]:
+    out = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"runner.py" in cmd and b"-u" in cmd:
+            out.add(int(pid))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_that_ends_the_grader_ends_the_submission(sig, tmp_path):
+    """`timeout`, `kill`, a closed terminal: the grader ends, and so does every process it started."""
+    path = tmp_path / "loop.py"
+    path.write_text(variant("dense", (DX, "while True:\n            pass")))
+    before = _runners()
+    proc = subprocess.Popen([sys.executable, "-m", "scratchae", "grade", "dense", str(path), "--timeout", "120"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (_runners() - before) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert _runners() - before, "the submission never started"
+    proc.send_signal(sig)
+    assert proc.wait(timeout=30) in (128 + sig, -sig)
+    deadline = time.monotonic() + 10
+    while (_runners() - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not (_runners() - before)
