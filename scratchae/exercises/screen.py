@@ -21,7 +21,8 @@ import ast
 from dataclasses import dataclass
 
 ALLOWED = {"numpy", "math", "cmath", "functools", "itertools", "operator", "typing", "dataclasses",
-           "__future__", "collections", "numbers", "warnings", "abc", "enum", "fractions"}
+           "__future__", "collections", "numbers", "warnings", "abc", "enum", "fractions", "copy",
+           "statistics", "decimal", "re", "string"}
 NAMES = {"__import__", "exec", "eval", "compile", "globals", "__builtins__", "breakpoint", "_getframe",
          "f_back", "f_locals", "f_globals", "f_code", "tb_frame", "tb_next", "gi_frame", "cr_frame",
          "__traceback__", "__subclasses__", "__globals__", "__code__", "__closure__"}
