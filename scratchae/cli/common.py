@@ -1,16 +1,27 @@
 """What `scratchae demo` and `scratchae train` share: the common options and their checks,
 loading the data, the output folder and files, training one autoencoder with its figures
 of merit (losses and their parts, test loss, mean code value, seconds, what the monitor saw),
-and the figures of the inside of one autoencoder (its code space, its monitor)."""
+and the figures of the inside of one autoencoder (its code space, its monitor).
+
+`run_command` is around each whole command: SIGTERM and SIGHUP end it as Ctrl-C does (what
+was completed saved and said, then exit code 128 + the signal's number: 143, 129; Ctrl-C
+130), and the output folder that `make_out` creates is the run's own until it ends, with a
+record of the files it wrote (`scratchae.cli.outfolder`). `rescue_save` is the save of the
+completed epochs when training stops early, whatever stopped it.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
+import sys
 import time
+from typing import Callable
 
 from .._files import atomic_write
 from . import UsageError
+from .outfolder import RECORD_NAME, OutputFolder
 
 DATASET_HELP = ("'auto' (full MNIST when cached or downloadable, else the bundled subset), "
                 "'mnist' (full, downloaded and verified), 'mnist-5k' (bundled 4,000/1,000 subset), "
@@ -102,9 +113,83 @@ def save_json(obj: dict, path: str) -> str:
     atomic_write(path, lambda f: (json.dump(obj, f, indent=2), f.write("\n")), text=True)
     return path
 
+class _Command:
+    """The command running in this process (see `run_command`): its output folder, once owned."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.out: OutputFolder | None = None
+
+
+_running: _Command | None = None
+
+
+def run_command(name: str, body: Callable[[], int]) -> int:
+    """Run a command's `body` (returning its exit code) as one run: SIGTERM and SIGHUP raise
+    `Interrupted` wherever they land, as Ctrl-C raises KeyboardInterrupt, so that the command's
+    own rescue (in `fit`, then `rescue_save`) keeps what was completed; then exit code
+    128 + the signal (SystemExit: 143, 129; Ctrl-C goes on to `main`, 130). The folder
+    `make_out` owned gets its record and is let go, however the run ends."""
+    from ..training import held_interrupts, signals_as_interrupts
+
+    global _running
+    command, previous = _Command(name), _running
+    _running = command
+    how, code = "finished", 1
+    try:
+        with signals_as_interrupts():
+            try:
+                code = body()
+                how = "finished" if code == 0 else f"finished with exit code {code}"
+                return code
+            except KeyboardInterrupt as exc:
+                signum = getattr(exc, "signum", signal.SIGINT)
+                how, code = f"stopped by {signal.Signals(signum).name}", 128 + signum
+                if signum == signal.SIGINT:
+                    raise
+                print(f"\nscratchae: stopped by {signal.Signals(signum).name}", file=sys.stderr)
+                raise SystemExit(code) from None
+            except UsageError as exc:
+                how, code = f"error: {exc}", 2
+                raise
+            except BaseException as exc:
+                how = f"error: {type(exc).__name__}: {exc}"
+                raise
+            finally:
+                if command.out is not None:
+                    with held_interrupts(raise_after=False):     # the record is written whole
+                        earlier = command.out.finish(how, code)
+                    if earlier and code == 0:
+                        shown = ", ".join(earlier[:6]) + (", ..." if len(earlier) > 6 else "")
+                        record = os.path.join(command.out.folder, RECORD_NAME)
+                        print(f"Note: {command.out.folder}{os.sep} also holds {len(earlier)} file(s) "
+                              f"this run did not write (from earlier runs, kept; listed in "
+                              f"{record}): {shown}")
+    finally:
+        _running = previous
+
+
+def rescue_save(model, model_path: str, json_path: str, info: dict) -> str:
+    """Save `model` and `info` with the history of its completed epochs (where fit left it when
+    it stopped early), every stop signal held until both files are written: the sentence
+    saying so, or '' when no epoch completed."""
+    from ..training import held_interrupts
+
+    done = [float(v) for v in model.history.history.get("loss", [])] if model.history else []
+    if not done:
+        return ""
+    with held_interrupts(raise_after=False):       # already stopping: a second signal waits
+        model.save(model_path)
+        save_json(info | {"loss": done, "epochs": len(done),
+                          "history": {k: [float(v) for v in vs] for k, vs in model.history.history.items()}},
+                  json_path)
+    return f"saved the {len(done)} completed epoch(s) to {model_path} and {os.path.basename(json_path)}"
+
+
 def make_out(folder: str, names: tuple[str, ...] = ()) -> None:
     """Create the output folder and make sure files can be written there, and that none of
-    `names` is taken by a folder: before training, so a run is never lost at its end."""
+    `names` is taken by a folder: before training, so a run is never lost at its end. Inside
+    `run_command`, the folder becomes the run's own (a UsageError if another run has it)."""
     import tempfile
 
     from .._files import target_path
@@ -124,6 +209,12 @@ def make_out(folder: str, names: tuple[str, ...] = ()) -> None:
             target_path(os.path.join(folder, name))
         except OSError as exc:
             raise UsageError(f"cannot write {os.path.join(folder, name)!r}: {exc.strerror}") from None
+    if _running is not None and _running.out is None:
+        out = OutputFolder(folder, _running.name)
+        out.own()
+        _running.out = out
+        if out.note:
+            print(f"scratchae: note: {out.note}", file=sys.stderr)
 
 def train_one(label: str, ae, x_in, x_target, x_test_in, x_test, epochs: int, args,
               monitor_every: int = 0) -> dict:
@@ -317,7 +408,9 @@ def train_page(name: str, r: dict, data, settings: dict, args, first_path: str) 
     monitor = r["monitor"]
     links = [(f"{name}.npz", "the trained model (scratchae.models.load_model)"),
              (f"{name}-history.json", "loss, reconstruction_loss and penalties per epoch, test "
-                                      "losses, the data and the arguments")]
+                                      "losses, the data and the arguments"),
+             (RECORD_NAME, "this run's own files in the folder (size, SHA-256), how it ended, and "
+                           "the files of earlier runs it kept")]
     if monitor is not None and monitor.steps:
         links.append((f"{name}-monitor.json", "what the monitor recorded, per layer"))
     head, cells = table_columns([r])

@@ -9,17 +9,25 @@ figures, the four models, a JSON summary and `index.html`, one page that shows t
 vanilla model trains with a `Monitor` (every 25 steps, `--monitor K` to change, 0 to turn it
 off), whose figures show its gradients, update ratios and dead units. Every argument is
 checked before any training starts.
+
+Each model is saved as soon as it is trained. Whatever stops the demo early (Ctrl-C, SIGTERM,
+SIGHUP, an out-of-memory or any other error) also saves the completed epochs of the model in
+training and a summary.json of what was done (`"stopped"` says why), says so, and a signal
+exits with 128 + its number (130, 143, 129). The demo owns its --out while it runs and
+records its files in scratchae-run.json (see cli/outfolder.py).
 """
 from __future__ import annotations
 
 import argparse
 import math
 import os
+import sys
 import time
 
 from .common import (TABLE_NOTE, add_common_options, check_common, inside_figures, load_data,
-                     make_out, monitor_summary, run_text, save_figure, save_json, table,
-                     table_columns, train_one)
+                     make_out, monitor_summary, rescue_save, run_command, run_text, save_figure,
+                     save_json, table, table_columns, train_one)
+from .outfolder import check_outputs
 
 def add_commands(sub) -> None:
     """Add `demo` to the `scratchae` command."""
@@ -48,7 +56,10 @@ vanilla-interpolation.png, vanilla-gradients.png, vanilla-update-ratios.png,
 vanilla-unit-health.png, vanilla-activations.png, denoising.png,
 sparse-code-distributions.png, sparse-code-units.png, sparse-losses.png, loss-curves.png),
 the models (vanilla.npz, denoising.npz, sparse-standard.npz, sparse-l1.npz),
-vanilla-monitor.json and summary.json (every model's history, losses split)
+vanilla-monitor.json and summary.json (every model's history, losses split), and
+scratchae-run.json (which files this run wrote; files of earlier runs are listed apart,
+never removed). While it runs, --out/.scratchae-lock names it: a second run into the same
+--out is refused.
 """
 
 #: The demo's models: label key -> model file name.
@@ -62,14 +73,22 @@ FIGURES = ("vanilla-reconstructions.png", "vanilla-weights.png", "vanilla-code-s
            "sparse-losses.png", "loss-curves.png")
 
 
+OUTPUTS = FIGURES + tuple(MODEL_FILES.values()) + ("summary.json", "index.html")
+
+
 def run_demo(args: argparse.Namespace) -> int:
+    return run_command("demo", lambda: _run_demo(args))
+
+
+def _run_demo(args: argparse.Namespace) -> int:
     from .. import autoencoders, plotting
     from ..datasets import add_gaussian_noise
     from ..figures_code import unit_sparsity
 
     check_common(args)
+    check_outputs(args.out, OUTPUTS, args.dataset)
     data = load_data(args.dataset)
-    make_out(args.out, FIGURES + tuple(MODEL_FILES.values()) + ("summary.json", "index.html"))
+    make_out(args.out, OUTPUTS)
     recipe = autoencoders.ARTICLE
     epochs = {k: args.epochs or recipe[k]["epochs"] for k in ("vanilla", "denoising", "sparse")}
     seed = args.seed
@@ -80,15 +99,15 @@ def run_demo(args: argparse.Namespace) -> int:
     factor = recipe["sparse"]["l1"]
 
     started = time.perf_counter()
-    rows = [
-        train_one("vanilla", autoencoders.vanilla(seed=seed), x, x, xt, xt, epochs["vanilla"], args,
-                  monitor_every=args.monitor),
-        train_one(f"denoising (noise {noise:g})", autoencoders.vanilla(seed=seed), x_noisy, x, xt_noisy, xt,
-                   epochs["denoising"], args),
-        train_one("sparse standard", autoencoders.shallow(seed=seed), x, x, xt, xt, epochs["sparse"], args),
-        train_one(f"sparse l1({factor:g})", autoencoders.sparse(l1=factor, seed=seed), x, x, xt, xt,
-                   epochs["sparse"], args),
+    plan = [  # (file key, label, model, inputs, test inputs, epochs, monitor)
+        ("vanilla", "vanilla", lambda: autoencoders.vanilla(seed=seed), x, xt, epochs["vanilla"], args.monitor),
+        ("denoising", f"denoising (noise {noise:g})", lambda: autoencoders.vanilla(seed=seed), x_noisy,
+         xt_noisy, epochs["denoising"], 0),
+        ("standard", "sparse standard", lambda: autoencoders.shallow(seed=seed), x, xt, epochs["sparse"], 0),
+        ("regularized", f"sparse l1({factor:g})", lambda: autoencoders.sparse(l1=factor, seed=seed), x, xt,
+         epochs["sparse"], 0),
     ]
+    rows = _train_all(plan, x, xt, args, data)
     total = time.perf_counter() - started
     vanilla, denoise, standard, regularized = rows
 
@@ -154,8 +173,6 @@ def run_demo(args: argparse.Namespace) -> int:
     for name, _, fig, _ in figures:
         if fig is not None:
             save_figure(fig, os.path.join(out, name))
-    for key, r in zip(MODEL_FILES, rows):
-        r["ae"].model.save(os.path.join(out, MODEL_FILES[key]))
     summary = {
         "dataset": {"name": data.name, "description": data.description,
                     "train": len(x), "test": len(xt)},
@@ -176,6 +193,63 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_all(plan: list, x, xt, args, data) -> list[dict]:
+    """Train the models of `plan` in turn, each saved as soon as it is trained. If anything
+    stops the demo (a signal, an error), the model in training is saved with its completed
+    epochs (fit put it back at the end of the last one) and summary.json says what was done,
+    before the exception goes on (the command's exit code)."""
+    from ..training import held_interrupts
+
+    rows: list[dict] = []
+    current = None
+    try:
+        for key, label, build, x_in, xt_in, epochs, monitor in plan:
+            current = (key, label, build())
+            r = train_one(label, current[2], x_in, x, xt_in, xt, epochs, args, monitor_every=monitor)
+            with held_interrupts():
+                r["ae"].model.save(os.path.join(args.out, MODEL_FILES[key]))
+            rows.append(r)
+            current = None
+        return rows
+    except BaseException as exc:
+        _rescue(exc, rows, current, args, data)
+        raise
+
+
+def _rescue(exc: BaseException, rows: list[dict], current, args, data) -> None:
+    """summary.json of a demo stopped by `exc`: the models trained (already saved) and the
+    completed epochs of the one in training (saved now); one line on stderr says what."""
+    import signal
+
+    from ..training import held_interrupts
+
+    if isinstance(exc, KeyboardInterrupt):
+        why = "stopped by " + signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
+    else:
+        why = f"stopped by {type(exc).__name__}: {exc}"
+    done = [{"label": r["label"], "epochs": r["epochs"], "loss": r["loss"], "file": MODEL_FILES[key],
+             "history": r["history"].history} for key, r in zip(MODEL_FILES, rows)]
+    info = {"stopped": why, "complete": False,
+            "dataset": {"name": data.name, "description": data.description},
+            "arguments": {k: v for k, v in vars(args).items() if k != "run"}, "models": done}
+    summary = os.path.join(args.out, "summary.json")
+    saved = ""
+    if current is not None:
+        key, label, ae = current
+        saved = rescue_save(ae.model, os.path.join(args.out, MODEL_FILES[key]), summary,
+                            info | {"in_training": {"label": label, "file": MODEL_FILES[key]}})
+    if not saved:
+        with held_interrupts(raise_after=False):
+            save_json(info, summary)
+    said = [f"kept {', '.join(d['file'] for d in done)} (trained)"] if done else []
+    if saved:
+        said.append(saved)
+    else:
+        said.append((f"no epoch of {current[1]} completed; " if current else "")
+                    + "summary.json says what was done")
+    print(f"scratchae: the demo was {why.split(':')[0]}; {'; '.join(said)}", file=sys.stderr)
+
+
 def _page(args, data, rows, figures, sparse_line: str, notes: list[str]) -> str:
     from .. import __version__
     from ..report_html import Page, write_page
@@ -186,6 +260,8 @@ def _page(args, data, rows, figures, sparse_line: str, notes: list[str]) -> str:
              for key, r in zip(MODEL_FILES, rows)]
     links.append(("summary.json", "every model's history per epoch (loss, reconstruction_loss, "
                                   "penalties), test losses, the data and the arguments"))
+    links.append(("scratchae-run.json", "this run's own files in the folder (size, SHA-256), "
+                                        "how it ended, and the files of earlier runs it kept"))
     if monitor is not None and monitor.steps:
         links.append(("vanilla-monitor.json", "what the monitor recorded for the vanilla model"))
     page = Page(

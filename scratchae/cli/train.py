@@ -10,8 +10,14 @@ Each run prints which data it uses and why, trains with a progress bar, and writ
 results into a folder (the model file, a JSON history and PNG figures).
 Every argument is checked before any training starts: a bad one is a one-line error and
 exit code 2, as are missing data, sizes too large for this machine's memory and an output
-folder that cannot be written. A run that diverges ends in one line too; Ctrl-C or a
-divergence saves the completed epochs first (a second Ctrl-C waits for that save).
+folder that cannot be written. A run that diverges ends in one line too. Whatever stops a
+run early (Ctrl-C; SIGTERM from kill, timeout, docker stop, Slurm or systemd; SIGHUP from a
+closed terminal; a divergence; an out-of-memory or any other error) saves the completed
+epochs first and says so (a second signal waits for that save); a signal then exits with
+128 + its number (130, 143, 129). The trained model and its history are written before the
+figures, so a stop while drawing keeps them. A run owns its --out while it runs (a second
+run into it is refused, naming the first) and records which files are its own in
+scratchae-run.json (see cli/outfolder.py).
 """
 from __future__ import annotations
 
@@ -22,9 +28,10 @@ import sys
 
 from . import UsageError
 from .common import (add_common_options, build_model, check_common, check_memory, check_positive,
-                     load_data, loss_series, make_out, model_inputs, monitor_summary, run_text,
-                     save_figure, save_json,
+                     load_data, loss_series, make_out, model_inputs, monitor_summary, rescue_save,
+                     run_command, run_text, save_figure, save_json,
                      table, train_one, train_outputs, train_page)
+from .outfolder import check_outputs
 from .own import OWN_PIECE_EPOCHS, run_train_own
 
 MODELS = ("vanilla", "shallow", "denoising", "sparse")
@@ -48,7 +55,9 @@ writes into --out: NAME.npz (load with scratchae.models.load_model), NAME-histor
 NAME-reconstructions.png (denoising: NAME.png), NAME-loss.png, NAME-weights.png,
 NAME-codes.png, NAME-code-space.png, NAME-interpolation.png, index.html (the run on one
 page); with the monitor (on unless --monitor 0): NAME-gradients.png, NAME-update-ratios.png,
-NAME-unit-health.png, NAME-activations.png, NAME-monitor.json
+NAME-unit-health.png, NAME-activations.png, NAME-monitor.json; and scratchae-run.json, which
+files this run wrote (files of earlier runs in --out are listed apart, never removed). While
+it runs, --out/.scratchae-lock names it: a second run into the same --out is refused.
 
 train with your own piece (after scratchae gradcheck --exercise PIECE FILE passes):
   scratchae train vanilla --use dense=my_dense.py
@@ -163,14 +172,19 @@ def _load_sources(settings: dict) -> list:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .. import __version__, plotting
-    from ..training import NonFiniteLossError
+    return run_command(f"train {args.model}", lambda: _run_train(args))
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from .. import __version__
+    from ..training import Interrupted, NonFiniteLossError, held_interrupts
 
     settings = _check_train(args)
+    name = settings["model"]
+    check_outputs(args.out, _train_outputs(name), args.dataset)
     if settings["use"]:
         return run_train_own(args, settings, _load_sources(settings))
     data = load_data(args.dataset)
-    name = settings["model"]
     make_out(args.out, _train_outputs(name))
     ae = build_model(settings)
     if settings["kl"]:
@@ -186,12 +200,12 @@ def run_train(args: argparse.Namespace) -> int:
                "scratchae_version": __version__}
     try:
         r = train_one(name, ae, x_in, x, xt_in, xt, settings["epochs"], args, monitor_every=args.monitor)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         # Nothing lost: fit put the model back to the end of its last completed epoch; save
-        # exactly that (a second Ctrl-C waits for the save), then exit 130.
-        saved = _save_completed(ae.model, model_path, stopped | {"interrupted": True})
-        if saved:
-            print(f"scratchae: {saved}", file=sys.stderr)
+        # exactly that (a second signal waits for the save), then exit 130 (143, 129).
+        saved = _save_completed(ae.model, model_path, stopped | {
+            "interrupted": True, "signal": _signal_name(exc)})
+        print(f"scratchae: {saved or 'no epoch completed, nothing saved'}", file=sys.stderr)
         raise
     except NonFiniteLossError as exc:
         saved = _save_completed(ae.model, model_path, stopped | {"interrupted": False,
@@ -199,25 +213,19 @@ def run_train(args: argparse.Namespace) -> int:
         hint = f"; a smaller --l1 (now {settings['l1']:g}) may help" if settings["l1"] else ""
         raise UsageError(f"training diverged: {str(exc).split(';')[0]}; "
                          f"{saved or 'no epoch completed, nothing saved'}{hint}") from None
+    except Exception as exc:
+        # out of memory, a full disk, a bug: the completed epochs are kept all the same
+        saved = _save_completed(ae.model, model_path, stopped | {
+            "interrupted": False, "error": f"{type(exc).__name__}: {exc}"})
+        print(f"scratchae: training stopped by {type(exc).__name__}; "
+              f"{saved or 'no epoch completed, nothing saved'}", file=sys.stderr)
+        raise
 
-    print()
-    print(table([r]))
-    if r["monitor"] is not None and r["monitor"].steps:
-        print(monitor_summary(r["monitor"]))
-    if settings["kl"]:
-        print(_code_units(r["codes"], *settings["kl"]))
-    ae.model.save(model_path)
-    n = min(5, len(xt))
-    outputs = ae.model.predict(xt_in)
-    run = run_text(name, data, r["epochs"], args)
-    if name == "denoising":
-        first = plotting.denoising(xt, xt_in, outputs, n=n, run=run)
-        first_path = os.path.join(out, f"{name}.png")
-    else:
-        first = plotting.reconstructions(xt, outputs, n=n, run=run)
-        first_path = os.path.join(out, f"{name}-reconstructions.png")
-    written = [
-        model_path,
+    history_path = os.path.join(out, f"{name}-history.json")
+    # the trained model and its history first, whole (a signal meanwhile waits): a stop while
+    # the figures are drawn keeps them
+    with held_interrupts(raise_after=False) as signals:
+        ae.model.save(model_path)
         save_json({
             "model": name,
             "loss": r["loss"],
@@ -233,7 +241,45 @@ def run_train(args: argparse.Namespace) -> int:
             "dataset": dataset_info,
             "arguments": settings,
             "scratchae_version": __version__,
-        }, os.path.join(out, f"{name}-history.json")),
+        }, history_path)
+    try:
+        if signals:
+            raise Interrupted(signals[-1])
+        print()
+        print(table([r]))
+        if r["monitor"] is not None and r["monitor"].steps:
+            print(monitor_summary(r["monitor"]))
+        if settings["kl"]:
+            print(_code_units(r["codes"], *settings["kl"]))
+        written = _figures(name, r, data, settings, args, xt, xt_in)
+    except BaseException as exc:
+        why = (f"stopped by {_signal_name(exc)}" if isinstance(exc, KeyboardInterrupt)
+               else type(exc).__name__)
+        print(f"\nscratchae: {model_path} and {os.path.basename(history_path)} are saved (training had "
+              f"finished); not every figure was written ({why})", file=sys.stderr)
+        raise
+    written = [model_path, history_path] + written
+    print(f"\nWrote {len(written)} files to {out}{os.sep}:")
+    for path in written:
+        print(f"  {os.path.basename(path)}")
+    return 0
+
+
+def _figures(name: str, r: dict, data, settings: dict, args, xt, xt_in) -> list[str]:
+    """The figures and the page of a trained model; their paths."""
+    from .. import plotting
+
+    ae, out = r["ae"], args.out
+    n = min(5, len(xt))
+    outputs = ae.model.predict(xt_in)
+    run = run_text(name, data, r["epochs"], args)
+    if name == "denoising":
+        first = plotting.denoising(xt, xt_in, outputs, n=n, run=run)
+        first_path = os.path.join(out, f"{name}.png")
+    else:
+        first = plotting.reconstructions(xt, outputs, n=n, run=run)
+        first_path = os.path.join(out, f"{name}-reconstructions.png")
+    written = [
         save_figure(first, first_path),
         save_figure(plotting.loss_curves(loss_series(name, r), run=run, title="Training loss per epoch",
                                           ylabel="training loss (nats per pixel)"),
@@ -242,11 +288,7 @@ def run_train(args: argparse.Namespace) -> int:
                                                  run=run), os.path.join(out, f"{name}-weights.png")),
         save_figure(plotting.code_distributions({name: r["codes"]}, run=run), os.path.join(out, f"{name}-codes.png")),
     ]
-    written += train_page(name, r, data, settings, args, first_path)
-    print(f"\nWrote {len(written)} files to {out}{os.sep}:")
-    for path in written:
-        print(f"  {os.path.basename(path)}")
-    return 0
+    return written + train_page(name, r, data, settings, args, first_path)
 
 def _train_outputs(name: str) -> tuple[str, ...]:
     """The files `train NAME` writes into --out."""
@@ -255,20 +297,16 @@ def _train_outputs(name: str) -> tuple[str, ...]:
             f"{name}-codes.png") + train_outputs(name, monitor=True)
 
 def _save_completed(model, model_path: str, info: dict) -> str:
-    """Save the model and a history of its completed epochs (what fit left it at), with
-    Ctrl-C held until both files are written; '' when no epoch completed."""
-    from ..training import held_interrupts
-
-    done = [float(v) for v in model.history.history.get("loss", [])] if model.history else []
-    if not done:
-        return ""
+    """Save the model and a history of its completed epochs (what fit left it at), with every
+    stop signal held until both files are written; '' when no epoch completed."""
     history = os.path.join(os.path.dirname(model_path), os.path.basename(model_path)[:-4] + "-history.json")
-    with held_interrupts(raise_after=False):       # already stopping: a second Ctrl-C waits
-        model.save(model_path)
-        save_json(info | {"loss": done, "epochs": len(done),
-                          "history": {k: [float(v) for v in vs] for k, vs in model.history.history.items()}},
-                  history)
-    return f"saved the {len(done)} completed epoch(s) to {model_path} and {os.path.basename(history)}"
+    return rescue_save(model, model_path, history, info)
+
+
+def _signal_name(exc: BaseException) -> str:
+    import signal
+
+    return signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
 
 
 def _check_kl(args: argparse.Namespace) -> None:
