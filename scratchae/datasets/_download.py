@@ -143,8 +143,9 @@ class Deadline:
     def left(self) -> float:
         return self.end - self.clock()
 
-    def elapsed(self) -> float:
-        return self.clock() - self.start
+    def elapsed(self, left: float) -> float:
+        """Seconds since the start when `left` (a reading of `left()`) were left."""
+        return self.end - left - self.start
 
     def sooner(self, other: "Deadline") -> "Deadline":
         return other if other.end < self.end else self
@@ -211,9 +212,10 @@ def _fetch_one(url: str, dest: Path, sha256: str, size: int, timeout: float,
             digest = hashlib.sha256()
             received = 0
             while True:
-                if deadline.left() <= 0:
+                left = deadline.left()
+                if left <= 0:
                     raise _MirrorFailed(f"too slow: {received} of {size} bytes in "
-                                        f"{deadline.elapsed():.0f} s; {deadline.reason}")
+                                        f"{deadline.elapsed(left):.0f} s; {deadline.reason}")
                 chunk = _read(read, min(_CHUNK, size + 1 - received))
                 if not chunk:
                     break
