@@ -414,27 +414,44 @@ def _stopped(signum: int | None) -> str:
     return f"stopped by {signal.Signals(signum).name}"
 
 
-def interrupt_handler(signum: int, frame: Any) -> None:
-    """What Python's own SIGINT handler is to Ctrl-C, for SIGTERM and SIGHUP: raise
-    `Interrupted` (see `signals_as_interrupts`)."""
-    raise Interrupted(signum)
+class StopHandler:
+    """The handler `signals_as_interrupts` puts on SIGINT, SIGTERM and SIGHUP for a command.
+
+    The first signal raises `Interrupted` where it lands, as Python's own handler raises
+    KeyboardInterrupt for Ctrl-C. Once a stop is under way (that first signal, or one that
+    stopped `fit`, which tells this handler when it gives it back) later signals are only
+    counted in `later`: the command is already saving what was completed, and a second
+    Ctrl-C must not break that save off. (SIGKILL still ends anything.)
+    """
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self.later: list[int] = []
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.stopping:
+            self.later.append(signum)
+            return
+        self.stopping = True
+        raise Interrupted(signum)
 
 
 def _takes_over(signum: int, handler: Any) -> bool:
     """Whether fit (or a block that must finish) handles `signum` while it runs. An ignored
     signal stays ignored (`nohup` ignores SIGHUP); SIGTERM and SIGHUP only where they have
-    their default action or `interrupt_handler`, so a program's own handler keeps its say."""
+    their default action or a command's `StopHandler`, so a program's own handler keeps its
+    say."""
     if handler is signal.SIG_IGN:
         return False
-    return signum == signal.SIGINT or handler in (signal.SIG_DFL, interrupt_handler)
+    return signum == signal.SIGINT or handler is signal.SIG_DFL or isinstance(handler, StopHandler)
 
 
 @contextmanager
 def _handling(handler: Callable[[int, Any], None],
-              signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[None]:
+              signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[dict[int, Any]]:
     """`handler` for each of `signals` that `_takes_over` allows, for the block (main thread
-    only: elsewhere signals cannot be caught, and the block simply runs); the old handlers
-    after it."""
+    only: elsewhere signals cannot be caught, and the block simply runs); the old handlers,
+    which the block receives, after it."""
     old: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in signals:
@@ -443,7 +460,7 @@ def _handling(handler: Callable[[int, Any], None],
                 old[signum] = previous
                 signal.signal(signum, handler)
     try:
-        yield
+        yield old
     finally:     # getsignal gives None for a handler not set from Python
         for signum, previous in old.items():
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
@@ -464,7 +481,7 @@ class _StopOnInterrupt:
         self.interruptible = False
         self.signum: int | None = None
         self._handlers = _handling(self._handler)
-        self._handlers.__enter__()
+        self._old = self._handlers.__enter__()
         return self
 
     def _handler(self, signum: int, frame: Any) -> None:
@@ -475,17 +492,23 @@ class _StopOnInterrupt:
         self.requested = True
 
     def __exit__(self, *exc: Any) -> None:
+        if self.requested:       # a command's handler, back: its stop is under way from now on
+            for previous in self._old.values():
+                if isinstance(previous, StopHandler):
+                    previous.stopping = True
         self._handlers.__exit__(*exc)
 
 
 @contextmanager
-def signals_as_interrupts() -> Iterator[None]:
-    """For the block, SIGTERM and SIGHUP raise `Interrupted` as Ctrl-C raises
-    KeyboardInterrupt (where they have their default action; main thread only). The commands
-    run inside it, so that a run stopped by `kill` or a closed terminal, in or out of `fit`,
-    ends as Ctrl-C ends it: what was completed saved, and said."""
-    with _handling(interrupt_handler, tuple(s for s in STOP_SIGNALS if s != signal.SIGINT)):
-        yield
+def signals_as_interrupts() -> Iterator[StopHandler]:
+    """For the block, a `StopHandler` on SIGINT, SIGTERM and SIGHUP (SIGTERM and SIGHUP where
+    they have their default action; main thread only): the first one raises `Interrupted`,
+    in or out of `fit`, and later ones wait. The commands run inside it, so that a run
+    stopped by `kill` or a closed terminal ends as Ctrl-C ends it: what was completed saved,
+    and said."""
+    handler = StopHandler()
+    with _handling(handler):
+        yield handler
 
 
 @contextmanager

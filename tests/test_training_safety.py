@@ -671,25 +671,30 @@ STOPS = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)
 
 @pytest.fixture
 def as_the_commands_do():
-    """SIGTERM and SIGHUP raising Interrupted outside fit, as in `scratchae train` (set here
-    by hand: a signal that fit failed to take over is then a failure of the test, never a
-    killed test run)."""
-    from scratchae.training import interrupt_handler
+    """The handler `scratchae train` puts on SIGTERM and SIGHUP, set here by hand: a signal
+    that fit failed to take over is then a failure of the test, never a killed test run."""
+    from scratchae.training import StopHandler
 
-    old = {sig: signal.signal(sig, interrupt_handler) for sig in STOPS}
-    yield
-    for sig, handler in old.items():
-        signal.signal(sig, handler)
+    handler = StopHandler()
+    old = {sig: signal.signal(sig, handler) for sig in STOPS}
+    yield handler
+    for sig, previous in old.items():
+        signal.signal(sig, previous)
 
 
-def test_the_commands_turn_sigterm_and_sighup_into_interrupts_and_back():
-    from scratchae.training import interrupt_handler, signals_as_interrupts
+def test_the_commands_handle_the_three_signals_and_give_the_old_handlers_back():
+    from scratchae.training import Interrupted, StopHandler, signals_as_interrupts
 
     before = {sig: signal.getsignal(sig) for sig in STOPS + [signal.SIGINT]}
     assert all(before[sig] is signal.SIG_DFL for sig in STOPS)
-    with signals_as_interrupts():
-        assert all(signal.getsignal(sig) is interrupt_handler for sig in STOPS)
-        assert signal.getsignal(signal.SIGINT) is before[signal.SIGINT]      # Ctrl-C: Python's own
+    with signals_as_interrupts() as handler:
+        assert isinstance(handler, StopHandler)
+        assert all(signal.getsignal(sig) is handler for sig in before)
+        with pytest.raises(Interrupted) as e:              # the first: raised where it lands
+            handler(signal.SIGTERM, None)
+        assert e.value.signum == signal.SIGTERM and handler.stopping
+        handler(signal.SIGINT, None)                       # later ones: counted, not raised
+        assert handler.later == [signal.SIGINT]
     assert {sig: signal.getsignal(sig) for sig in before} == before
 
 
@@ -704,7 +709,7 @@ def send(sig, times=1):
 @pytest.mark.parametrize("sig", STOPS, ids=lambda s: signal.Signals(s).name)
 def test_sigterm_and_sighup_finish_the_batch_and_put_back_the_last_completed_epoch(
         sig, monkeypatch, capsys, as_the_commands_do):
-    from scratchae.training import Interrupted, interrupt_handler
+    from scratchae.training import Interrupted
 
     m = twin(0)
     poison_forward(m.layers[1], 2 * CALLS_PER_EPOCH + 3, monkeypatch, send(sig))    # epoch 3, batch 3
@@ -715,7 +720,15 @@ def test_sigterm_and_sighup_finish_the_batch_and_put_back_the_last_completed_epo
     assert f"Stopped by {signal.Signals(sig).name} at epoch 3 after 48/64 samples" in capsys.readouterr().out
     assert m.history.interrupted and m.history.epoch == [0, 1] and m.optimizer.iterations == 2 * BATCHES
     assert_same_state(state(m), state(twin(2)))
-    assert signal.getsignal(sig) is interrupt_handler                # the old handler is back
+    assert signal.getsignal(sig) is as_the_commands_do               # the old handler is back ...
+    assert as_the_commands_do.stopping                               # ... knowing a stop is under way
+    try:
+        os.kill(os.getpid(), sig)          # so a second signal, during the rescue save, waits
+        for _ in range(1000):
+            pass
+    except KeyboardInterrupt as exc:       # not to pytest: it would end the whole run
+        pytest.fail(f"a second signal broke off the stop: {exc!r}")
+    assert as_the_commands_do.later == [sig]
 
 
 @pytest.mark.parametrize("sig", STOPS, ids=lambda s: signal.Signals(s).name)

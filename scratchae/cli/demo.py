@@ -234,6 +234,8 @@ def _rescue(exc: BaseException, rows: list[dict], current, args, data) -> None:
             "arguments": {k: v for k, v in vars(args).items() if k != "run"}, "models": done}
     summary = os.path.join(args.out, "summary.json")
     saved = ""
+    if current is not None and rows and rows[-1]["ae"] is current[2]:
+        current = None                           # trained and saved: stopped just after
     if current is not None:
         key, label, ae = current
         saved = rescue_save(ae.model, os.path.join(args.out, MODEL_FILES[key]), summary,

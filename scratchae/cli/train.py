@@ -200,6 +200,12 @@ def _run_train(args: argparse.Namespace) -> int:
                "scratchae_version": __version__}
     try:
         r = train_one(name, ae, x_in, x, xt_in, xt, settings["epochs"], args, monitor_every=args.monitor)
+        history_path = os.path.join(out, f"{name}-history.json")
+        # the trained model and its history first, whole (a signal meanwhile waits): a stop while
+        # the figures are drawn keeps them; one before this save, the rescue below
+        with held_interrupts(raise_after=False) as signals:
+            ae.model.save(model_path)
+            save_json(_history(name, r, dataset_info, settings), history_path)
     except KeyboardInterrupt as exc:
         # Nothing lost: fit put the model back to the end of its last completed epoch; save
         # exactly that (a second signal waits for the save), then exit 130 (143, 129).
@@ -221,27 +227,6 @@ def _run_train(args: argparse.Namespace) -> int:
               f"{saved or 'no epoch completed, nothing saved'}", file=sys.stderr)
         raise
 
-    history_path = os.path.join(out, f"{name}-history.json")
-    # the trained model and its history first, whole (a signal meanwhile waits): a stop while
-    # the figures are drawn keeps them
-    with held_interrupts(raise_after=False) as signals:
-        ae.model.save(model_path)
-        save_json({
-            "model": name,
-            "loss": r["loss"],
-            "reconstruction_loss": r["reconstruction_loss"],
-            "history": r["history"].history,
-            "epochs": r["epochs"],
-            "test_loss": r["test_loss"],
-            "test_reconstruction_loss": r["test_reconstruction_loss"],
-            "test": r["test"],
-            "mean_code": r["mean_code"],
-            "seconds": r["seconds"],
-            "interrupted": False,
-            "dataset": dataset_info,
-            "arguments": settings,
-            "scratchae_version": __version__,
-        }, history_path)
     try:
         if signals:
             raise Interrupted(signals[-1])
@@ -263,6 +248,28 @@ def _run_train(args: argparse.Namespace) -> int:
     for path in written:
         print(f"  {os.path.basename(path)}")
     return 0
+
+
+def _history(name: str, r: dict, dataset_info: dict, settings: dict) -> dict:
+    """What NAME-history.json holds after a run that finished."""
+    from .. import __version__
+
+    return {
+        "model": name,
+        "loss": r["loss"],
+        "reconstruction_loss": r["reconstruction_loss"],
+        "history": r["history"].history,
+        "epochs": r["epochs"],
+        "test_loss": r["test_loss"],
+        "test_reconstruction_loss": r["test_reconstruction_loss"],
+        "test": r["test"],
+        "mean_code": r["mean_code"],
+        "seconds": r["seconds"],
+        "interrupted": False,
+        "dataset": dataset_info,
+        "arguments": settings,
+        "scratchae_version": __version__,
+    }
 
 
 def _figures(name: str, r: dict, data, settings: dict, args, xt, xt_in) -> list[str]:
