@@ -118,7 +118,10 @@ def load_model(path: str | os.PathLike) -> Model:
     Memory stays bounded by what the file holds: every array's header is read first, the
     layer list is checked against those shapes before any layer is built, and an array is
     read only when its stored bytes are really in the file (`Model.save` stores them
-    uncompressed; a compressed entry is refused).
+    uncompressed; a compressed entry is refused). Only a regular file is opened, and never read
+    past its size (a device such as /dev/zero, a FIFO or a folder is an OSError naming it), and
+    the optimizer state and the shuffling generator's are checked whole: a file without Adam's
+    moments, or with a generator field out of range, is a ValueError naming the file and the field.
     """
     path = os.fspath(path)
     try:
