@@ -24,9 +24,10 @@ import pytest
 
 from scratchae.cli import main
 from scratchae.models import load_model
+from test_cli_train import signals_as_in_a_terminal
 
 REPO = Path(__file__).resolve().parents[1]
-WATCHDOG = 300                 # seconds: only a hung process ever waits this long
+WATCHDOG = 120                 # seconds: only a hung process ever waits this long
 STEPS = 125                    # an epoch of the bundled 4,000 images at batch 32
 
 posix = pytest.mark.skipif(os.name != "posix", reason="real signals and flock")
@@ -35,7 +36,8 @@ posix = pytest.mark.skipif(os.name != "posix", reason="real signals and flock")
 def start(cwd: Path, *argv: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")
     p = subprocess.Popen([sys.executable, "-m", "scratchae", *argv], cwd=cwd, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=signals_as_in_a_terminal)
     watchdog = threading.Timer(WATCHDOG, p.kill)
     watchdog.daemon = True
     watchdog.start()

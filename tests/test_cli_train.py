@@ -24,6 +24,15 @@ REPO = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def signals_as_in_a_terminal() -> None:
+    """For a child (Popen's preexec_fn): Ctrl-C, SIGTERM and SIGHUP with their default actions.
+    A suite started in the background (`pytest &` in a script, nohup, some CI runners) has
+    SIGINT or SIGHUP ignored, and a child would inherit that and never stop."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
 def scratchae(*args, cwd):
     env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONWARNINGS="error::RuntimeWarning")
     return subprocess.run([sys.executable, "-m", "scratchae", *args], cwd=cwd, env=env,
@@ -372,14 +381,14 @@ class Child:
     neither pipe fills). `wait_for` blocks until a line holds a text, or the child ended; no
     clock is involved but WATCHDOG, a generous bound that only a hung child ever meets."""
 
-    WATCHDOG = 300
+    WATCHDOG = 120
 
     def __init__(self, cwd: Path, argv: list[str]) -> None:
         import threading
 
         env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")
         self.p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+                                  stderr=subprocess.PIPE, text=True, preexec_fn=signals_as_in_a_terminal)
         self.lines = {"out": [], "err": []}
         self.closed = {"out": False, "err": False}
         self.changed = threading.Condition()
@@ -522,6 +531,7 @@ sys.exit(main(sys.argv[1:]))
 def test_ctrl_c_while_importing_prints_no_traceback(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     r = subprocess.run([sys.executable, "-c", CHILD_CTRL_C_ON_IMPORT, "train", "vanilla"], cwd=tmp_path,
+                       preexec_fn=signals_as_in_a_terminal if os.name == "posix" else None,
                        env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 130, r.stderr
     assert r.stderr.strip() == "scratchae: interrupted"

@@ -29,6 +29,19 @@ def _seed():
     utils.set_random_seed(21)
 
 
+@pytest.fixture(autouse=True)
+def _signals_as_in_a_terminal():
+    """Ctrl-C raising KeyboardInterrupt, SIGTERM and SIGHUP with their default actions, as in
+    an interactive Python, whatever this suite inherited (started in the background, SIGINT is
+    ignored; under nohup, SIGHUP; fit rightly leaves an ignored signal alone)."""
+    defaults = {signal.SIGINT: signal.default_int_handler}
+    defaults.update({getattr(signal, n): signal.SIG_DFL for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)})
+    old = {sig: signal.signal(sig, handler) for sig, handler in defaults.items()}
+    yield
+    for sig, handler in old.items():
+        signal.signal(sig, handler)
+
+
 def make(loss="binary_crossentropy", optimizer="adam", compile_=True, last="sigmoid"):
     inp = Input(shape=(12,))
     out = Dense(12, activation=last)(Dense(5, activation="relu")(inp))
@@ -800,7 +813,10 @@ def test_a_script_calling_fit_gets_sigterm_as_an_interrupt_not_a_kill():
     from pathlib import Path
 
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    r = subprocess.run([sys.executable, "-c", LIBRARY_SIGTERM], capture_output=True, text=True, timeout=120, env=env)
+    from test_cli_train import signals_as_in_a_terminal
+
+    r = subprocess.run([sys.executable, "-c", LIBRARY_SIGTERM], capture_output=True, text=True, timeout=120, env=env,
+                       preexec_fn=signals_as_in_a_terminal)
     assert r.returncode == 0, (r.returncode, r.stderr)
     assert r.stdout.split() == ["SIGTERM", "[0]", "4", "True"]
 

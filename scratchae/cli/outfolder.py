@@ -91,7 +91,11 @@ class OutputFolder:
 
     def _lock(self) -> None:
         for _ in range(10):                  # the holder may remove the file as we open it
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:                             # never through a link: the file is truncated
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            except OSError as exc:
+                raise UsageError(f"cannot take {self.lock_path!r}, which says which run owns --out "
+                                 f"{self.folder!r}: {exc.strerror or exc}") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
