@@ -46,7 +46,7 @@ AREAS = {
 }
 OWNED_ELSEWHERE = {"test_gradcheck_core.py": "Gradient checks (owned elsewhere)"}
 #: Files some of whose tests hold a row, the others trying no fault.
-SOME_ROWS = {"test_blas.py": "The test suite"}
+SOME_ROWS = {"test_blas.py": "The test suite", "test_grading.py": "Grading"}
 
 NOT_FAULTS = {
     "test_training_safety.py": {"test_mse_accepts_targets_outside_unit_interval"},
@@ -80,9 +80,9 @@ NOT_FAULTS = {
     "test_special_files.py": set(),
 }
 
-TS, SV, MB, IX, DS, DL, CL, SF, CS, BL = (f"test_{n}.py::" for n in (
+TS, SV, MB, IX, DS, DL, CL, SF, CS, BL, GR = (f"test_{n}.py::" for n in (
     "training_safety", "saving", "memory_bounds", "idx", "datasets", "download", "cli_train", "special_files",
-    "cli_signals", "blas"))
+    "cli_signals", "blas", "grading"))
 BACK = "the model is back at the end of its last completed epoch (weights, optimizer state, shuffling generator)"
 
 ROWS: list[Row] = [
@@ -428,6 +428,29 @@ ROWS: list[Row] = [
         "times, 2 of 5 runs failed at load 7-18)"),
     Row(BL + "test_fit_with_the_timed_choice_trains_like_one_thread", "the timed choice inside fit, on a loaded machine",
         "every step timed on the injected clock, the steps per count exact; the losses those of one thread"),
+    # -- grading ------------------------------------------------------------------------------------
+    Row(GR + "test_a_signal_that_ends_the_grader_ends_the_submission",
+        "SIGTERM or SIGHUP to `scratchae grade` while a submission loops forever",
+        "exit 143 / 129; no process of the submission is left (its PID namespace ends with the grader), its "
+        "temporary folder removed"),
+    Row(GR + "test_an_escaped_process_holding_the_pipes_does_not_hold_the_grade",
+        "a submission's double-forked setsid grandchild that keeps the grader's pipes open",
+        "the grade ends within the time limit: the pipes are read against a deadline, and the grandchild dies "
+        "with the run"),
+    Row(GR + "test_a_late_rewrite_of_results_json_never_lands",
+        "an escaped process that rewrites results.json 4 s after the grade",
+        "it never lands: killed with the run, and the output folder hidden from it"),
+    Row(GR + "test_a_classmate_killer_and_a_folder_deleter_leave_the_others_graded",
+        "in a folder, a submission that kills every process it sees, and one that deletes its working folder",
+        "every other submission graded as before (10 / 10), the table written"),
+    Row(GR + "test_a_solution_read_through_the_packages_path_is_hidden",
+        "a submission that reads tests/exercise_solutions through the package's path",
+        "not found: the source checkout (and any --hide path) is hidden from it; 0 / 10 'not loaded'"),
+    Row(GR + "test_a_submission_that_defeats_the_alarm_is_killed_at_the_time_limit",
+        "a submission that ignores SIGALRM and sleeps", "killed at --timeout, status 'timeout'"),
+    Row(GR + "test_a_forgery_in_the_submissions_interpreter_gains_nothing",
+        "a submission that patches the checker or NumPy, or walks the stack to the result sender",
+        "refused by the screen; past it, never more than its honest score; a second record voids the grade"),
     # -- owned elsewhere -------------------------------------------------------------------------
     Row("test_gradcheck_core.py::test_numerical_gradient_refuses_a_step_that_is_not_positive",
         "`numerical_gradient(..., h=0)` (and h < 0, NaN, inf)", "ValueError: the step h must be a finite number > 0"),
