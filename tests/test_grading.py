@@ -295,7 +295,7 @@ def test_the_screen_names_what_it_refuses():
 # -- the run: time, exits, output ---------------------------------------------------------------
 def test_a_submission_that_sleeps_forever_is_stopped_and_graded(tmp_path):
     g = grade(tmp_path, "dense", variant("dense", (DX, "import time\n        time.sleep(10 ** 6)")),
-              timeout=6, screened=False)
+              timeout=60, part_timeout=4, screened=False)
     assert g.status == "graded" and points(g)["forward"] == 1
     assert "took more than" in message(g, "dL/dx")
 
@@ -303,8 +303,8 @@ def test_a_submission_that_sleeps_forever_is_stopped_and_graded(tmp_path):
 def test_a_submission_that_defeats_the_alarm_is_killed_at_the_time_limit(tmp_path):
     stubborn = variant("dense", (DX, "import signal, time\n        signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
                                      "        time.sleep(10 ** 6)"))
-    g = grade(tmp_path, "dense", stubborn, timeout=3, screened=False)
-    assert g.status == "timeout" and 3 <= g.seconds < 3 + 10
+    g = grade(tmp_path, "dense", stubborn, timeout=3, part_timeout=60, screened=False)
+    assert g.status == "timeout" and 3 <= g.seconds < 3 + 30
     assert g.score == 0 and "time limit of 3 s" in g.first_problem()
 
 
@@ -390,9 +390,9 @@ if os.fork() == 0:                       # a grandchild in a session of its own,
 
 
 def test_an_escaped_process_holding_the_pipes_does_not_hold_the_grade(tmp_path):
-    g = grade(tmp_path, "dense", variant("dense", prefix=ESCAPE.format(targets=[])), timeout=10, screened=False)
+    g = grade(tmp_path, "dense", variant("dense", prefix=ESCAPE.format(targets=[])), timeout=30, screened=False)
     assert g.status == "graded" and g.score == 10, grading.report(g)
-    assert g.seconds < 10 + 5
+    assert g.seconds < 30 + 10          # never the escapee's 600 s
 
 
 @needs_isolation
@@ -478,8 +478,12 @@ def test_a_signal_that_ends_the_grader_ends_the_submission(sig, tmp_path):
     path = tmp_path / "loop.py"
     path.write_text(variant("dense", (DX, "while True:\n            pass")))
     before = _runners()
+    def default_signals():        # the suite may run under nohup or in the background: SIGHUP ignored
+        for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(s, signal.SIG_DFL)
+
     proc = subprocess.Popen([sys.executable, "-m", "scratchae", "grade", "dense", str(path), "--timeout", "120"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=default_signals)
     deadline = time.monotonic() + 60
     while not (_runners() - before) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
