@@ -7,7 +7,8 @@
     scratchae grade PIECE PATH   grade exercise submissions, partial credit         (cli/grade.py)
 
 Exit codes: 0 success, 1 a check failed (or a piece of yours did not train like scratchae's),
-2 bad arguments or missing data, 130 interrupted.
+2 bad arguments or missing data, 130 interrupted (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP
+(train and demo save the completed epochs first).
 """
 from __future__ import annotations
 
