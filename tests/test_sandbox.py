@@ -516,7 +516,11 @@ def test_ctrl_c_sigterm_or_the_death_of_the_parent_kills_the_run(sig):
         code = "import os, time\\nif os.fork() == 0:\\n    os.setsid()\\ntime.sleep(60)"
         run_jailed({{}}, ["-c", code, sys.argv[1][::-1]], b"", timeout=60)
         """
-    p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(driver), tag[::-1]])
+    def default_signals():        # the suite may run in the background (SIGINT ignored) or under nohup
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_DFL)
+
+    p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(driver), tag[::-1]], preexec_fn=default_signals)
     try:
         end = time.monotonic() + 30
         while not alive(tag) and time.monotonic() < end and p.poll() is None:
