@@ -481,6 +481,7 @@ def test_a_signal_that_ends_the_grader_ends_the_submission(sig, tmp_path):
     def default_signals():        # the suite may run under nohup or in the background: SIGHUP ignored
         for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(s, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
     proc = subprocess.Popen([sys.executable, "-m", "scratchae", "grade", "dense", str(path), "--timeout", "120"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=default_signals)

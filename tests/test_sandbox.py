@@ -519,6 +519,7 @@ def test_ctrl_c_sigterm_or_the_death_of_the_parent_kills_the_run(sig):
     def default_signals():        # the suite may run in the background (SIGINT ignored) or under nohup
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(s, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
     p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(driver), tag[::-1]], preexec_fn=default_signals)
     try:
