@@ -190,20 +190,7 @@ def test_names_up_to_the_limit_are_written_and_one_past_it_is_a_clear_error(tmp_
     assert listing(tmp_path) == [longest.name]                   # nothing left behind
 
 
-KILLED_SAVE = """
-import os, signal, sys
-import numpy as np
-from scratchae.layers import Dense, Input
-from scratchae.models import Model
-inp = Input(shape=(4,))
-m = Model(inp, Dense(4)(inp))
-def savez(f, **arrays):
-    f.write(b"PK half a file")
-    f.flush()
-    os.kill(os.getpid(), signal.SIGKILL)
-np.savez = savez
-m.save(sys.argv[1])
-"""
+from test_saving import KILLED_SAVE  # noqa: E402  (a save killed halfway, shared)
 
 
 def test_a_killed_save_of_a_long_name_leaves_a_leftover_the_next_save_removes(tmp_path):
