@@ -100,7 +100,7 @@ def _shape_hint(got: tuple, want: tuple, returned: bool = True) -> str:
 
 
 def check_backward(piece: Any, name: str, dx: Any, x: np.ndarray, *, params: bool = True,
-                   finite: bool = False) -> np.ndarray:
+                   finite: bool = False, tensor: str = "x") -> np.ndarray:
     """dx if it is a valid dL/dx for the input x of `piece` (named `name`), else ContractError.
 
     params=True: also check that every entry of `piece.params` has a gradient of its shape in
@@ -108,7 +108,7 @@ def check_backward(piece: Any, name: str, dx: Any, x: np.ndarray, *, params: boo
     """
     problem = gradient_problem(dx, x, finite=finite)
     if problem is not None:
-        raise ContractError(name, "x", problem)
+        raise ContractError(name, tensor, problem)
     if not params:
         return dx
     params = getattr(piece, "params", None) or {}

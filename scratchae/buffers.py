@@ -1,7 +1,8 @@
-"""The packed parameters behind `Model.compile(pack_parameters=True)`: one contiguous buffer
-for all of a model's parameters and a twin for their gradients, so that an optimizer step is a
-few vector operations over the whole model instead of a few per parameter. A visible
-optimisation with an off switch; the plain step gives the same numbers (tested)."""
+"""The packed parameters behind `Model.compile(pack_parameters=True)` (see `scratchae.speed`):
+one contiguous buffer for all of a model's distinct parameter arrays and a twin for their
+gradients, so that an optimizer step is a few vector operations over the whole model instead
+of a few per parameter, and zeroing the gradients is one fill. An array that several layers
+hold (a tied kernel) is packed once, and every holder gets the same view."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,45 +12,72 @@ import numpy as np
 from ._contract import ContractError, Problem, describe
 
 
-class ParameterBuffers:
-    """All parameters of a chain in one contiguous buffer, and the gradients in a twin.
+def holders(model: Any) -> list[list[tuple[Any, str]]]:
+    """For each distinct parameter array, in `model.parameters()` order, the (layer, key)
+    entries that hold it."""
+    groups: dict[int, list[tuple[Any, str]]] = {}
+    for layer in model.chain:
+        for key, p in layer.params.items():
+            groups.setdefault(id(p), []).append((layer, key))
+    return list(groups.values())
 
-    At construction each layer's `params[key]`/`grads[key]` entry becomes a view of the buffers
-    (values copied over, gradients too: the first step packs after its backward). `sync()`, called after each backward and before the update, finds
-    entries a layer has replaced since (a backward that assigns `self.grads["kernel"] = ...`,
-    a user who assigns `layer.params["kernel"] = ...`, or another model sharing the layer that
-    packed it into its own buffer): it copies their values in, and puts the view of a replaced
-    parameter back so the update reaches the layer. One identity test per array per step.
+
+class ParameterBuffers:
+    """All distinct parameters of a model in one contiguous buffer, and the gradients in a twin.
+
+    At construction each holder's `params[key]`/`grads[key]` entry becomes a view of the
+    buffers (values copied over, gradients too). `sync()`, called after each backward and
+    before the update, finds entries a layer has replaced since (a backward that assigns
+    `self.grads["kernel"] = ...`, a user who assigns `layer.params["kernel"] = ...`, or another
+    model sharing the layer that packed it into its own buffer): it copies their values in and
+    puts the views back, so the update reaches the layer. One identity test per entry per step.
+    A replaced gradient of a shared array is refused: it would drop the other holders' share.
     """
 
-    def __init__(self, chain: list) -> None:
-        self.entries = [(l, k) for l in chain for k in l.params]
-        shapes = [l.params[k].shape for l, k in self.entries]
+    def __init__(self, model: Any) -> None:
+        self.groups = holders(model)
+        first = [g[0] for g in self.groups]
+        shapes = [l.params[k].shape for l, k in first]
         sizes = [int(np.prod(sh)) for sh in shapes]
-        dtype = chain[0].dtype
+        dtype = model.chain[0].dtype
         self.flat = np.empty(sum(sizes), dtype=dtype)
         self.flat_grad = np.zeros(sum(sizes), dtype=dtype)
         self.views, i = [], 0
-        for (layer, key), shape, size in zip(self.entries, shapes, sizes):
+        for group, shape, size in zip(self.groups, shapes, sizes):
             view, gview = self.flat[i:i + size].reshape(shape), self.flat_grad[i:i + size].reshape(shape)
+            layer, key = group[0]
             view[...] = layer.params[key]
             _adopt(layer, key, layer.grads.get(key), gview, "gradient")
-            layer.params[key], layer.grads[key] = view, gview
+            for layer, key in group:
+                layer.params[key], layer.grads[key] = view, gview
             self.views.append((view, gview))
             i += size
+        self._signature = self._sign(model)
 
-    def covers(self, chain: list) -> bool:
+    @staticmethod
+    def _sign(model: Any) -> list:
+        return [(l, k) for l in model.chain for k in l.params]
+
+    def covers(self, model: Any) -> bool:
         """Whether the buffers were made for exactly these layers and parameter names."""
-        return self.entries == [(l, k) for l in chain for k in l.params]
+        return self._signature == self._sign(model)
 
     def sync(self) -> tuple[np.ndarray, np.ndarray]:
-        for (layer, key), (view, gview) in zip(self.entries, self.views):
-            p, g = layer.params[key], layer.grads.get(key)
-            if p is not view:
-                _adopt(layer, key, p, view, "parameter")
-                layer.params[key] = view
-            if g is not gview:
-                _adopt(layer, key, g, gview, "gradient")
+        for group, (view, gview) in zip(self.groups, self.views):
+            for layer, key in group:
+                p, g = layer.params[key], layer.grads.get(key)
+                if p is not view:
+                    _adopt(layer, key, p, view, "parameter")
+                    for other, k in group:
+                        other.params[k] = view
+                if g is not gview:
+                    if len(group) > 1:
+                        raise ContractError(layer.name, key, Problem(
+                            f"grads[{key!r}] was replaced by a new array, but the parameter is "
+                            f"shared with {', '.join(o.name for o, _ in group if o is not layer)}",
+                            f"add into it (self.grads[{key!r}] += ...): the model zeroes it each step"))
+                    _adopt(layer, key, g, gview, "gradient")
+                    layer.grads[key] = gview
         return self.flat, self.flat_grad
 
 

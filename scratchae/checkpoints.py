@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from . import speed
+
 
 class NonFiniteLossError(FloatingPointError):
     """Training produced a NaN or infinite loss (or non-finite weights); the message says
@@ -74,12 +76,12 @@ def train_one_batch(model: Any, x: np.ndarray, y: np.ndarray) -> float:
     call's loss was computed with came from that update). On a non-finite loss the model goes
     back to it; if this call's update leaves non-finite weights, it is undone at once. Costs
     one copy (into reused arrays) and one finiteness check of the weights and optimizer state
-    per call: about 25% of a batch-32 step on the article's vanilla model.
+    per call (its cost is in docs/performance.md).
     """
     before = Checkpoint(model, into=model._spare_checkpoint)
     try:
         with np.errstate(over="ignore", invalid="ignore"):
-            value = model.train_step(x, y)
+            value = speed.step_for(model)(x, y)
     except BaseException:
         before.restore(model)
         raise

@@ -1,15 +1,33 @@
-"""Layers: `Input` and `Dense`, the pieces with parameters.
+"""Layers: the contract every layer meets (`Layer`), `Input`, and `Dense`.
 
-The contract every differentiable piece of scratchae follows
-------------------------------------------------------------
-    y  = piece.forward(x)     x: (N, input_dim) -> y: (N, units). Caches what backward needs.
-    dx = piece.backward(dy)   dy = dL/dy, shape of y -> dx = dL/dx, shape of x.
-                              Parameter gradients are *written* (never accumulated) into
-                              `piece.grads`, a dict with the same keys, shapes and dtypes
-                              as `piece.params` ('kernel', 'bias').
+The contract (what the model, saving, `summary()`, the checker and the monitor read)
+------------------------------------------------------------------------------------
+    y  = layer.forward(x, training=False)   caches what backward needs. x is one array, or a
+                                            list of arrays when the layer was called on a list
+                                            (`Concatenate()([a, b])`). training=True in `fit`.
+    dx = layer.backward(dy)                 dy = dL/dy, shape of y -> dL/dx, shape of x (a list,
+                                            one gradient per input, for a list input)
+    layer.params, layer.grads               twin dicts of arrays, same keys and shapes. Backward
+                                            *adds* each parameter's gradient into grads[key]
+                                            (`+=`); the model zeroes every grads array at the
+                                            start of a step. So an array that two layers hold
+                                            (a tied kernel) gets the sum of both paths.
+    layer.loss_terms()                      {term: value} of the last forward: the layer's own
+                                            additions to the loss (an activity penalty, a
+                                            penalty on its weights). The model adds every
+                                            layer's terms; the layer's backward adds their
+                                            gradient (to dx and to grads).
+    layer.compute_output_shape(shape)       the output shape for an input shape (no batch axis)
+    layer.get_config(), cls.from_config(c)  rebuild from JSON (saving, `load_model`)
+    layer.kink_signs()                      arrays whose signs change exactly when an input
+                                            crosses a point where the layer is not
+                                            differentiable (the checker's kink probe)
+    layer.rng                               a layer that draws noise (`stochastic = True`) draws
+                                            it from this generator, set by the model before a
+                                            training forward and held still by the checker
 
-Calling backward before forward raises a clear error. Activations (`scratchae.activations`)
-follow it as is. Losses and regularizers end a chain in a scalar, so for them
+Activations (`scratchae.activations`) follow forward/backward as is. Losses and regularizers
+end a chain in a scalar, so for them
 
     value = piece.forward(x, ...)      a Python float (a loss also takes the targets)
     dx    = piece.backward(dvalue=1.0) dvalue = dL/dvalue, the upstream gradient of a scalar
@@ -18,7 +36,8 @@ follow it as is. Losses and regularizers end a chain in a scalar, so for them
 (`loss(y_true, y_pred)`, the call, keeps Keras's argument order so ported lines run; the
 contract's `forward(y_pred, y_true)` puts the differentiated input first, as everywhere.)
 The trainer (`scratchae.models`) and the checker (`scratchae.gradcheck`) check what a
-backward hands back against this contract (`scratchae._contract`).
+backward hands back against this contract (`scratchae._contract`). docs/architecture.md says
+what a new layer touches.
 
 `Dense(units, activation="relu")` is the affine map y = x . kernel + bias followed by an
 activation piece (CS231n's "sandwich" layer), so each part can be checked on its own:
@@ -30,10 +49,11 @@ activation piece (CS231n's "sandwich" layer), so each part can be checked on its
     array([[4.5, 4.5]])
 
 Calling a layer on the symbolic tensor from `Input(shape=(784,))` builds it and records the
-chain, Keras-style, for `scratchae.models.Model(inputs, outputs)`.
+graph, Keras-style, for `scratchae.models.Model(inputs, outputs)`.
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 from collections import defaultdict
 from typing import Any
@@ -48,6 +68,18 @@ from .utils import as_rng
 
 _name_counters: dict[str, itertools.count] = defaultdict(itertools.count)
 
+#: Layer classes `load_model` rebuilds by name: the library's own, and yours after
+#: `register_layer(cls)` (or pass `custom_objects={"Name": cls}` to `load_model`).
+LAYERS: dict[str, type] = {}
+
+
+def register_layer(cls: type) -> type:
+    """Make `load_model` know a `Layer` subclass by its class name (usable as a decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise TypeError(f"register_layer expects a Layer subclass, got {cls!r}")
+    LAYERS[cls.__name__] = cls
+    return cls
+
 
 def _unique_name(base: str) -> str:
     """Keras's naming: dense, dense_1, dense_2, ..."""
@@ -56,7 +88,22 @@ def _unique_name(base: str) -> str:
 
 
 class Layer:
-    """Base class: name, params/grads twin dicts, and the symbolic call."""
+    """The base of every layer: name, dtype, the params/grads twin dicts, the symbolic call,
+    and the defaults of the contract above (no parameters, no loss terms, no kinks, output
+    shaped like the input). A subclass writes `forward` and `backward`; one with parameters
+    creates them in `build(input_shape)`, a layer with other output shapes overrides
+    `compute_output_shape`, one with constructor arguments extends `get_config`."""
+
+    #: True for a layer that draws noise in a training forward (from `self.rng`).
+    stochastic = False
+    _forward_takes_training = True
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        try:
+            cls._forward_takes_training = "training" in inspect.signature(cls.forward).parameters
+        except (TypeError, ValueError):
+            cls._forward_takes_training = False
 
     def __init__(self, name: str | None = None, dtype: Any = None) -> None:
         base = _snake(type(self).__name__)
@@ -67,29 +114,74 @@ class Layer:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.built = False
-        self.input_dim: int | None = None
-        self.penalty = 0.0      # activity penalty of the last forward (0 without a regularizer)
+        self.input_shape: Any = None       # without the batch axis: (784,), or a list of shapes
+        self.rng: np.random.Generator | None = None
 
-    def __call__(self, inputs: SymbolicTensor | np.ndarray):
-        if isinstance(inputs, SymbolicTensor):
-            if len(inputs.shape) != 2:
-                raise ValueError(f"{self.name} expects inputs of shape (batch, features), got {inputs.shape}")
-            self.build(inputs.shape[-1])
-            return SymbolicTensor(self.output_shape, self, inputs)
-        if isinstance(inputs, (list, tuple)):
-            raise ValueError(
-                f"{self.name} takes one input; multi-input layers are out of scope in scratchae"
-            )
-        return self.forward(np.asarray(inputs))
+    # -- the symbolic call and building ---------------------------------------------------------
+    def __call__(self, inputs: Any, training: bool = False):
+        many = isinstance(inputs, (list, tuple))
+        items = list(inputs) if many else [inputs]
+        if items and all(isinstance(t, SymbolicTensor) for t in items):
+            shapes = [t.shape[1:] for t in items]
+            self.build(shapes if many else shapes[0])
+            return SymbolicTensor((None, *self.output_shape[1:]), self, items, many=many)
+        if any(isinstance(t, SymbolicTensor) for t in items):
+            raise TypeError(f"{self.name}: mix of symbolic tensors and arrays in one call")
+        arrays = [np.asarray(t) for t in items]
+        return self.run_forward(arrays if many else arrays[0], training)
 
-    def build(self, input_dim: int) -> None:
-        self.input_dim = input_dim
+    def run_forward(self, inputs: Any, training: bool) -> Any:
+        """forward(inputs, training=...) for a layer whose forward takes it, else forward(inputs)
+        (a layer written as `def forward(self, x)` behaves the same in fit and predict)."""
+        if self._forward_takes_training:
+            return self.forward(inputs, training=training)
+        return self.forward(inputs)
+
+    def build(self, input_shape: Any) -> None:
+        """Remember the input shape (no batch axis); a layer with parameters creates them here.
+        Building twice on another shape is refused."""
+        shape = _shape(input_shape)
+        if self.built and self.input_shape is not None and shape != self.input_shape:
+            raise ValueError(f"{self.name} was built for inputs of shape {self.input_shape}, "
+                             f"cannot be called on {shape}")
+        self.input_shape = shape
         self.built = True
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        """The output shape (no batch axis) for `input_shape`: by default the input's own."""
+        if isinstance(input_shape, list):
+            raise NotImplementedError(f"{type(self).__name__} takes a list of inputs: say its "
+                                      "output shape in compute_output_shape")
+        return tuple(input_shape)
 
     @property
     def output_shape(self) -> tuple:
-        raise NotImplementedError
+        """(None, ...): the output shape with the batch axis, once built."""
+        if self.input_shape is None:
+            raise ValueError(f"{self.name} is not built: call it on an input first")
+        return (None, *self.compute_output_shape(self.input_shape))
 
+    # -- the contract's defaults -----------------------------------------------------------
+    def forward(self, inputs: Any, training: bool = False) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, dy: np.ndarray) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def loss_terms(self) -> dict[str, float]:
+        """{term: value} this layer adds to the loss, from its last forward (none by default)."""
+        return {}
+
+    def kink_signs(self) -> list[np.ndarray]:
+        """Arrays whose signs change exactly where the last forward crossed a kink (none)."""
+        return []
+
+    def zero_grads(self) -> None:
+        """Set every gradient to 0, in place (the model does it at the start of each step)."""
+        for g in self.grads.values():
+            g.fill(0)
+
+    # -- weights ----------------------------------------------------------------------------
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
@@ -131,14 +223,31 @@ class Layer:
         for param, w in zip(self.params.values(), checked):
             param[...] = w
 
+    # -- saving -----------------------------------------------------------------------------
     def get_config(self) -> dict:
+        """The constructor's arguments as JSON values (a subclass adds its own)."""
         return {"name": self.name, "dtype": self.dtype.name}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+    @classmethod
+    def from_config(cls, cfg: dict) -> "Layer":
+        """cls(**cfg): the inverse of get_config for a layer whose config is its arguments."""
+        return cls(**cfg)
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+    def link(self, layers: dict[str, "Layer"]) -> None:
+        """After `load_model` made every layer: find the layers this one refers to by name
+        (a tied layer's encoder). Nothing by default."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _shape(shape: Any) -> Any:
+    """A shape without its batch axis as a tuple of ints (a list of them for several inputs)."""
+    if isinstance(shape, list):
+        return [_shape(s) for s in shape]
+    if isinstance(shape, int):
+        return (shape,)
+    return tuple(None if d is None else int(d) for d in shape)
 
 
 class InputLayer(Layer):
@@ -153,13 +262,10 @@ class InputLayer(Layer):
                 f"Input shape must be (features,) for scratchae's Dense models, got {shape!r}"
             )
         self.input_dim = positive_int("Input shape[0]", shape[0])
+        self.input_shape = (self.input_dim,)
         self.built = True
 
-    @property
-    def output_shape(self) -> tuple:
-        return (None, self.input_dim)
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         return x
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -168,11 +274,15 @@ class InputLayer(Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "shape": [self.input_dim]}
 
+    @classmethod
+    def from_config(cls, cfg: dict) -> "InputLayer":
+        return cls(tuple(cfg["shape"]), name=cfg["name"], dtype=cfg["dtype"])
+
 
 def Input(shape: tuple[int, ...], name: str | None = None, dtype: Any = None) -> SymbolicTensor:
     """The symbolic input of a functional model: `input_img = Input(shape=(784,))`."""
     layer = InputLayer(shape, name=name, dtype=dtype)
-    return SymbolicTensor(layer.output_shape, layer, None)
+    return SymbolicTensor(layer.output_shape, layer)
 
 
 class Dense(Layer):
@@ -190,7 +300,8 @@ class Dense(Layer):
         Keras names: 'glorot_uniform' (default kernel), 'zeros' (default bias), ...
     activity_regularizer : Regularizer or None
         A penalty on the layer's output (after the activation), e.g. `l1(1e-5)`. Its value is
-        stored in `self.penalty` by forward and added to the loss by the model.
+        stored in `self.penalty` by forward; `loss_terms()` gives it to the model as
+        {"penalty": value} (History's "<layer>_penalty").
     input_dim, input_shape : int or (int,)
         Build the layer at once (otherwise it is built by its first input).
     dtype : 'float32' (default from `config.floatx()`) or 'float64'
@@ -221,6 +332,7 @@ class Dense(Layer):
         self._rng = as_rng(seed) if seed is not None else None
         self._x: np.ndarray | None = None
         self.logits: np.ndarray | None = None     # z of the last forward (the affine half's output)
+        self.penalty = 0.0      # activity penalty of the last forward (0 without a regularizer)
         if input_shape is not None:
             if isinstance(input_shape, int) or len(input_shape) != 1:
                 raise ValueError(f"input_shape must be a 1-tuple (features,), got {input_shape!r}")
@@ -229,8 +341,15 @@ class Dense(Layer):
             self.build(positive_int("input_dim", input_dim))
 
     # -- building ---------------------------------------------------------------------------
-    def build(self, input_dim: int) -> None:
-        """Create kernel (input_dim, units) and bias (units,), once."""
+    def build(self, input_shape: Any) -> None:
+        """Create kernel (input_dim, units) and bias (units,), once; input_shape is (input_dim,)
+        (or the int input_dim)."""
+        if isinstance(input_shape, list):
+            raise ValueError(f"{self.name} takes one input, got a list of {len(input_shape)}")
+        shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+        if len(shape) != 1:
+            raise ValueError(f"{self.name} expects inputs of shape (batch, features), got {(None, *shape)}")
+        input_dim = shape[0]
         if self.built:
             if input_dim != self.input_dim:
                 raise ValueError(
@@ -245,15 +364,30 @@ class Dense(Layer):
             bias = self.bias_initializer((self.units,), self.dtype, rng)
             self.params["bias"] = np.ascontiguousarray(bias, dtype=self.dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        super().build(input_dim)
+        self.input_dim = input_dim
+        super().build((input_dim,))
 
-    @property
-    def output_shape(self) -> tuple:
-        return (None, self.units)
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        return (self.units,)
+
+    def loss_terms(self) -> dict[str, float]:
+        """{"penalty": the activity penalty of the last forward} with a regularizer, else {}."""
+        return {} if self.activity_regularizer is None else {"penalty": self.penalty}
+
+    def kink_signs(self) -> list[np.ndarray]:
+        """sign(z) under a ReLU, sign(y) under an L1 penalty: where a difference crosses a kink."""
+        out = []
+        if getattr(self.activation, "kink_at_zero", False) and self.logits is not None:
+            out.append(np.sign(self.logits))
+        reg = self.activity_regularizer
+        if getattr(reg, "kink_at_zero", False) and getattr(reg, "_cache", None) is not None:
+            out.append(np.sign(reg._cache))
+        return out
 
     # -- forward / backward ----------------------------------------------------------------
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """y = activation(x . kernel + bias); x (N, input_dim) -> y (N, units).
+        (The same in training and in predict.)
 
         The affine half (`forward_logits`) caches x for the kernel gradient; the activation
         caches what it needs. With an activity regularizer, also computes the penalty of y
@@ -278,15 +412,6 @@ class Dense(Layer):
         """
         return self.backward_logits(self._dz(dy))
 
-    def backward_parameters(self, dy: np.ndarray) -> None:
-        """`backward` for the first layer, whose dL/dx nobody uses (the data are not trained):
-        writes the gradients of kernel and bias and skips dx = dz . kernel^T, one product of
-        the step (at batch 256 in the vanilla autoencoder, the 256x128 by 128x784 one: a
-        sixth of the step's multiply-adds). PyTorch skips it the same way for an input without
-        requires_grad. `Model.backward(dy, input_gradient=False)`, which the training step
-        calls, uses it for a first layer whose backward is scratchae's own."""
-        self._write_parameter_gradients(self._dz(dy))
-
     def _dz(self, dy: np.ndarray) -> np.ndarray:
         """dL/dz from dL/dy: the penalty's gradient added, then the activation's backward."""
         if self._x is None:
@@ -302,9 +427,10 @@ class Dense(Layer):
         """The affine half alone, z = x . kernel + bias (N, units); caches x for backward.
 
         `forward` is this followed by the activation. A model that trains its last sigmoid
-        and binary cross-entropy as one loss on logits calls it directly (see
-        `scratchae.models.Model.compile`).
+        and binary cross-entropy as one loss on logits calls it directly (`scratchae.speed`).
         """
+        if isinstance(x, (list, tuple)):
+            raise ValueError(f"{self.name} takes one input, got a list of {len(x)}")
         if not isinstance(x, np.ndarray):
             raise TypeError(f"{self.name} expects a NumPy array, got {type(x).__name__}")
         if x.ndim != 2:
@@ -338,21 +464,22 @@ class Dense(Layer):
 
         Derived, shapes checked, in docs/backprop.md#dense.
 
-        Writes (never accumulates) self.grads["kernel"] and ["bias"]; returns dL/dx.
+        Adds (the contract's +=) x^T . dz to self.grads["kernel"] and dz summed over n to
+        ["bias"]; returns dL/dx.
         """
-        self._write_parameter_gradients(dz)
+        self.add_parameter_gradients(dz)
         return dz @ self.params["kernel"].T
 
-    def _write_parameter_gradients(self, dz: np.ndarray) -> None:
-        """grads["kernel"] = x^T . dz and grads["bias"] = dz summed over n, into their arrays."""
+    def add_parameter_gradients(self, dz: np.ndarray) -> None:
+        """grads["kernel"] += x^T . dz and grads["bias"] += dz summed over n (the sum over n)."""
         if self._x is None:
             raise RuntimeError(f"{self.name}.backward called before forward: call forward(x) first")
         if np.shape(dz) != (self._x.shape[0], self.units):
             raise ValueError(f"{self.name}: dz must have shape {(self._x.shape[0], self.units)}, "
                              f"got {np.shape(dz)}")
-        np.matmul(self._x.T, dz, out=self.grads["kernel"])
+        self.grads["kernel"] += self._x.T @ dz
         if self.use_bias:
-            np.add.reduce(dz, axis=0, out=self.grads["bias"])      # the sum over n
+            self.grads["bias"] += dz.sum(axis=0)
 
     def get_config(self) -> dict:
         reg = self.activity_regularizer
@@ -375,40 +502,9 @@ class Dense(Layer):
         return f"Dense({self.units}, activation={self.activation.name!r}, name={self.name!r})"
 
 
-class Logits:
-    """A Dense layer up to its logits: what runs in place of a model's last layer when the model
-    trains its sigmoid and binary cross-entropy as one loss on logits (see `Model.compile`'s
-    `fuse_sigmoid_bce`; the loss is `losses.BinaryCrossentropy(from_logits=True)`).
-
-        forward(x)  = layer.forward_logits(x)    z = x . kernel + bias, the sigmoid left out
-        backward(dz) = layer.backward_logits(dz)  dz = dL/dz from BinaryCrossentropy(from_logits=True)
-    """
-
-    def __init__(self, layer: Dense) -> None:
-        self.layer = layer
-        self.name = f"{layer.name} (logits)"
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return self.layer.params
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return self.layer.grads
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return self.layer.forward_logits(x)
-
-    def backward(self, dz: np.ndarray) -> np.ndarray:
-        return self.layer.backward_logits(dz)
-
-    def backward_parameters(self, dz: np.ndarray) -> None:
-        """`backward` without dL/dx (see `Dense.backward_parameters`)."""
-        self.layer._write_parameter_gradients(dz)
-
-    def __repr__(self) -> str:
-        return f"Logits({self.layer.name})"
-
-
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+for _cls in (InputLayer, Dense):
+    register_layer(_cls)

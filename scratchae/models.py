@@ -1,4 +1,4 @@
-"""Models: a chain of layers with Keras's training API.
+"""Models: a graph of layers with Keras's training API.
 
     input_img = Input(shape=(784,))
     code = Dense(32, activation="relu")(input_img)
@@ -8,20 +8,18 @@
     autoencoder.fit(x_train, x_train, epochs=5)
     encoder = Model(input_img, code)          # shares the first Dense with the autoencoder
 
-A model is a *chain*: each layer feeds the next. One training step (`Model.train_step`) is
-the textbook's, every piece's own forward and backward:
+The layers run in one topological order (`Model.nodes`: every layer after the layers it
+reads). One training step (`Model.train_step`) is the textbook's:
 
-    forward:   h = x;  h = piece.forward(h) for each piece in order
-    loss:      L = loss.forward(h, y) + the activity penalties of the layers
-    backward:  dy = loss.backward();  dy = piece.backward(dy) for each piece in reverse
-    update:    optimizer.apply(the (path, param, grad) triples)
+    forward:   every layer's forward, in order        (training=True)
+    loss:      L = loss.forward(output, y) + every layer's own loss terms
+    backward:  zero the gradients; dy = loss.backward(); every layer's backward, in reverse,
+               each tensor's gradient the sum over the layers that read it
+    update:    optimizer.apply(the (path, param, grad) of every distinct parameter array)
 
-Two optimisations are visible pieces of that step, each with a switch in `compile`: the loss
-on logits (`fuse_sigmoid_bce`: scratchae's own last sigmoid and BCE trained as
-`BinaryCrossentropy(from_logits=True)` on the last layer's logits, the `Logits` piece; a
-subclass of any of them is never fused) and one buffer for all parameters
-(`pack_parameters`, `scratchae.buffers`; a layer that puts new arrays in its dicts trains all
-the same). Both give the plain step's numbers (tested); `summary()` says which loss trains.
+`fit` runs that step, or the same step with the switches of `compile` (the loss on logits,
+one buffer for all parameters, no dL/dx for the data): those live in `scratchae.speed`,
+each tested equal to this plain step.
 """
 from __future__ import annotations
 
@@ -33,69 +31,80 @@ import numpy as np
 
 from . import losses as _losses
 from . import optimizers as _optimizers
+from . import speed
 from ._contract import check_backward
-from ._validate import as_matrix, positive_int
-from .activations import Sigmoid
-from .graph import SymbolicTensor, check_chain, trace_chain
 from ._summary import summary_table
-from .buffers import ParameterBuffers
-from .layers import Dense, InputLayer, Layer, Logits
+from ._validate import as_matrix, positive_int
 from .checkpoints import Checkpoint, train_one_batch
+from .graph import Node, SymbolicTensor, as_tensor_list, check_layers, trace
+from .layers import InputLayer, Layer
+from .speed import PACKED, Logits
 from .training import (History, NonFiniteLossError, check_verbose, evaluate_batches, evaluate_parts,
                        fit_model, refuse_during_fit)
 from .utils import global_rng
 
-#: The optimizer-state key of a model's packed parameters (not its name: a model may be renamed).
-PACKED = "packed/*"
-
-__all__ = ["Model", "Sequential", "History", "NonFiniteLossError", "load_model"]
+__all__ = ["Model", "Sequential", "History", "NonFiniteLossError", "load_model", "Logits", "PACKED"]
 
 
 class Model:
-    """A chain of layers between an `Input` and an output, with Keras's training methods."""
+    """A graph of layers from one or more `Input`s to one or more outputs, with Keras's
+    training methods. `fit` and `evaluate` take models with one input and one output;
+    `predict` and the checker take any (a list in, a list out)."""
 
-    def __init__(self, inputs: SymbolicTensor | None = None, outputs: SymbolicTensor | None = None,
-                 name: str | None = None) -> None:
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None) -> None:
         self.name = name or "model"
         self.optimizer: _optimizers.Optimizer | None = None
         self.loss: _losses.Loss | None = None
         self.fuse_sigmoid_bce = True
         self.pack_parameters = True
-        self._logits_loss = _losses.BinaryCrossentropy(from_logits=True)    # used when fused
         self.history: History | None = None
-        #: The generator that shuffles the batches of `fit` (saved with the model).
+        #: The generator that shuffles the batches of `fit` and that the layers which draw
+        #: noise draw from in training (saved with the model).
         self.rng: np.random.Generator | None = None
-        self._buffers: ParameterBuffers | None = None
-        self._last_good: Checkpoint | None = None         # train_on_batch's undo (see checkpoints)
+        self._buffers: Any = None                 # the packed parameters (scratchae.speed)
+        self._last_good: Checkpoint | None = None # train_on_batch's undo (see checkpoints)
         self._spare_checkpoint: Checkpoint | None = None
-        self._fitting: Any = None                # the thread whose fit is running (training)
-        self._pieces: list = []                  # the pieces of the last forward ...
-        self._inputs: list[np.ndarray] = []      # ... and the input each one saw
-        self._layers: list[Layer] = []
+        self._fitting: Any = None                 # the thread whose fit is running (training)
+        self._inputs: list[InputLayer] = []       # one InputLayer per model input
+        self._nodes: list[Node] = []              # the layers, in topological order
+        self._outputs: list[int] = []             # the node of each output
+        self._values: list = []                   # each node's output in the last forward ...
+        self._xs: list = []                       # ... and the model's inputs
+        self._pieces: dict[int, Any] = {}         # ... and the pieces swapped in (speed)
         if inputs is None and outputs is None:
             return
-        inp, layers = trace_chain(inputs, outputs)
-        # the chain starts at an Input's layer, or at a new InputLayer for an intermediate
-        # tensor (a decoder's input is the encoder's code)
-        first = inp.layer if inp.parent is None else InputLayer((inp.shape[-1],), dtype=inp.layer.dtype)
-        self._layers = [first] + layers
-        check_chain(self._layers)
+        ins, outs = as_tensor_list(inputs, "inputs"), as_tensor_list(outputs, "outputs")
+        self._nodes, self._outputs = trace(ins, outs)
+        # an Input's own layer, or a new InputLayer for an intermediate tensor (a decoder's
+        # input is the encoder's code)
+        self._inputs = [t.layer if not t.parents and isinstance(t.layer, InputLayer)
+                        else InputLayer(t.shape[1:], dtype=t.layer.dtype) for t in ins]
+        check_layers(self._layers)
         self._check_dtypes()
 
     # -- structure -------------------------------------------------------------------------
     @property
-    def layers(self) -> list[Layer]:
-        """The layers in order; a functional Model lists its InputLayer first (as Keras does)."""
-        return list(self._layers)
+    def _layers(self) -> list[Layer]:
+        return [*self._inputs, *(n.layer for n in self._nodes)]
 
     @property
-    def chain(self) -> list[Dense]:
-        """The layers that compute, in order: `layers` without the InputLayer."""
-        return [l for l in self._layers if not isinstance(l, InputLayer)]
+    def layers(self) -> list[Layer]:
+        """The layers in order; a functional Model lists its InputLayers first (as Keras does)."""
+        return self._layers
+
+    @property
+    def chain(self) -> list[Layer]:
+        """The layers that compute, in the order they run: `layers` without the InputLayers."""
+        return [n.layer for n in self._nodes]
+
+    @property
+    def nodes(self) -> list[Node]:
+        """The order the layers run in, each with the nodes it reads (-1 - k: input k)."""
+        return list(self._nodes)
 
     @property
     def input_dim(self) -> int | None:
-        return self._layers[0].input_dim if self._layers else None
+        return self._inputs[0].input_dim if self._inputs else None
 
     @property
     def dtype(self) -> np.dtype:
@@ -103,8 +112,8 @@ class Model:
 
     @property
     def built(self) -> bool:
-        """True when the model knows its input width and has at least one Dense layer."""
-        return bool(self.chain) and all(l.built for l in self.chain)
+        """True when the model knows its input width and has at least one layer that computes."""
+        return bool(self._inputs) and bool(self.chain) and all(l.built for l in self.chain)
 
     def _check_dtypes(self) -> None:
         dtypes = {l.dtype for l in self.chain}
@@ -125,18 +134,29 @@ class Model:
         raise ValueError(f"no layer named {name!r}; layers: {[l.name for l in self._layers]}")
 
     def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
-        """(path, param, grad) for every parameter, in layer order: 'dense/kernel', ..."""
-        return [(f"{l.name}/{k}", l.params[k], l.grads[k]) for l in self.chain for k in l.params]
+        """(path, param, grad) for every distinct parameter array, in layer order: 'dense/kernel',
+        ... An array that several layers hold (a tied kernel) comes once, under its first
+        holder's path, and every holder's gradient is that one array (tied here if needed)."""
+        out, first = [], {}
+        for layer in self.chain:
+            for key, p in layer.params.items():
+                if id(p) not in first:
+                    first[id(p)] = layer.grads[key]
+                    out.append((f"{layer.name}/{key}", p, layer.grads[key]))
+                elif layer.grads.get(key) is not first[id(p)]:
+                    layer.grads[key] = first[id(p)]
+        return out
 
     def count_params(self) -> int:
-        return sum(l.count_params() for l in self._layers)
+        return sum(p.size for _, p, _ in self.parameters())
 
     # -- compile ---------------------------------------------------------------------------
     def compile(self, optimizer: str | _optimizers.Optimizer = "adam",
                 loss: str | _losses.Loss | None = None, *, fuse_sigmoid_bce: bool = True,
                 pack_parameters: bool = True) -> None:
         """Choose the optimizer ('adam', 'sgd' or an instance) and the loss ('binary_crossentropy',
-        'mse' or an instance).
+        'mse' or an instance). The two switches choose how `fit` runs the step (both give the
+        plain step's numbers; see `scratchae.speed`):
 
         fuse_sigmoid_bce: when the last layer is scratchae's own `Dense` with its own `Sigmoid`
             (no activity penalty on it) and the loss its own `BinaryCrossentropy`, train on
@@ -144,9 +164,8 @@ class Model:
             (sigmoid(z) - y) / (N D), exact and never NaN (`fused`, `training_loss`).
         pack_parameters: one contiguous buffer for all parameters, made at the first step: the
             layers' `params`/`grads` entries become views of it (keep references to weight
-            arrays only after that, or use `get_weights()`); an array a layer puts in its dicts
-            later is copied in before each update. False: one (path, param, grad) triple per
-            parameter, optimizer state keyed 'dense/kernel', ...; a little slower.
+            arrays only after that, or use `get_weights()`). False: one (path, param, grad)
+            triple per parameter, optimizer state keyed 'dense/kernel', ...
         """
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='binary_crossentropy'")
@@ -163,30 +182,13 @@ class Model:
 
     @property
     def fused(self) -> bool:
-        """Whether training runs the last layer to its logits and BCE from the logits.
-
-        True only for scratchae's own pieces: a `Dense` whose forward and backward are the
-        library's, activation exactly `Sigmoid` and no activity penalty, and a loss exactly
-        `BinaryCrossentropy(from_logits=False)`; and only while `fuse_sigmoid_bce` is on.
-        """
-        if not (self.fuse_sigmoid_bce and self.chain) or type(self.loss) is not _losses.BinaryCrossentropy:
-            return False
-        last = self.chain[-1]
-        return (not self.loss.from_logits and isinstance(last, Dense)
-                and type(last).forward is Dense.forward and type(last).backward is Dense.backward
-                and type(last).forward_logits is Dense.forward_logits
-                and type(last).backward_logits is Dense.backward_logits
-                and type(last.activation) is Sigmoid and last.activity_regularizer is None)
+        """Whether `fit` trains the last layer to its logits with BCE from the logits."""
+        return speed.fuses(self)
 
     @property
     def training_loss(self) -> _losses.Loss | None:
-        """The loss the training step computes: `loss`, or BCE from logits when `fused`."""
-        return self._logits_loss if self.fused else self.loss
-
-    def training_pieces(self) -> list:
-        """What the training step runs, in order: the layers, the last one as `Logits` when fused."""
-        chain = self.chain
-        return chain[:-1] + [Logits(chain[-1])] if self.fused else chain
+        """The loss `fit` computes: `loss`, or BCE from logits when `fused`."""
+        return speed.training_loss(self)
 
     def _require_compiled(self) -> None:
         if self.optimizer is None or self.loss is None:
@@ -196,98 +198,140 @@ class Model:
             )
 
     # -- one training step, as the textbook writes it ------------------------------------------
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """Run every piece's forward in order (training=True: the training pieces, which end
-        at the logits when `fused`). Each piece caches what its backward needs."""
-        pieces = self.training_pieces() if training else self.chain
-        self._inputs = []
-        h = x
-        for piece in pieces:
-            self._inputs.append(h)
-            h = piece.forward(h)
-        self._pieces = pieces
-        return h
+    def forward(self, x: Any, training: bool = False, *, pieces: dict[int, Any] | None = None) -> Any:
+        """Run every layer's forward in order; x is one array, or a list (one per input). Each
+        layer caches what its backward needs. pieces: {node index: a piece run in the layer's
+        place} (how `scratchae.speed` swaps in a layer's logits)."""
+        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        values: list = []
+        at = lambda ref: xs[-1 - ref] if ref < 0 else values[ref]
+        for i, node in enumerate(self._nodes):
+            layer = node.layer
+            if training and layer.stochastic:
+                layer.rng = self.rng                      # the noise the model (and checker) holds
+            args = [at(r) for r in node.parents]
+            piece = pieces.get(i) if pieces else None
+            inp = args if node.many else args[0]
+            values.append(layer.run_forward(inp, training) if piece is None else piece.forward(inp))
+        self._values, self._xs, self._pieces = values, xs, dict(pieces or {})
+        outs = [at(r) for r in self._outputs]
+        return outs[0] if len(outs) == 1 else outs
+
+    def loss_terms(self) -> dict[str, float]:
+        """{"<layer>_<term>": value} of the last forward: every layer's own loss terms (an
+        activity penalty is "<layer>_penalty", what `History` records)."""
+        return {f"{n.layer.name}_{k}": v for n in self._nodes for k, v in n.layer.loss_terms().items()}
 
     def penalty(self) -> float:
-        """The activity penalties of the last forward, summed over the layers that have one."""
-        return sum(self.penalties().values())
+        """The sum of every layer's loss terms of the last forward."""
+        return sum(self.loss_terms().values())
 
     def penalties(self) -> dict[str, float]:
-        """{layer name: its activity penalty} of the last forward, for the layers that have one
-        (what `History` records as "<layer>_penalty"; `penalty()` is their sum)."""
-        return {l.name: l.penalty for l in self.chain if l.activity_regularizer is not None}
+        """{layer name: its activity penalty} of the last forward, for the layers that have one."""
+        return {n.layer.name: n.layer.loss_terms()["penalty"] for n in self._nodes
+                if "penalty" in n.layer.loss_terms()}
 
-    def backward(self, dy: np.ndarray, input_gradient: bool = True) -> np.ndarray | None:
-        """Run every piece's backward in reverse: dy = dL/d(output) -> dL/dx.
+    def zero_grads(self) -> None:
+        """Set every parameter's gradient to 0 (backward adds into them)."""
+        for _, _, g in self.parameters():
+            g.fill(0)
 
-        Each dL/dx handed back is checked (an array of its input's shape: cheap, no pass over
-        the values) so a piece that breaks the contract is named here, not two layers later.
+    def backward(self, dy: Any) -> Any:
+        """Run every layer's backward in reverse: dy = dL/d(output) (a list for several outputs)
+        -> dL/dx (a list for several inputs). A tensor read by several layers gets the sum of
+        their gradients; a layer whose output reaches no loss gets zeros (its own loss terms
+        still count). Each dL/dx handed back is checked (an array of its input's shape: cheap,
+        no pass over the values), so a layer that breaks the contract is named here, not two
+        layers later. It runs the pieces of the last forward: a piece swapped in there
+        (`pieces`) runs its backward here, and may return None (no dL/dx wanted)."""
+        dys = list(dy) if len(self._outputs) > 1 else [dy]
+        grads: dict[int, Any] = {}
 
-        input_gradient=False, as the training step calls it: nobody uses dL/dx of the data
-        (like a PyTorch input without requires_grad), so a first piece whose backward is
-        scratchae's own Dense's skips that product (`Dense.backward_parameters`) and None is
-        returned. A first piece of your own still runs its whole backward.
-        """
-        steps = list(zip(reversed(self._pieces), reversed(self._inputs)))
-        if not steps:
-            return dy
-        for piece, x in steps[:-1]:
-            dy = check_backward(piece, piece.name, piece.backward(dy), x, params=False)
-        first, x = steps[-1]
-        if not input_gradient and _library_backward(first):
-            first.backward_parameters(dy)
-            return None
-        return check_backward(first, first.name, first.backward(dy), x, params=False)
+        def add(ref: int, g: Any) -> None:
+            grads[ref] = g if ref not in grads else grads[ref] + g     # the sum rule
+
+        for ref, g in zip(self._outputs, dys):
+            add(ref, g)
+        at = lambda ref: self._xs[-1 - ref] if ref < 0 else self._values[ref]
+        for i in reversed(range(len(self._nodes))):
+            node = self._nodes[i]
+            piece = self._pieces.get(i)
+            g = grads.pop(i, None)
+            if g is None:
+                g = np.zeros_like(self._values[i])
+            dx = (node.layer if piece is None else piece).backward(g)
+            if dx is None and piece is not None:
+                continue
+            seen = [at(r) for r in node.parents]
+            if node.many:
+                if not isinstance(dx, (list, tuple)) or len(dx) != len(seen):
+                    raise TypeError(f"{node.layer.name}.backward must return a list of {len(seen)} "
+                                    f"gradients (one per input), got {type(dx).__name__}")
+                for k, (d, x) in enumerate(zip(dx, seen)):
+                    add(node.parents[k], check_backward(node.layer, node.layer.name, d, x,
+                                                        params=False, tensor=f"inputs[{k}]"))
+            else:
+                add(node.parents[0], check_backward(node.layer, node.layer.name, dx, seen[0], params=False))
+        dxs = [grads.get(-1 - k) for k in range(len(self._xs))]
+        return dxs[0] if len(dxs) == 1 else dxs
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         """Forward, loss, backward, update, on one batch; returns the loss before the update.
 
         A non-finite loss returns at once: nothing is back-propagated, the update not applied.
         """
-        loss = self.training_loss
-        value = loss.forward(self.forward(x, training=True), y) + self.penalty()
+        value = self.loss.forward(self.forward(x, training=True), y) + self.penalty()
         if not math.isfinite(value):
             return value
-        self.backward(loss.backward(), input_gradient=False)    # the data need no gradient
-        self.optimizer.apply(self.optimizer_parameters())
+        self.zero_grads()
+        self.backward(self.loss.backward())
+        self.optimizer.apply(self.parameters())
         return value
 
     def optimizer_parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
-        """The (path, param, grad) triples the optimizer updates after a backward.
-
-        Packed (the default): one triple, ('packed/*', all parameters, all gradients),
-        after copying in any array a layer put in its dicts since the last step. Otherwise
-        `parameters()`, one triple per parameter.
-        """
-        if not self.pack_parameters:
-            return self.parameters()
-        if self._buffers is None or not self._buffers.covers(self.chain):
-            self._buffers = ParameterBuffers(self.chain)
-        return [(PACKED, *self._buffers.sync())]
+        """The (path, param, grad) triples `fit`'s optimizer updates: `parameters()`, or one
+        packed triple with `pack_parameters` (`scratchae.speed`)."""
+        return speed.optimizer_parameters(self)
 
     def compute_loss(self, x: np.ndarray, y: np.ndarray) -> float:
-        """The training loss of one batch (penalties included), without changing anything."""
+        """The training loss of one batch (loss terms included), without changing anything."""
         self._require_compiled()
-        return self.training_loss.forward(self.forward(x, training=True), y) + self.penalty()
+        return speed.training_forward_loss(self, x, y)
 
     def compute_gradients(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         """(loss, {path: dL/dparam}) for one batch, without updating the weights."""
-        value = self.compute_loss(x, y)
-        self.backward(self.training_loss.backward())
+        self._require_compiled()
+        value = speed.training_forward_loss(self, x, y)
+        self.zero_grads()
+        speed.training_backward(self)
         return value, {path: np.array(g, copy=True) for path, _, g in self.parameters()}
 
     # -- input checks, once per call -------------------------------------------------------
-    def check_data(self, x: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+    def check_data(self, x: Any, y: Any = None) -> tuple[Any, np.ndarray | None]:
         """x (and y) as float matrices of the model's widths and float type, with targets the
-        loss can take; a clear TypeError/ValueError otherwise. y is x again if it was x."""
-        if isinstance(self, Sequential) and self._layers and not self._layers[0].built:
+        loss can take; a clear TypeError/ValueError otherwise. y is x again if it was x.
+        A model with several inputs takes x as a list (predict only)."""
+        if isinstance(self, Sequential) and self._nodes and not self._inputs:
             self._build_on(x)
         self._require_built()
         x_in = x
-        x = as_matrix(x, "x", self.input_dim, self.dtype)
+        if len(self._inputs) > 1:
+            if not isinstance(x, (list, tuple)) or len(x) != len(self._inputs):
+                raise ValueError(f"model {self.name!r} has {len(self._inputs)} inputs: give x as a "
+                                 f"list of {len(self._inputs)} arrays")
+            x = [as_matrix(a, f"x[{k}]", l.input_dim, self.dtype) for k, (a, l) in enumerate(zip(x, self._inputs))]
+            if len({len(a) for a in x}) > 1:
+                raise ValueError(f"the inputs must have the same number of samples, got {[len(a) for a in x]}")
+        else:
+            x = as_matrix(x, "x", self.input_dim, self.dtype)
         if y is None:
             return x, None
-        y_arr = x if y is x_in else as_matrix(y, "y", self.chain[-1].units, self.dtype)
+        if len(self._inputs) > 1 or len(self._outputs) > 1:
+            raise ValueError(f"fit and evaluate take models with one input and one output; "
+                             f"{self.name!r} has {len(self._inputs)} and {len(self._outputs)} "
+                             "(predict takes any)")
+        width = self.chain[self._outputs[0]].output_shape[-1] if self._outputs[0] >= 0 else self.input_dim
+        y_arr = x if y is x_in else as_matrix(y, "y", width, self.dtype)
         if len(y_arr) != len(x):
             raise ValueError(f"x and y must have the same number of samples, got {len(x)} and {len(y_arr)}")
         if self.loss is not None:
@@ -301,7 +345,7 @@ class Model:
             initial_epoch: int = 0, callbacks: list | None = None) -> History:
         """Train for `epochs` passes over (x, y) in minibatches; returns a `History`.
 
-        Every batch is one `train_step` (see `scratchae.training` for the loop). batch_size
+        Every batch is one training step (the loop is `scratchae.training`'s). batch_size
         defaults to 32 (Keras). shuffle=True draws a new order every epoch from `model.rng`
         (seeded by `seed`, else by `utils.set_random_seed` at compile time).
         A NaN or infinite loss stops training with `NonFiniteLossError` naming the epoch and
@@ -317,11 +361,11 @@ class Model:
         time per model: a callback that calls fit, or a second thread, gets a RuntimeError.
         initial_epoch (an integer >= 0) only numbers the epochs, as in Keras.
 
-        The History has Keras's `loss` (penalties included) and its parts,
-        `reconstruction_loss` and one `<layer>_penalty` per activity penalty (with `val_`
-        twins for validation_data). callbacks: a list of `scratchae.callbacks.Callback`, e.g.
-        `[scratchae.monitor.Monitor(every=25)]` to record gradient norms, update ratios and
-        dead units while training (docs/monitoring.md); None (the default) costs nothing.
+        The History has Keras's `loss` (loss terms included) and its parts,
+        `reconstruction_loss` and one `<layer>_<term>` per layer loss term (`<layer>_penalty`
+        for an activity penalty), with `val_` twins for validation_data. callbacks: a list of
+        `scratchae.callbacks.Callback`, e.g. `[scratchae.monitor.Monitor(every=25)]` to record
+        gradient norms, update ratios and dead units while training (docs/monitoring.md).
         """
         self._require_compiled()
         return fit_model(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
@@ -329,39 +373,43 @@ class Model:
                          initial_epoch=initial_epoch, callbacks=callbacks)
 
     def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
-        """One optimizer step on one batch; returns its loss (penalties included, before the step).
+        """One optimizer step on one batch; returns its loss (loss terms included, before the step).
 
         No broken weights are left behind: a NaN or infinite loss raises `NonFiniteLossError`
         without applying the update, and puts the weights and optimizer state back to before
         the previous call's update (which made the weights that gave this loss); an update
-        that leaves non-finite weights is undone at once and raises too. That takes one copy and
-        one check of the weights and optimizer state per call: about 25% of a step at batch 32
-        on the article's vanilla model, 3% at batch 256 (`fit` does it once per epoch).
+        that leaves non-finite weights is undone at once and raises too. That takes one copy
+        and one check of the weights and optimizer state per call (`fit` does it once per
+        epoch; docs/performance.md has the cost).
         """
         self._require_compiled()
         refuse_during_fit(self, "train_on_batch")
         x, y = self.check_data(x, y)
         return train_one_batch(self, x, y)
 
-    def predict(self, x: np.ndarray, batch_size: int | None = None, verbose: int | str = 0) -> np.ndarray:
-        """The model's output for every row of x, computed batch by batch (default 32).
-
-        `verbose` is accepted (and checked) so Keras calls port as they are; nothing is printed.
-        """
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0) -> Any:
+        """The model's output for every row of x, computed batch by batch (default 32); a list
+        of outputs for a model with several. `verbose` is accepted (and checked) so Keras calls
+        port as they are; nothing is printed."""
         check_verbose(verbose)
         batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
         x, _ = self.check_data(x)
-        return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        xs = x if isinstance(x, list) else [x]
+        n = len(xs[0])
+        parts = [self.forward([a[i:i + batch_size] for a in xs]) for i in range(0, n, batch_size)]
+        if len(self._outputs) == 1:
+            return np.concatenate(parts)
+        return [np.concatenate([p[k] for p in parts]) for k in range(len(self._outputs))]
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int | None = None,
                  verbose: int | str = 0, return_dict: bool = False) -> float | dict[str, float]:
-        """The loss on (x, y), penalties included, as the sample-weighted mean over batches.
+        """The loss on (x, y), loss terms included, as the sample-weighted mean over batches.
 
         The loss is the training loss (`training_loss`). Like Keras, the activity penalty is
         added per batch, so with scratchae's summed L1 the penalty part of the result grows
         with batch_size. `verbose` is accepted (and checked) for Keras's calls; nothing is printed.
-        return_dict=True (Keras's argument): {"loss", "reconstruction_loss", "<layer>_penalty"
-        for each activity penalty}, the same parts as `History`.
+        return_dict=True (Keras's argument): {"loss", "reconstruction_loss", "<layer>_<term>"
+        for each loss term}, the same parts as `History`.
         """
         check_verbose(verbose)
         self._require_compiled()
@@ -374,22 +422,22 @@ class Model:
 
     # -- weights ----------------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of all parameters, Keras order: kernel then bias of each Dense, in layer order."""
-        return [w for l in self.chain for w in l.get_weights()]
+        """Copies of all distinct parameters, Keras order: kernel then bias of each layer."""
+        return [p.copy() for _, p, _ in self.parameters()]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
         """Set all parameters from a list in get_weights() order (all checked before any is set)."""
-        expected = [p for _, p, _ in self.parameters()]
+        expected = self.parameters()
         if not isinstance(weights, (list, tuple)) or len(weights) != len(expected):
             raise ValueError(f"set_weights expects a list of {len(expected)} arrays, got "
                              f"{len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__}")
-        staged, i = [], 0
-        for layer in self.chain:
-            k = len(layer.params)
-            staged.append((layer, layer.check_weights(weights[i:i + k])))
-            i += k
-        for layer, ws in staged:
-            layer.assign_weights(ws)
+        staged = []
+        for (path, param, _), w in zip(expected, weights):
+            layer = self.get_layer(path.rsplit("/", 1)[0])
+            key = path.rsplit("/", 1)[1]
+            staged.append((param, _checked_one(layer, key, w)))
+        for param, w in staged:
+            param[...] = w
         self._last_good = None          # train_on_batch never undoes back across set_weights
 
     # -- display ----------------------------------------------------------------------------
@@ -401,8 +449,13 @@ class Model:
 
     # -- save / load ---------------------------------------------------------------------------
     def get_config(self) -> dict:
-        return {"class_name": type(self).__name__, "name": self.name,
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self._layers]}
+        names = {i: n.layer.name for i, n in enumerate(self._nodes)}
+        ref = lambda r: self._inputs[-1 - r].name if r < 0 else names[r]
+        layers = [{"class_name": type(l).__name__, "config": l.get_config()} for l in self._inputs]
+        layers += [{"class_name": type(n.layer).__name__, "config": n.layer.get_config(),
+                    "inbound": [ref(r) for r in n.parents], "many": n.many} for n in self._nodes]
+        return {"class_name": type(self).__name__, "name": self.name, "layers": layers,
+                "inputs": [l.name for l in self._inputs], "outputs": [ref(r) for r in self._outputs]}
 
     def save(self, path: str | os.PathLike) -> None:
         """Write architecture, weights and optimizer state to one .npz file, atomically
@@ -415,20 +468,18 @@ class Model:
         return f"<{type(self).__name__} {self.name!r}: {' -> '.join(l.name for l in self._layers)}>"
 
 
-def _library_backward(piece: Any) -> bool:
-    """Whether `piece`'s backward is scratchae's own Dense's (or the Logits of such a Dense),
-    which has `backward_parameters`: the same gradients without dL/dx."""
-    if isinstance(piece, Logits):
-        return type(piece.layer).backward_logits is Dense.backward_logits
-    return (isinstance(piece, Dense) and type(piece).backward is Dense.backward
-            and type(piece).backward_logits is Dense.backward_logits)
+def _checked_one(layer: Layer, key: str, w: Any) -> np.ndarray:
+    """One weight array checked against `layer.params[key]` (the checks of `check_weights`)."""
+    keys = list(layer.params)
+    probe = [layer.params[k] if k != key else w for k in keys]
+    return layer.check_weights(probe)[keys.index(key)]
 
 
 class Sequential(Model):
     """A plain stack of layers: `Sequential([Dense(32, activation="relu", input_dim=784), ...])`.
 
     The first layer needs its input width (`input_dim=` / `input_shape=`), or start with
-    `Input(shape=(784,))`.
+    `Input(shape=(784,))`; else the model is built on its first data.
     """
 
     def __init__(self, layers: Iterable[Layer | SymbolicTensor] | None = None, name: str | None = None) -> None:
@@ -439,23 +490,23 @@ class Sequential(Model):
     @property
     def layers(self) -> list[Layer]:
         """The layers in order, without the InputLayer (as Keras's Sequential)."""
-        return [l for l in self._layers if not isinstance(l, InputLayer)]
+        return self.chain
 
     def _build_on(self, x: Any) -> None:
         """Keras builds a Sequential without an input width on its first data: so do we."""
         shape = np.shape(x)
         if len(shape) != 2:
-            return                       # _as_matrix will explain the shape problem
-        width = shape[1]
-        self._layers.insert(0, InputLayer((width,), dtype=self._layers[0].dtype))
-        for layer in self._layers[1:]:
+            return                       # as_matrix will explain the shape problem
+        self._inputs = [InputLayer((shape[1],), dtype=self._nodes[0].layer.dtype)]
+        width: Any = (shape[1],)
+        for layer in self.chain:
             layer.build(width)
-            width = layer.units
+            width = layer.output_shape[1:]
 
     def add(self, layer: Layer | SymbolicTensor) -> None:
         """Append a layer (or an Input as the first element) and build it on the previous width."""
         if isinstance(layer, SymbolicTensor):
-            if layer.parent is not None or self._layers:
+            if layer.parents or self._layers:
                 raise ValueError("Sequential only accepts an Input as its first element")
             layer = layer.layer
         if not isinstance(layer, Layer):
@@ -463,26 +514,27 @@ class Sequential(Model):
         if isinstance(layer, InputLayer):
             if self._layers:
                 raise ValueError("an Input can only come first in a Sequential model")
-            self._layers.append(layer)
+            self._inputs = [layer]
             return
         if any(layer is l for l in self._layers):
             raise ValueError(f"layer {layer.name!r} is already in this model")
-        if not self._layers:
-            if layer.built:
-                self._layers.append(InputLayer((layer.input_dim,), dtype=layer.dtype))
-        else:
-            prev = self._layers[-1]
-            width = prev.input_dim if isinstance(prev, InputLayer) else getattr(prev, "units", None)
-            if width is not None:
-                layer.build(width)
-        check_chain(self._layers + [layer])
-        self._layers.append(layer)
+        if self._nodes:
+            prev = self._nodes[-1].layer
+            if prev.built:
+                layer.build(prev.output_shape[1:])
+        elif self._inputs:
+            layer.build(self._inputs[0].input_shape)
+        elif layer.built:
+            self._inputs = [InputLayer(layer.input_shape, dtype=layer.dtype)]
+        check_layers(self._layers + [layer])
+        self._nodes.append(Node(layer, [len(self._nodes) - 1], False))
+        self._outputs = [len(self._nodes) - 1]
         self._check_dtypes()
 
 
-def load_model(path: str | os.PathLike) -> Model:
+def load_model(path: str | os.PathLike, custom_objects: dict[str, type] | None = None) -> Model:
     """Read a model written by `Model.save` (importable from here as in Keras; the code is in
-    `scratchae.saving`)."""
+    `scratchae.saving`). custom_objects: {class name: Layer subclass} for your own layers."""
     from .saving import load_model as _load
 
-    return _load(path)
+    return _load(path, custom_objects=custom_objects)

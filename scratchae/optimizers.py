@@ -34,11 +34,9 @@ Triple = tuple[str, np.ndarray, np.ndarray]
 class Optimizer:
     """Base class: learning rate, step counter, state as path-keyed arrays per slot.
 
-    Each slot's arrays are kept in `_kept[slot][path]`. A subclass may keep a slot in other
-    units than Keras's (Adam keeps sums without their (1 - beta) factors); `_units(slot)` is
-    then the factor that turns a kept array into Keras's units, and the state it gives for
-    saving holds both, so a restore is exact. `slot(name)` (and the slot-named properties of
-    the subclasses, `momentums` and `velocities`) gives a slot in Keras's units.
+    Each slot's arrays are in `_state[slot][path]`, in Keras's units; `slot(name)` (and the
+    slot-named properties of the subclasses, `momentums` and `velocities`) gives them, the
+    arrays themselves.
     """
 
     _slots: tuple[str, ...] = ()
@@ -50,12 +48,8 @@ class Optimizer:
     def reset(self) -> None:
         """Forget all state: step count 0, no moments (as if just created)."""
         self.iterations = 0
-        self._kept: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in self._slots}
+        self._state: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in self._slots}
         self._scratch: dict[str, np.ndarray] = {}
-
-    def _units(self, slot: str) -> float:
-        """The factor from a kept array of `slot` to Keras's units (1.0: kept in them)."""
-        return 1.0
 
     def apply(self, parameters: Iterable[Triple]) -> None:
         """One step: update every (path, param, grad) in place, then count the iteration."""
@@ -69,7 +63,7 @@ class Optimizer:
         raise NotImplementedError
 
     def _slot(self, slot: str, path: str, like: np.ndarray) -> np.ndarray:
-        state = self._kept[slot]
+        state = self._state[slot]
         arr = state.get(path)
         if arr is None or arr.shape != like.shape or arr.dtype != like.dtype:
             arr = state[path] = np.zeros_like(like)
@@ -83,41 +77,30 @@ class Optimizer:
         return buf
 
     def slot(self, slot: str) -> dict[str, np.ndarray]:
-        """One slot's state in Keras's units, by path: the kept arrays themselves where they
-        are in those units, else copies converted to them."""
-        factor = self._units(slot)
-        kept = self._kept[slot]
-        return dict(kept) if factor == 1.0 else {p: a * factor for p, a in kept.items()}
+        """One slot's state by path: the arrays themselves."""
+        return dict(self._state[slot])
 
     # -- state, for save/load and checkpoints ----------------------------------------------
     def get_config(self) -> dict:
         return {"class_name": type(self).__name__, "learning_rate": self.learning_rate}
 
     def get_state(self, kept_only: bool = False) -> dict[str, np.ndarray]:
-        """All state as flat name -> array: 'iterations', each slot in Keras's units
-        ('momentums/<path>', ...) and, for a slot kept in other units, the kept arrays
-        ('momentums_kept/<path>'), which make a restore exact. kept_only=True gives the kept
-        arrays alone under the plain names (what a checkpoint copies; no conversion)."""
+        """All state as flat name -> array: 'iterations' and '<slot>/<path>' for each slot
+        ('momentums/dense/kernel', ...), the arrays themselves.
+
+        `kept_only` is accepted for the callers of the release whose Adam kept its state in
+        other units (it chose those arrays alone, for checkpoints); the state now has one
+        form, so it changes nothing."""
         out = {"iterations": np.array(self.iterations, dtype=np.int64)}
         for slot in self._slots:
-            factor = self._units(slot)
-            for path, arr in self._kept[slot].items():
-                if kept_only or factor == 1.0:
-                    out[f"{slot}/{path}"] = arr
-                else:
-                    out[f"{slot}/{path}"] = arr * factor
-                    out[f"{slot}_kept/{path}"] = arr
+            for path, arr in self._state[slot].items():
+                out[f"{slot}/{path}"] = arr
         return out
 
-    def set_state(self, state: dict[str, np.ndarray], kept_only: bool = False) -> None:
-        """Inverse of get_state (checked: known slots, finite arrays, non-negative count).
-
-        The kept arrays are used when present; each must give exactly its Keras-unit entry.
-        Keras-unit entries alone (a file written before Adam kept sums) are converted, which
-        is exact to the dtype's rounding. kept_only=True: the plain names hold kept arrays.
-        """
+    def set_state(self, state: Mapping[str, np.ndarray], kept_only: bool = False) -> None:
+        """Inverse of get_state, from copies (checked: known slots, finite arrays, a
+        non-negative count). `kept_only` changes nothing, as in `get_state`."""
         given: dict[str, dict[str, np.ndarray]] = {s: {} for s in self._slots}
-        kept: dict[str, dict[str, np.ndarray]] = {s: {} for s in self._slots}
         iterations = None
         for key, arr in state.items():
             if key == "iterations":
@@ -125,39 +108,33 @@ class Optimizer:
                 if iterations < 0:
                     raise ValueError(f"optimizer iterations must be >= 0, got {iterations}")
                 continue
-            name, _, path = key.partition("/")
-            slot = name[:-len("_kept")] if name.endswith("_kept") else name
-            if slot not in given or not path or (slot != name and self._units(slot) == 1.0):
+            slot, _, path = key.partition("/")
+            if slot not in given or not path:
                 raise ValueError(f"unknown optimizer state entry {key!r} for {type(self).__name__}")
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"optimizer state {key!r} holds non-finite values")
-            (kept if slot != name or kept_only else given)[slot][path] = np.array(arr)
+            given[slot][path] = np.array(arr)
         if iterations is None:
             raise ValueError("optimizer state has no 'iterations'")
-        for slot in self._slots:
-            factor = self._units(slot)
-            if factor == 1.0 or kept_only:
-                kept[slot].update(given[slot])
-                continue
-            for path, arr in given[slot].items():
-                if path not in kept[slot]:
-                    kept[slot][path] = arr / factor
-                elif not np.array_equal(kept[slot][path] * factor, arr):
-                    raise ValueError(f"optimizer state {slot}_kept/{path} does not match {slot}/{path}")
         self.iterations = iterations
-        self._kept = kept
+        self._state = given
 
     def state_slots(self) -> tuple[str, ...]:
         """The slots every parameter has state in once a step has been taken."""
         return self._slots
 
+    def _entry_slot(self, name: str) -> str:
+        """The slot a saved entry named '<name>/<path>' is state of (a subclass may read
+        the names of an older release)."""
+        return name
+
     def check_saved_state(self, state: Mapping[str, np.ndarray], paths: Iterable[str]) -> None:
         """That a saved state (`get_state()`'s names) is whole for the parameters `paths`.
 
-        After a step (iterations > 0) every path must have each of `state_slots()`, in Keras's
-        units or kept: without them a resumed run takes other steps than the one saved. Before
-        one, no slot may hold anything; a slot this optimizer does not keep never may. A
-        ValueError names the entries missing or unexpected.
+        After a step (iterations > 0) every path must have each of `state_slots()`: without
+        them a resumed run takes other steps than the one saved. Before one, no slot may hold
+        anything; a slot this optimizer does not keep never may. A ValueError names the
+        entries missing or unexpected.
         """
         if "iterations" not in state:
             raise ValueError("optimizer state has no 'iterations'")
@@ -168,7 +145,7 @@ class Optimizer:
             if key == "iterations":
                 continue
             name, _, path = key.partition("/")
-            slot = name[:-len("_kept")] if name.endswith("_kept") else name
+            slot = self._entry_slot(name)
             (present.add((slot, path)) if slot in wanted else unexpected.append(key))
         if unexpected:
             raise ValueError(f"optimizer state {', '.join(sorted(unexpected))} is not kept by "
@@ -231,38 +208,40 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma and Ba, 2015) in Keras's form and defaults.
 
-    At step t = 1, 2, ...:
+    State, per parameter: m and v (Keras's slots `momentums` and `velocities`), 0 at first,
+    and the step count t (`iterations`). At step t = 1, 2, ...:
 
         m     <- beta_1 m + (1 - beta_1) grad
         v     <- beta_2 v + (1 - beta_2) grad^2
         a_t   =  learning_rate * sqrt(1 - beta_2^t) / (1 - beta_1^t)
         param <- param - a_t * m / (sqrt(v) + epsilon)
 
-    Keras folds the bias corrections into the step size a_t and adds epsilon to sqrt(v) itself
-    (the paper's "epsilon hat"), which is why its default epsilon, 1e-7, is not the paper's 1e-8.
-    Because m/sqrt(v) is +-1 for a constant gradient, the first step moves each parameter by
-    about learning_rate against the sign of its gradient, whatever the gradient's size.
+    The paper's step is learning_rate * m_hat / (sqrt(v_hat) + eps), with the bias-corrected
+    m_hat = m / (1 - beta_1^t) and v_hat = v / (1 - beta_2^t). Multiply its top and bottom by
+    sqrt(1 - beta_2^t): it is a_t * m / (sqrt(v) + eps * sqrt(1 - beta_2^t)), the step above
+    with epsilon = eps * sqrt(1 - beta_2^t). Keras adds its epsilon to sqrt(v) itself, with no
+    such factor: its epsilon is the paper's "epsilon hat" (the formula before its section 2.1),
+    not the eps of its Algorithm 1. A constant added in another place, so it has another
+    default: 1e-7, not the paper's 1e-8. Keras's step is the paper's with eps = epsilon /
+    sqrt(1 - beta_2^t), 31.6 epsilon at t = 1 (beta_2 = 0.999) and tending to epsilon; the two
+    differ only where sqrt(v_hat) is near eps. Because m / sqrt(v) is +-1 for a constant
+    gradient, the first step moves each parameter by about learning_rate against the sign of
+    its gradient, whatever the gradient's size. Derived in docs/backprop.md#adam.
 
-    The paper's step is learning_rate * m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - beta_1^t)
-    and v_hat = v / (1 - beta_2^t). Multiply top and bottom by sqrt(1 - beta_2^t): it is
-    a_t * m / (sqrt(v) + eps * sqrt(1 - beta_2^t)), the form above with epsilon = eps *
-    sqrt(1 - beta_2^t). Derived in docs/backprop.md#adam.
+    The update runs in place through one scratch array per parameter, and every scalar is a
+    Python float, so a float32 parameter's update is float32 throughout.
 
-    What it keeps: the sums without their (1 - beta) factors, M = m / (1 - beta_1) and
-    V = v / (1 - beta_2), so that
-
-        M     <- beta_1 M + grad                 (m = (1 - beta_1) M: the same recurrence)
-        V     <- beta_2 V + grad^2
-        param <- param - a_t (1 - beta_1) / sqrt(1 - beta_2) * M / (sqrt(V) + epsilon / sqrt(1 - beta_2))
-
-    (substitute m and v into Keras's step and divide top and bottom by sqrt(1 - beta_2)). The
-    same numbers to float32 rounding, in ten passes over the parameters instead of twelve: no
-    pass multiplies by a (1 - beta) factor. `momentums` and `velocities` give m and v in
-    Keras's units, and so does a saved file (beside M and V, for an exact resume).
-    docs/backprop.md#adam-in-ten-passes measures it.
+    Files of the previous release hold, beside m and v or instead of them, the sums it kept,
+    M = m / (1 - beta_1) and V = v / (1 - beta_2), as 'momentums_kept/<path>' and
+    'velocities_kept/<path>'. `set_state` reads them: m and v where given (they must agree
+    with (1 - beta_1) M and (1 - beta_2) V to float rounding), else (1 - beta_1) M and
+    (1 - beta_2) V. Keeping the sums saved two of the update's twelve passes, about 1% of a
+    batch-256 training step (docs/backprop.md#adam-in-ten-passes).
     """
 
     _slots = ("momentums", "velocities")
+    #: the previous release's names for the sums it kept, and the slot each one is the sum of
+    _KEPT_SUMS = {"momentums_kept": "momentums", "velocities_kept": "velocities"}
 
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7) -> None:
@@ -273,17 +252,14 @@ class Adam(Optimizer):
             raise ValueError("beta_1 and beta_2 must be < 1 (the bias correction divides by 1 - beta^t)")
         self.epsilon = finite_float("epsilon", epsilon, strictly_positive=True)
 
-    def _units(self, slot: str) -> float:
-        return 1.0 - (self.beta_1 if slot == "momentums" else self.beta_2)
-
     @property
     def momentums(self) -> dict[str, np.ndarray]:
-        """m of each parameter, by path, in Keras's units (copies: (1 - beta_1) M)."""
+        """m of each parameter, by path (Keras's slot name; the arrays themselves)."""
         return self.slot("momentums")
 
     @property
     def velocities(self) -> dict[str, np.ndarray]:
-        """v of each parameter, by path, in Keras's units (copies: (1 - beta_2) V)."""
+        """v of each parameter, by path (Keras's slot name; the arrays themselves)."""
         return self.slot("velocities")
 
     def step_size(self, t: int) -> float:
@@ -291,27 +267,66 @@ class Adam(Optimizer):
         return self.learning_rate * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
 
     def apply(self, parameters: Iterable[Triple]) -> None:
-        root = math.sqrt(1.0 - self.beta_2)
-        self._alpha = self.step_size(self.iterations + 1) * (1.0 - self.beta_1) / root
-        self._eps = self.epsilon / root
+        self._a_t = self.step_size(self.iterations + 1)
         super().apply(parameters)
 
     def _update(self, path, param, grad):
-        M = self._slot("momentums", path, param)
-        V = self._slot("velocities", path, param)
-        # Ten in-place passes through one scratch array: the whole update touches
-        # param, grad, M, V and that array, nothing more.
-        a = self._buffer(path, param)
-        M *= self.beta_1                      # M = beta_1 M + g
-        M += grad
-        np.multiply(grad, grad, out=a)        # V = beta_2 V + g^2
-        V *= self.beta_2
-        V += a
-        np.sqrt(V, out=a)                     # param -= alpha M / (sqrt(V) + eps')
-        a += self._eps
-        np.divide(M, a, out=a)
-        a *= self._alpha
+        m = self._slot("momentums", path, param)
+        v = self._slot("velocities", path, param)
+        a = self._buffer(path, param)           # the one scratch array: no temporaries
+        b1, b2 = self.beta_1, self.beta_2
+        m *= b1                                  # m = beta_1 m + (1 - beta_1) g
+        np.multiply(grad, 1.0 - b1, out=a)
+        m += a
+        np.multiply(grad, grad, out=a)           # v = beta_2 v + (1 - beta_2) g^2
+        a *= 1.0 - b2
+        v *= b2
+        v += a
+        np.sqrt(v, out=a)                        # param -= a_t m / (sqrt(v) + epsilon)
+        a += self.epsilon
+        np.divide(m, a, out=a)
+        a *= self._a_t
         param -= a
+
+    # -- the previous release's state ---------------------------------------------------------
+    def _without_kept_sums(self, state: Mapping[str, np.ndarray]) -> dict:
+        """`state` with the previous release's kept sums turned into m and v.
+
+        A '<slot>_kept/<path>' entry gives '<slot>/<path>' = (1 - beta) * sum when that entry
+        is absent, and must agree with it to float rounding when present (the entry given is
+        taken).
+        """
+        out = {k: a for k, a in state.items() if k.partition("/")[0] not in self._KEPT_SUMS}
+        for key, kept in state.items():
+            name, _, path = key.partition("/")
+            slot = self._KEPT_SUMS.get(name)
+            if slot is None:
+                continue
+            if not path:
+                out[key] = kept                  # refused by name, as any unknown entry
+                continue
+            plain = f"{slot}/{path}"
+            kept = np.asarray(kept)
+            if not np.all(np.isfinite(kept)):
+                raise ValueError(f"optimizer state {key!r} holds non-finite values")
+            beta = self.beta_1 if slot == "momentums" else self.beta_2
+            converted = kept * (1.0 - beta)      # a Python float: float32 stays float32
+            given = out.get(plain)
+            if given is None:
+                out[plain] = converted
+                continue
+            given = np.asarray(given)
+            tiny = np.finfo(converted.dtype).tiny if converted.dtype.kind == "f" else 0.0
+            if given.shape != converted.shape or not np.allclose(given, converted, rtol=1e-6, atol=tiny):
+                raise ValueError(f"optimizer state {key} does not match {plain}")
+        return out
+
+    def set_state(self, state: Mapping[str, np.ndarray], kept_only: bool = False) -> None:
+        """Optimizer.set_state; also reads the previous release's kept sums (see the class)."""
+        super().set_state(self._without_kept_sums(state), kept_only)
+
+    def _entry_slot(self, name: str) -> str:
+        return self._KEPT_SUMS.get(name, name)    # a kept sum stands for its m or v
 
     def get_config(self) -> dict:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -1,7 +1,8 @@
 """The training loop behind `Model.fit`, and its engineering.
 
 The loop itself is short (`_train`): for every epoch, shuffle, cut the data into batches
-and call `model.train_step(xb, yb)`, the textbook step of `scratchae.models`. Around it sits
+and call the training step: `model.train_step(xb, yb)`, the textbook step of
+`scratchae.models`, or the same step with `compile`'s switches (`scratchae.speed`). Around it sits
 what a real run needs and a learner can skip on a first read:
 
 * a progress bar and Keras's `History` (per-epoch loss, sample-weighted over the batches, and
@@ -29,7 +30,7 @@ what a real run needs and a learner can skip on a first read:
 (The packed parameters behind `compile(pack_parameters=True)` are in `scratchae.buffers`, the
 checkpoints and `train_on_batch`'s undo in `scratchae.checkpoints`.)
 
-This module knows a model through `check_data`, `train_step`, `compute_loss`, `penalties()`,
+This module knows a model through `check_data`, its step (`speed.step_for`), `compute_loss`, `loss_terms()`,
 `parameters()` (for the size of its largest kernel), `rng`, `name`, `history`, `optimizer`,
 `optimizer_parameters()` and the undo slot of `train_on_batch` it clears
 (`scratchae.checkpoints`); it never imports `scratchae.models`.
@@ -45,7 +46,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from . import _blas
+from . import _blas, speed
 from ._validate import int_at_least, positive_int
 from .callbacks import CallbackList
 from .checkpoints import Checkpoint, NonFiniteLossError, state_finite
@@ -231,17 +232,18 @@ def _epoch(model: Any, batches: "_Batches", threads: "_blas.Threads", epoch: int
     """One epoch: its logs, or None when a signal stopped it (the model is then back at `start`).
     A divergence raises; `_train` puts the model back at `start`."""
     n = len(batches.x)
+    step = speed.step_for(model)             # the plain train_step, or it with the switches
     order = model.rng.permutation(n) if shuffle else None
     bar = ProgressBar(n, verbose)
     losses, done, last = LossSums(), 0, None
     for b, (xb, yb) in enumerate(threads.timed(batches.each(order))):
         stop.interruptible = True
-        value = model.train_step(xb, yb)
+        value = step(xb, yb)
         stop.interruptible = False
         if not math.isfinite(value):
             raise _diverged(model, start, f"loss became {value} at epoch {epoch + 1}, batch {b + 1} "
                                           f"(samples {done}-{done + len(xb) - 1})")
-        losses.add(value, model.penalties(), len(xb))
+        losses.add(value, model.loss_terms(), len(xb))
         done += len(xb)
         last = (b, xb, yb)
         bar.update(done, losses.loss)
@@ -308,16 +310,16 @@ def evaluate_parts(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) ->
     sums = LossSums()
     for i in range(0, len(x), batch_size):
         xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-        sums.add(model.compute_loss(xb, yb), model.penalties(), len(xb))
+        sums.add(model.compute_loss(xb, yb), model.loss_terms(), len(xb))
     return sums
 
 
 class LossSums:
     """Sample-weighted sums of batch losses and of their parts, for an epoch or an evaluation.
 
-    `add(value, penalties, n)` takes a batch's loss (penalties included), its penalties
-    {layer name: value} and its size; `logs(prefix)` gives the means: loss,
-    reconstruction_loss (the loss without the penalties) and <layer>_penalty for each layer.
+    `add(value, terms, n)` takes a batch's loss (the layers' loss terms included), its terms
+    {"<layer>_<term>": value} (`Model.loss_terms()`) and its size; `logs(prefix)` gives the
+    means: loss, reconstruction_loss (the loss without the terms) and each term.
     """
 
     def __init__(self) -> None:
@@ -337,7 +339,7 @@ class LossSums:
     def logs(self, prefix: str = "") -> dict[str, float]:
         logs = {f"{prefix}loss": self.loss,
                 f"{prefix}reconstruction_loss": (self.total - sum(self.penalties.values())) / self.n}
-        logs.update({f"{prefix}{name}_penalty": p / self.n for name, p in self.penalties.items()})
+        logs.update({f"{prefix}{name}": p / self.n for name, p in self.penalties.items()})
         return logs
 
 

@@ -7,7 +7,9 @@ from hypothesis import given, settings, strategies as st
 from scratchae.activations import Sigmoid, sigmoid
 from scratchae.layers import Dense
 from scratchae.losses import BinaryCrossentropy
+from scratchae import speed
 from scratchae.models import Logits, Sequential
+from scratchae.speed import ParametersOnly
 from scratchae.optimizers import SGD, Adam
 from scratchae.regularizers import l1
 
@@ -57,7 +59,7 @@ def test_bce_from_logits_at_huge_logits(dtype):
 def test_fusion_is_chosen_only_for_the_librarys_own_sigmoid_dense_and_bce():
     m = chain()
     m.compile("adam", "binary_crossentropy")
-    assert m.fused and isinstance(m.training_pieces()[-1], Logits)
+    assert m.fused and isinstance(speed.training_pieces(m)[1], Logits)
     assert m.training_loss.from_logits and m.loss.from_logits is False
     assert "from_logits=True" in summary_text(m)
 
@@ -83,7 +85,7 @@ def test_fusion_is_chosen_only_for_the_librarys_own_sigmoid_dense_and_bce():
     for why, (m, loss, kw) in not_fused.items():
         m.compile("adam", loss, **kw)
         assert not m.fused, why
-        assert m.training_pieces() == m.layers, why
+        assert speed.training_pieces(m) == {}, why
         assert m.training_loss is m.loss, why
         assert "from_logits=True" not in summary_text(m), why
 
@@ -260,7 +262,7 @@ def test_backward_parameters_known_answer_and_finite_differences():
     layer = Dense(2, input_dim=2, dtype="float64")
     layer.set_weights([np.array([[1.0, -1.0], [0.5, 0.0]]), np.zeros(2)])
     layer.forward(np.array([[1.0, 2.0]]))
-    assert layer.backward_parameters(np.array([[1.0, 3.0]])) is None
+    assert ParametersOnly(layer).backward(np.array([[1.0, 3.0]])) is None
     np.testing.assert_array_equal(layer.grads["kernel"], [[1.0, 3.0], [2.0, 6.0]])
     np.testing.assert_array_equal(layer.grads["bias"], [1.0, 3.0])
     # float64 central differences of L = sum(y * w) for a relu layer with an l1 penalty
@@ -273,7 +275,8 @@ def test_backward_parameters_known_answer_and_finite_differences():
         return float((layer.forward(x) * w).sum()) + layer.penalty
 
     loss()
-    layer.backward_parameters(w)
+    layer.zero_grads()
+    ParametersOnly(layer).backward(w)
     analytic = {k: g.copy() for k, g in layer.grads.items()}
     for key in ("kernel", "bias"):
         numeric = numerical_gradient(loss, layer.params[key])
@@ -284,13 +287,14 @@ def test_backward_parameters_known_answer_and_finite_differences():
 def test_the_training_step_skips_the_datas_gradient_and_nothing_else(fuse):
     model = chain(dtype="float64")
     model.compile(Adam(0.01), "binary_crossentropy", fuse_sigmoid_bce=fuse)
-    loss = model.training_loss
-    loss.forward(model.forward(X12, training=True), X12)
-    dx = model.backward(loss.backward())                                   # the default: dL/dx too
+    speed.training_forward_loss(model, X12, X12)
+    dx = speed.training_backward(model)                                    # the default: dL/dx too
     assert dx.shape == X12.shape
     full = {k: g.copy() for k, g in model.compute_gradients(X12, X12)[1].items()}
-    loss.forward(model.forward(X12, training=True), X12)
-    assert model.backward(loss.backward(), input_gradient=False) is None
+    speed.training_forward_loss(model, X12, X12, input_gradient=False)
+    assert isinstance(model._pieces[0], ParametersOnly)
+    model.zero_grads()
+    assert speed.training_backward(model) is None
     for layer in model.chain:
         for key, g in layer.grads.items():
             assert g.tobytes() == full[f"{layer.name}/{key}"].tobytes()

@@ -170,15 +170,22 @@ def test_dense_gradient_check_random_signs(n, d, u, act, use_bias, reg, seed):
 
 # -- the backward contract ------------------------------------------------------------------
 @pytest.mark.parametrize("act", ACTIVATIONS)
-def test_backward_writes_never_accumulates(act):
+def test_backward_accumulates_into_grads_and_zero_grads_clears_them(act):
+    """The contract: backward adds (+=) into grads; the model zeroes them at each step."""
     layer = Dense(4, activation=act, input_dim=3, dtype="float64", seed=0)
     layer.forward(X)
     dx1 = layer.backward(np.ones((2, 4)))
     first = {k: g.copy() for k, g in layer.grads.items()}
+    assert any(np.any(g != 0) for g in first.values())
     dx2 = layer.backward(np.ones((2, 4)))
     for k in first:
-        np.testing.assert_array_equal(layer.grads[k], first[k])
+        np.testing.assert_array_equal(layer.grads[k], 2 * first[k])      # the second call added
     np.testing.assert_array_equal(dx1, dx2)
+    layer.zero_grads()
+    assert all(not np.any(g) for g in layer.grads.values())
+    layer.backward(np.ones((2, 4)))
+    for k in first:
+        np.testing.assert_array_equal(layer.grads[k], first[k])
 
 
 @pytest.mark.parametrize("use_bias", [True, False])
@@ -203,7 +210,9 @@ def test_backward_is_linear_in_dy(data, act, a, b):
     layer = Dense(u, activation=act, input_dim=d, dtype="float64", seed=1)
     layer.forward(x)
     dx1 = layer.backward(dy1); g1 = {k: v.copy() for k, v in layer.grads.items()}
+    layer.zero_grads()
     dx2 = layer.backward(dy2); g2 = {k: v.copy() for k, v in layer.grads.items()}
+    layer.zero_grads()
     dx = layer.backward(a * dy1 + b * dy2)
     np.testing.assert_allclose(dx, a * dx1 + b * dx2, rtol=1e-9, atol=1e-9)
     for k in g1:
@@ -285,7 +294,11 @@ def test_non_2d_input(shape):
 
 
 def test_non_array_input():
-    with pytest.raises(TypeError, match="expects a NumPy array, got list"):
+    with pytest.raises(TypeError, match="expects a NumPy array, got tuple"):
+        Dense(2, input_dim=3).forward(((1.0, 2.0, 3.0),)[0])
+    with pytest.raises(TypeError, match="expects a NumPy array, got str"):
+        Dense(2, input_dim=3).forward("1 2 3")
+    with pytest.raises(ValueError, match="takes one input, got a list of 1"):
         Dense(2, input_dim=3).forward([[1.0, 2.0, 3.0]])
 
 

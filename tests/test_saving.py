@@ -510,8 +510,9 @@ def test_optimizer_state_of_the_wrong_kind_names_the_file(trained, desc, key, va
     if key == "momentums":
         key = next(k for k in arrays if k.startswith("optimizer/momentums/"))
         value = np.full(arrays[key].shape, "x") if value == "strings" else arrays[key].astype(np.float64)
-    elif key == "contradict":
+    elif key == "contradict":                # a file of the release that kept Adam's sums
         key = next(k for k in arrays if k.startswith("optimizer/momentums/"))
+        arrays[key.replace("/momentums/", "/momentums_kept/")] = arrays[key] / np.float32(0.1)
         value = arrays[key] * np.float32(2)
     arrays[key] = value
     rewrite(path, arrays)
@@ -522,11 +523,11 @@ def test_optimizer_state_of_the_wrong_kind_names_the_file(trained, desc, key, va
 
 INCOMPLETE_OPTIMIZER_STATE = [
     # (description, entries removed (a name prefix) or the step count stored, words the message must contain)
-    ("Adam's first moments missing (m and its kept sums)", "optimizer/momentums",
+    ("Adam's first moments missing (m)", "optimizer/momentums",
      "optimizer state after 6 iterations has no momentums/packed/*"),
-    ("Adam's second moments missing (v and its kept sums)", "optimizer/velocities",
+    ("Adam's second moments missing (v)", "optimizer/velocities",
      "optimizer state after 6 iterations has no velocities/packed/*"),
-    ("Adam's moments beside a step count of 0", 0, "holds momentums/packed/*, momentums_kept/packed/*"),
+    ("Adam's moments beside a step count of 0", 0, "holds momentums/packed/*, velocities/packed/*"),
 ]
 
 
@@ -541,7 +542,7 @@ def test_an_incomplete_optimizer_state_names_the_file_and_the_entries(trained, d
         arrays["optimizer/iterations"] = np.array(change)
     else:
         gone = [k for k in arrays if k.startswith(change)]
-        assert len(gone) == 2                              # Keras's units and the kept sums
+        assert len(gone) == 1
         arrays = {k: v for k, v in arrays.items() if k not in gone}
     rewrite(path, arrays)
     with pytest.raises(ValueError) as e:
@@ -550,16 +551,22 @@ def test_an_incomplete_optimizer_state_names_the_file_and_the_entries(trained, d
 
 
 def test_a_file_with_adams_kept_sums_alone_loads_exactly(trained):
-    """The kept sums are the whole state (m and v in Keras's units are derived): a file
-    holding them alone is complete and loads them exactly."""
+    """The previous release kept Adam's sums M = m / (1 - beta_1), V = v / (1 - beta_2) and
+    saved them as 'optimizer/<slot>_kept/<path>': a file holding them alone is complete and
+    loads m = (1 - beta_1) M and v = (1 - beta_2) V exactly as that release gave them."""
     model, path = trained
     arrays = read_npz(path)
-    rewrite(path, {k: v for k, v in arrays.items()
-                   if not k.startswith(("optimizer/momentums/", "optimizer/velocities/"))})
+    sums = {}
+    for slot, factor in (("momentums", 0.1), ("velocities", 0.001)):
+        for k in [k for k in arrays if k.startswith(f"optimizer/{slot}/")]:
+            sums[k] = arrays.pop(k) / np.float32(factor)
+            arrays[k.replace(f"/{slot}/", f"/{slot}_kept/")] = sums[k]
+    rewrite(path, arrays)
     back = load_model(path)
-    for slot in ("momentums", "velocities"):
-        for p, m in getattr(model.optimizer, slot).items():
-            np.testing.assert_array_equal(getattr(back.optimizer, slot)[p], m)
+    for slot, factor in (("momentums", 1 - 0.9), ("velocities", 1 - 0.999)):
+        for p, m in getattr(back.optimizer, slot).items():
+            np.testing.assert_array_equal(m, sums[f"optimizer/{slot}/{p}"] * factor)
+            np.testing.assert_allclose(m, getattr(model.optimizer, slot)[p], rtol=1e-6)
 
 
 def test_a_file_missing_adams_moments_would_resume_to_other_weights(trained):
