@@ -2,15 +2,20 @@
 
 File layout (a NumPy .npz archive, read with allow_pickle=False):
 
-    __scratchae__              JSON: format name and version, the layer list, compile settings
-                               (optimizer and loss configs), the shuffling generator's state
-    weights/<layer>/<param>    each parameter, e.g. weights/dense/kernel
-    optimizer/<slot>/<path>    the optimizer's state in Keras's units (Adam's momentums and
-                               velocities, SGD's momentums),
-    optimizer/<slot>_kept/<path>  Adam's state as it keeps it (sums without their (1 - beta)
-                               factors, see `scratchae.optimizers.Adam`), for an exact resume;
-                               files without it load too, converted to float32 rounding
+    __scratchae__              JSON: format name and version, the layers (each with its class,
+                               config and the layers it reads, in the order they run), the
+                               model's inputs and outputs, compile settings (optimizer and
+                               loss configs), the shuffling generator's state
+    weights/<layer>/<param>    each distinct parameter array once, e.g. weights/dense/kernel
+                               (a tied kernel under its first holder's name)
+    optimizer/<slot>/<path>    the optimizer's state (Adam's momentums and velocities, SGD's
+                               momentums); files of the previous release may also hold
+                               <slot>_kept entries, which load too
     optimizer/iterations       its step count
+
+Version 1 files (a chain of Dense layers, the previous release) load unchanged. A layer class
+of your own is found through `load_model(path, custom_objects={"Name": cls})` or
+`scratchae.layers.register_layer(cls)`.
 
 So a model saved in the middle of training resumes exactly where it stopped: same weights, same
 Adam moments and step count, same order of the next epochs' batches.
@@ -33,11 +38,12 @@ from . import optimizers as _optimizers
 from ._files import atomic_write, open_regular
 from ._validate import all_finite, positive_int
 from .graph import SymbolicTensor
-from .layers import Dense, InputLayer
+from .layers import LAYERS, Dense, InputLayer, Layer
 from .models import PACKED, Model, Sequential
 
 FORMAT_NAME = "scratchae-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READS = (1, 2)             # version 1: the previous release's chains of Dense layers
 
 
 def save_model(model: Model, path: str | os.PathLike) -> None:
@@ -52,7 +58,7 @@ def save_model(model: Model, path: str | os.PathLike) -> None:
     meta = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": model.get_config(),
             "compile": None, "rng_state": None}
     arrays: dict[str, np.ndarray] = {}
-    for p, param, _ in model.parameters():
+    for p, param, _ in model.parameters():            # each distinct array once
         arrays[f"weights/{p}"] = param
     if model.optimizer is not None:
         meta["compile"] = {"optimizer": model.optimizer.get_config(), "loss": model.loss.get_config(),
@@ -108,7 +114,7 @@ def _shown(value: Any) -> str:
 
 
 # -- loading ------------------------------------------------------------------------------------
-def load_model(path: str | os.PathLike) -> Model:
+def load_model(path: str | os.PathLike, custom_objects: dict[str, type] | None = None) -> Model:
     """Read a model written by `Model.save`: architecture, weights, optimizer state.
 
     The file is opened without pickle and checked completely (format, version, layer list,
@@ -122,7 +128,11 @@ def load_model(path: str | os.PathLike) -> Model:
     past its size (a device such as /dev/zero, a FIFO or a folder is an OSError naming it), and
     the optimizer state and the shuffling generator's are checked whole: a file without Adam's
     moments, or with a generator field out of range, is a ValueError naming the file and the field.
+
+    custom_objects: {class name: Layer subclass} for layers of your own (Keras's argument);
+    the library's own, and classes given to `scratchae.layers.register_layer`, are known.
     """
+    classes = _layer_classes(custom_objects)
     path = os.fspath(path)
     try:
         archive = _Archive(path)
@@ -131,14 +141,16 @@ def load_model(path: str | os.PathLike) -> Model:
     with archive:
         meta = _read_meta(archive, path)
         try:
-            shapes = _parameter_shapes(meta["model"])
+            shapes = _parameter_shapes(meta["model"], classes)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path!r}: invalid architecture ({_reason(exc)})") from None
-        _check_stored_weights(archive, shapes, path)
+        _check_stored_weights(archive, shapes, path, partial=True)
         try:
-            model = _build_from_config(meta["model"])
-        except (KeyError, TypeError, ValueError) as exc:
+            model = _build_from_config(meta["model"], classes)
+        except (KeyError, TypeError, ValueError, NotImplementedError) as exc:
             raise ValueError(f"{path!r}: invalid architecture ({_reason(exc)})") from None
+        shapes = {p: (param.shape, param.dtype) for p, param, _ in model.parameters()}
+        _check_stored_weights(archive, shapes, path)
         weights = {p: archive.read(f"weights/{p}", path) for p in shapes}
         for p, w in weights.items():
             if not all_finite(w):
@@ -259,37 +271,77 @@ def _read_meta(archive: _Archive, path: str) -> dict:
                          "a scratchae model)") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise ValueError(f"{path!r} is not a scratchae model file (format {meta.get('format') if isinstance(meta, dict) else None!r})")
-    if meta.get("version") != FORMAT_VERSION:
+    if meta.get("version") not in READS:
         raise ValueError(f"{path!r} has model format version {meta.get('version')!r}; "
-                         f"this scratchae reads version {FORMAT_VERSION}")
+                         f"this scratchae reads versions {', '.join(map(str, READS))}")
     if not isinstance(meta.get("model"), dict):
         raise ValueError(f"{path!r}: invalid architecture (no model description)")
     return meta
 
 
-def _parameter_shapes(cfg: dict) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-    """{'<layer>/<param>': (shape, dtype)} the description asks for, computed from the JSON
-    alone (nothing is allocated): each Dense takes the width of the layer before it."""
-    shapes: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
-    width = None
+def _layer_classes(custom_objects: Any) -> dict[str, type]:
+    """The layer classes a file may name: the library's, the registered ones, and yours."""
+    if custom_objects is None:
+        return dict(LAYERS)
+    if not isinstance(custom_objects, dict):
+        raise TypeError(f"custom_objects must be a dict {{class name: Layer subclass}}, got "
+                        f"{type(custom_objects).__name__}")
+    for name, cls in custom_objects.items():
+        if not (isinstance(name, str) and isinstance(cls, type) and issubclass(cls, Layer)):
+            raise TypeError(f"custom_objects must map class names to Layer subclasses, got "
+                            f"{name!r}: {cls!r}")
+    return {**LAYERS, **custom_objects}
+
+
+def _entries(cfg: dict) -> list[tuple[str, dict, list[str] | None, bool]]:
+    """(class name, config, the names of the layers it reads or None in a version-1 chain,
+    whether it reads them as a list) for every layer of the description, checked for form."""
     layers = cfg["layers"]
     if not isinstance(layers, list):
         raise TypeError(f"'layers' must be a list, got {type(layers).__name__}")
+    out = []
     for i, entry in enumerate(layers):
-        if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+        if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict) \
+                or not isinstance(entry.get("class_name"), str):
             raise TypeError(f"layer {i} must be {{'class_name': ..., 'config': {{...}}}}, got "
                             f"{type(entry).__name__}")
-        kind, lc = entry["class_name"], entry["config"]
-        if kind == "InputLayer":
-            if i != 0:
+        inbound = entry.get("inbound")
+        if inbound is not None and not (isinstance(inbound, list) and all(isinstance(n, str) for n in inbound)):
+            raise TypeError(f"layer {i}: 'inbound' must be a list of layer names, got {inbound!r}")
+        if not isinstance(entry["config"].get("name"), str):
+            raise TypeError(f"layer {i} has no name")
+        out.append((entry["class_name"], entry["config"], inbound, entry.get("many") is True))
+    return out
+
+
+def _parameter_shapes(cfg: dict, classes: dict[str, type]) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """{'<layer>/<param>': (shape, dtype)} of the Dense layers the description asks for,
+    computed from the JSON alone (nothing is allocated), so that a description asking for
+    more than the file holds is refused before any layer is built: each Dense takes the width
+    of the layer it reads. Other layers are checked once built (`load_model`)."""
+    shapes: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    widths: dict[str, int | None] = {}
+    previous: int | None = None
+    entries = _entries(cfg)
+    for i, (kind, lc, inbound, _) in enumerate(entries):
+        cls = classes.get(kind)
+        if cls is None:
+            raise ValueError(f"unknown layer type {kind!r}: pass custom_objects={{{kind!r}: "
+                             f"{kind}}} to load_model, or scratchae.layers.register_layer({kind})")
+        if inbound is None:                      # version 1: a chain
+            width_in = previous
+        else:
+            width_in = widths.get(inbound[0]) if len(inbound) == 1 else None
+        if cls is InputLayer:
+            if inbound is None and i != 0:
                 raise ValueError("an InputLayer can only come first")
             shape = lc["shape"]
             if not isinstance(shape, list) or len(shape) != 1:
                 raise ValueError(f"InputLayer shape must be [features], got {shape!r}")
             width = positive_int("InputLayer shape[0]", shape[0])
-        elif kind == "Dense":
+        elif issubclass(cls, Dense):
             units = positive_int(f"{lc['name']} units", lc["units"])
-            fan_in = lc.get("input_dim") if width is None else width
+            fan_in = lc.get("input_dim") if width_in is None else width_in
             if lc.get("input_dim") is not None and lc["input_dim"] != fan_in:
                 raise ValueError(f"{lc['name']} input_dim {lc['input_dim']!r} does not match the "
                                  f"width before it, {fan_in}")
@@ -300,17 +352,19 @@ def _parameter_shapes(cfg: dict) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
                 shapes[f"{lc['name']}/bias"] = ((units,), dtype)
             width = units
         else:
-            raise ValueError(f"unknown layer type {kind!r}")
-    if not shapes:
-        raise ValueError("no Dense layer: a model file holds at least one")
+            width = None
+        widths[lc["name"]] = previous = width
+    if not any(classes.get(entry[0]) is not InputLayer for entry in entries):
+        raise ValueError("no layer that computes: a model file holds at least one")
     return shapes
 
 
-def _check_stored_weights(archive: _Archive, shapes: dict, path: str) -> None:
-    """The description's parameters against the stored arrays' headers, before any layer is
-    built: names, shapes and dtypes must all match; nothing else may be in the file."""
+def _check_stored_weights(archive: _Archive, shapes: dict, path: str, partial: bool = False) -> None:
+    """The description's parameters against the stored arrays' headers: names, shapes and
+    dtypes must all match and nothing else may be in the file (partial=True: only that the
+    arrays `shapes` names are stored as it says, before the layers are built)."""
     stored = {k[len("weights/"):]: v for k, v in archive.entries.items() if k.startswith("weights/")}
-    if set(stored) != set(shapes):
+    if (not set(shapes) <= set(stored)) if partial else set(stored) != set(shapes):
         raise ValueError(f"{path!r}: weights {sorted(stored)} do not match the layers' {sorted(shapes)}")
     for p, (shape, dtype) in shapes.items():
         got_shape, got_dtype = stored[p]
@@ -366,25 +420,40 @@ def _reason(exc: BaseException) -> str:
     return f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
 
 
-def _build_from_config(cfg: dict) -> Model:
-    layers = []
-    for entry in cfg["layers"]:
-        kind, lc = entry["class_name"], entry["config"]
-        if kind == "InputLayer":
-            layers.append(InputLayer(tuple(lc["shape"]), name=lc["name"], dtype=lc["dtype"]))
-        elif kind == "Dense":
-            layers.append(Dense.from_config(lc))
-        else:
-            raise ValueError(f"unknown layer type {kind!r}")
+def _build_from_config(cfg: dict, classes: dict[str, type]) -> Model:
+    """The model the description says: every layer from its config, linked to the layers it
+    names, then called on the tensors of the layers it reads, in the saved order."""
     if cfg["class_name"] not in ("Model", "Sequential"):
         raise ValueError(f"unknown model type {cfg['class_name']!r}")
-    model = Sequential(layers, name=cfg["name"]) if cfg["class_name"] == "Sequential" else None
-    if model is None:
-        if not layers or not isinstance(layers[0], InputLayer):
-            raise ValueError("a functional model must start with an InputLayer")
-        t = SymbolicTensor(layers[0].output_shape, layers[0], None)
-        inp = t
-        for layer in layers[1:]:
-            t = layer(t)
-        model = Model(inp, t, name=cfg["name"])
-    return model
+    entries = _entries(cfg)
+    made = [(classes[kind].from_config(dict(lc)), inbound, many) for kind, lc, inbound, many in entries]
+    by_name = {layer.name: layer for layer, _, _ in made}
+    if len(by_name) != len(made):
+        raise ValueError("all layer names in a model must be unique")
+    for layer, _, _ in made:
+        layer.link(by_name)
+    if cfg["class_name"] == "Sequential":
+        return Sequential([layer for layer, _, _ in made], name=cfg["name"])
+    if not made or not isinstance(made[0][0], InputLayer):
+        raise ValueError("a functional model must start with an InputLayer")
+    tensors: dict[str, Any] = {}
+    previous = None
+    for layer, inbound, many in made:
+        if isinstance(layer, InputLayer) and not inbound:
+            tensors[layer.name] = SymbolicTensor(layer.output_shape, layer)
+        else:
+            if inbound is None:                                   # version 1: a chain
+                args: Any = previous
+            else:
+                missing = [n for n in inbound if n not in tensors]
+                if missing or not inbound:
+                    raise ValueError(f"{layer.name} reads {missing or 'nothing'}: not a layer before it")
+                args = [tensors[n] for n in inbound]
+                args = args if many else args[0]
+            tensors[layer.name] = layer(args)
+        previous = tensors[layer.name]
+    names = lambda key, default: cfg.get(key, default)
+    inputs = [tensors[n] for n in names("inputs", [made[0][0].name])]
+    outputs = [tensors[n] for n in names("outputs", [made[-1][0].name])]
+    return Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
+                 name=cfg["name"])
