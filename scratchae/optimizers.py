@@ -235,8 +235,9 @@ class Adam(Optimizer):
     M = m / (1 - beta_1) and V = v / (1 - beta_2), as 'momentums_kept/<path>' and
     'velocities_kept/<path>'. `set_state` reads them: m and v where given (they must agree
     with (1 - beta_1) M and (1 - beta_2) V to float rounding), else (1 - beta_1) M and
-    (1 - beta_2) V. Keeping the sums saved two of the update's twelve passes, about 1% of a
-    batch-256 training step (docs/backprop.md#adam-in-ten-passes).
+    (1 - beta_2) V. Keeping the sums saved two of the update's twelve passes, 1-2% of a
+    batch-256 training step of the vanilla model: not worth a second form of the state
+    (measured in docs/backprop.md#adam-in-place, by benchmarks/adam_forms.py).
     """
 
     _slots = ("momentums", "velocities")
