@@ -100,10 +100,7 @@ class Layer:
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
-        try:
-            cls._forward_takes_training = "training" in inspect.signature(cls.forward).parameters
-        except (TypeError, ValueError):
-            cls._forward_takes_training = False
+        cls._forward_takes_training = _takes_training(cls.forward)
 
     def __init__(self, name: str | None = None, dtype: Any = None) -> None:
         base = _snake(type(self).__name__)
@@ -133,9 +130,9 @@ class Layer:
     def run_forward(self, inputs: Any, training: bool) -> Any:
         """forward(inputs, training=...) for a layer whose forward takes it, else forward(inputs)
         (a layer written as `def forward(self, x)` behaves the same in fit and predict)."""
-        if self._forward_takes_training:
-            return self.forward(inputs, training=training)
-        return self.forward(inputs)
+        takes = self._forward_takes_training if "forward" not in self.__dict__ else \
+            _takes_training(self.forward)                  # a forward put on the instance itself
+        return self.forward(inputs, training=training) if takes else self.forward(inputs)
 
     def build(self, input_shape: Any) -> None:
         """Remember the input shape (no batch axis); a layer with parameters creates them here.
@@ -239,6 +236,13 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _takes_training(forward: Any) -> bool:
+    try:
+        return "training" in inspect.signature(forward).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _shape(shape: Any) -> Any:

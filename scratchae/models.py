@@ -15,7 +15,8 @@ reads). One training step (`Model.train_step`) is the textbook's:
     loss:      L = loss.forward(output, y) + every layer's own loss terms
     backward:  zero the gradients; dy = loss.backward(); every layer's backward, in reverse,
                each tensor's gradient the sum over the layers that read it
-    update:    optimizer.apply(the (path, param, grad) of every distinct parameter array)
+    update:    optimizer.apply(the (path, param, grad) of every distinct parameter array,
+               or of one vector holding them all: `optimizer_parameters()`)
 
 `fit` runs that step, or the same step with the switches of `compile` (the loss on logits,
 one buffer for all parameters, no dL/dx for the data): those live in `scratchae.speed`,
@@ -285,7 +286,7 @@ class Model:
             return value
         self.zero_grads()
         self.backward(self.loss.backward())
-        self.optimizer.apply(self.parameters())
+        self.optimizer.apply(self.optimizer_parameters())
         return value
 
     def optimizer_parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -466,6 +467,10 @@ class Model:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {' -> '.join(l.name for l in self._layers)}>"
+
+
+#: The textbook step as defined here: `scratchae.speed` runs its fast twin only in its place.
+PLAIN_TRAIN_STEP = Model.train_step
 
 
 def _checked_one(layer: Layer, key: str, w: Any) -> np.ndarray:

@@ -180,15 +180,12 @@ def fast_step(model: Any, x: np.ndarray, y: np.ndarray) -> float:
 
 def step_for(model: Any) -> Callable[[np.ndarray, np.ndarray], float]:
     """The step `fit` and `train_on_batch` run on `model`: the plain `train_step` when no
-    switch applies, else `fast_step`. A subclass's own `train_step` always runs as written."""
-    if type(model).train_step is not _plain_train_step():
+    switch applies, else `fast_step`. A `train_step` of your own (a subclass's, or one put on
+    the class) always runs as written."""
+    from .models import PLAIN_TRAIN_STEP
+
+    if type(model).train_step is not PLAIN_TRAIN_STEP:
         return model.train_step
     if not (model.pack_parameters or fuses(model) or training_pieces(model, input_gradient=False)):
         return model.train_step
     return partial(fast_step, model)
-
-
-def _plain_train_step() -> Any:
-    from .models import Model
-
-    return Model.train_step
