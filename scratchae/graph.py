@@ -128,4 +128,17 @@ def check_layers(layers: list) -> None:
         raise ValueError(f"all layer names in a model must be unique; repeated: {dup}")
 
 
+def graph_config(model: Any) -> dict:
+    """A model's description for saving: each layer's class and config and, for the layers
+    that compute, the names of the layers it reads (Keras's inbound nodes), in run order;
+    the names of the model's inputs and outputs."""
+    names = {i: n.layer.name for i, n in enumerate(model._nodes)}
+    ref = lambda r: model._inputs[-1 - r].name if r < 0 else names[r]
+    layers = [{"class_name": type(l).__name__, "config": l.get_config()} for l in model._inputs]
+    layers += [{"class_name": type(n.layer).__name__, "config": n.layer.get_config(),
+                "inbound": [ref(r) for r in n.parents], "many": n.many} for n in model._nodes]
+    return {"class_name": type(model).__name__, "name": model.name, "layers": layers,
+            "inputs": [l.name for l in model._inputs], "outputs": [ref(r) for r in model._outputs]}
+
+
 check_chain = check_layers          # the name the chain-only release used

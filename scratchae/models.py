@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -35,9 +35,10 @@ from . import optimizers as _optimizers
 from . import speed
 from ._contract import check_backward
 from ._summary import summary_table
-from ._validate import as_matrix, positive_int
+from ._modelcheck import check_data, check_dtypes, checked_weights, require_compiled
+from ._validate import positive_int
 from .checkpoints import Checkpoint, train_one_batch
-from .graph import Node, SymbolicTensor, as_tensor_list, check_layers, trace
+from .graph import Node, as_tensor_list, check_layers, graph_config, trace
 from .layers import InputLayer, Layer
 from .speed import PACKED, Logits
 from .training import (History, NonFiniteLossError, check_verbose, evaluate_batches, evaluate_parts,
@@ -81,7 +82,7 @@ class Model:
         self._inputs = [t.layer if not t.parents and isinstance(t.layer, InputLayer)
                         else InputLayer(t.shape[1:], dtype=t.layer.dtype) for t in ins]
         check_layers(self._layers)
-        self._check_dtypes()
+        check_dtypes(self)
 
     # -- structure -------------------------------------------------------------------------
     @property
@@ -116,18 +117,6 @@ class Model:
         """True when the model knows its input width and has at least one layer that computes."""
         return bool(self._inputs) and bool(self.chain) and all(l.built for l in self.chain)
 
-    def _check_dtypes(self) -> None:
-        dtypes = {l.dtype for l in self.chain}
-        if len(dtypes) > 1:
-            raise TypeError(f"all layers of a model must share one float type, got {sorted(d.name for d in dtypes)}")
-
-    def _require_built(self) -> None:
-        if not self.built:
-            raise ValueError(
-                f"model {self.name!r} is not built: give it an Input (or input_shape=/input_dim= "
-                "on its first layer) and at least one Dense layer"
-            )
-
     def get_layer(self, name: str) -> Layer:
         for layer in self._layers:
             if layer.name == name:
@@ -156,18 +145,11 @@ class Model:
                 loss: str | _losses.Loss | None = None, *, fuse_sigmoid_bce: bool = True,
                 pack_parameters: bool = True) -> None:
         """Choose the optimizer ('adam', 'sgd' or an instance) and the loss ('binary_crossentropy',
-        'mse' or an instance). The two switches choose how `fit` runs the step (both give the
-        plain step's numbers; see `scratchae.speed`):
-
-        fuse_sigmoid_bce: when the last layer is scratchae's own `Dense` with its own `Sigmoid`
-            (no activity penalty on it) and the loss its own `BinaryCrossentropy`, train on
-            `BinaryCrossentropy(from_logits=True)` from that layer's logits: dL/dz =
-            (sigmoid(z) - y) / (N D), exact and never NaN (`fused`, `training_loss`).
-        pack_parameters: one contiguous buffer for all parameters, made at the first step: the
-            layers' `params`/`grads` entries become views of it (keep references to weight
-            arrays only after that, or use `get_weights()`). False: one (path, param, grad)
-            triple per parameter, optimizer state keyed 'dense/kernel', ...
-        """
+        'mse' or an instance). The switches choose how `fit` runs the step, each giving the
+        plain step's numbers (`scratchae.speed` says what each does): fuse_sigmoid_bce, the
+        output's sigmoid and BCE as one loss on logits (`fused`); pack_parameters, one buffer
+        for all parameters (the layers' arrays become views of it at the first step: keep
+        references only after that, or use `get_weights()`)."""
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='binary_crossentropy'")
         for name, flag in (("fuse_sigmoid_bce", fuse_sigmoid_bce), ("pack_parameters", pack_parameters)):
@@ -190,13 +172,6 @@ class Model:
     def training_loss(self) -> _losses.Loss | None:
         """The loss `fit` computes: `loss`, or BCE from logits when `fused`."""
         return speed.training_loss(self)
-
-    def _require_compiled(self) -> None:
-        if self.optimizer is None or self.loss is None:
-            raise RuntimeError(
-                f"model {self.name!r} must be compiled before training or evaluation: "
-                "call model.compile(optimizer='adam', loss='binary_crossentropy')"
-            )
 
     # -- one training step, as the textbook writes it ------------------------------------------
     def forward(self, x: Any, training: bool = False, *, pieces: dict[int, Any] | None = None) -> Any:
@@ -226,11 +201,6 @@ class Model:
     def penalty(self) -> float:
         """The sum of every layer's loss terms of the last forward."""
         return sum(self.loss_terms().values())
-
-    def penalties(self) -> dict[str, float]:
-        """{layer name: its activity penalty} of the last forward, for the layers that have one."""
-        return {n.layer.name: n.layer.loss_terms()["penalty"] for n in self._nodes
-                if "penalty" in n.layer.loss_terms()}
 
     def zero_grads(self) -> None:
         """Set every parameter's gradient to 0 (backward adds into them)."""
@@ -296,12 +266,12 @@ class Model:
 
     def compute_loss(self, x: np.ndarray, y: np.ndarray) -> float:
         """The training loss of one batch (loss terms included), without changing anything."""
-        self._require_compiled()
+        require_compiled(self)
         return speed.training_forward_loss(self, x, y)
 
     def compute_gradients(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         """(loss, {path: dL/dparam}) for one batch, without updating the weights."""
-        self._require_compiled()
+        require_compiled(self)
         value = speed.training_forward_loss(self, x, y)
         self.zero_grads()
         speed.training_backward(self)
@@ -310,34 +280,8 @@ class Model:
     # -- input checks, once per call -------------------------------------------------------
     def check_data(self, x: Any, y: Any = None) -> tuple[Any, np.ndarray | None]:
         """x (and y) as float matrices of the model's widths and float type, with targets the
-        loss can take; a clear TypeError/ValueError otherwise. y is x again if it was x.
-        A model with several inputs takes x as a list (predict only)."""
-        if isinstance(self, Sequential) and self._nodes and not self._inputs:
-            self._build_on(x)
-        self._require_built()
-        x_in = x
-        if len(self._inputs) > 1:
-            if not isinstance(x, (list, tuple)) or len(x) != len(self._inputs):
-                raise ValueError(f"model {self.name!r} has {len(self._inputs)} inputs: give x as a "
-                                 f"list of {len(self._inputs)} arrays")
-            x = [as_matrix(a, f"x[{k}]", l.input_dim, self.dtype) for k, (a, l) in enumerate(zip(x, self._inputs))]
-            if len({len(a) for a in x}) > 1:
-                raise ValueError(f"the inputs must have the same number of samples, got {[len(a) for a in x]}")
-        else:
-            x = as_matrix(x, "x", self.input_dim, self.dtype)
-        if y is None:
-            return x, None
-        if len(self._inputs) > 1 or len(self._outputs) > 1:
-            raise ValueError(f"fit and evaluate take models with one input and one output; "
-                             f"{self.name!r} has {len(self._inputs)} and {len(self._outputs)} "
-                             "(predict takes any)")
-        width = self.chain[self._outputs[0]].output_shape[-1] if self._outputs[0] >= 0 else self.input_dim
-        y_arr = x if y is x_in else as_matrix(y, "y", width, self.dtype)
-        if len(y_arr) != len(x):
-            raise ValueError(f"x and y must have the same number of samples, got {len(x)} and {len(y_arr)}")
-        if self.loss is not None:
-            self.loss.check_target_range(float(y_arr.min()), float(y_arr.max()))
-        return x, y_arr
+        loss can take; a clear TypeError/ValueError otherwise (`scratchae._modelcheck`)."""
+        return check_data(self, x, y)
 
     # -- Keras's training API --------------------------------------------------------------
     def fit(self, x: np.ndarray, y: np.ndarray | None = None, batch_size: int | None = None,
@@ -346,52 +290,35 @@ class Model:
             initial_epoch: int = 0, callbacks: list | None = None) -> History:
         """Train for `epochs` passes over (x, y) in minibatches; returns a `History`.
 
-        Every batch is one training step (the loop is `scratchae.training`'s). batch_size
-        defaults to 32 (Keras). shuffle=True draws a new order every epoch from `model.rng`
-        (seeded by `seed`, else by `utils.set_random_seed` at compile time).
-        A NaN or infinite loss stops training with `NonFiniteLossError` naming the epoch and
-        batch, and so do weights or a loss gone non-finite after an epoch's last update
-        (checked once per epoch). Ctrl-C stops after the current batch (a second Ctrl-C stops
-        the batch itself) and the KeyboardInterrupt is raised again so a script stops as
-        expected. Either way the model goes back to its last good state, the end of its last
-        completed epoch (where this fit started if none completed): weights, optimizer state
-        (Adam's moments, step count) and shuffling generator as they were then. So
-        `model.history`, the model and a file saved from it describe the same completed
-        epochs. SIGTERM and SIGHUP stop it as Ctrl-C does (where they have their default
-        action), raising `scratchae.training.Interrupted`, a KeyboardInterrupt. One fit at a
-        time per model: a callback that calls fit, or a second thread, gets a RuntimeError.
-        initial_epoch (an integer >= 0) only numbers the epochs, as in Keras.
+        Keras's arguments and defaults (batch_size 32; shuffle=True draws each epoch's order
+        from `model.rng`, seeded by `seed`). Whatever stops it early (a NaN or infinite loss,
+        raising `NonFiniteLossError` with the epoch and batch; Ctrl-C, SIGTERM or SIGHUP after
+        the current batch, raising a KeyboardInterrupt; any exception), the model goes back to
+        the end of its last completed epoch: weights, optimizer state and generator. One fit
+        at a time per model. The loop, and all of that, is `scratchae.training`'s.
 
         The History has Keras's `loss` (loss terms included) and its parts,
         `reconstruction_loss` and one `<layer>_<term>` per layer loss term (`<layer>_penalty`
-        for an activity penalty), with `val_` twins for validation_data. callbacks: a list of
-        `scratchae.callbacks.Callback`, e.g. `[scratchae.monitor.Monitor(every=25)]` to record
-        gradient norms, update ratios and dead units while training (docs/monitoring.md).
+        for an activity penalty), with `val_` twins for validation_data. callbacks: e.g.
+        `[scratchae.monitor.Monitor(every=25)]` (docs/monitoring.md).
         """
-        self._require_compiled()
+        require_compiled(self)
         return fit_model(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                          validation_data=validation_data, shuffle=shuffle, seed=seed,
                          initial_epoch=initial_epoch, callbacks=callbacks)
 
     def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
         """One optimizer step on one batch; returns its loss (loss terms included, before the step).
-
-        No broken weights are left behind: a NaN or infinite loss raises `NonFiniteLossError`
-        without applying the update, and puts the weights and optimizer state back to before
-        the previous call's update (which made the weights that gave this loss); an update
-        that leaves non-finite weights is undone at once and raises too. That takes one copy
-        and one check of the weights and optimizer state per call (`fit` does it once per
-        epoch; docs/performance.md has the cost).
-        """
-        self._require_compiled()
+        No broken weights are left behind: a non-finite loss or update raises
+        `NonFiniteLossError` and is undone (`scratchae.checkpoints.train_one_batch`)."""
+        require_compiled(self)
         refuse_during_fit(self, "train_on_batch")
         x, y = self.check_data(x, y)
         return train_one_batch(self, x, y)
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0) -> Any:
-        """The model's output for every row of x, computed batch by batch (default 32); a list
-        of outputs for a model with several. `verbose` is accepted (and checked) so Keras calls
-        port as they are; nothing is printed."""
+        """The model's output for every row of x, batch by batch (default 32); a list of outputs
+        for a model with several. `verbose` is checked only (Keras's calls port)."""
         check_verbose(verbose)
         batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
         x, _ = self.check_data(x)
@@ -404,16 +331,11 @@ class Model:
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int | None = None,
                  verbose: int | str = 0, return_dict: bool = False) -> float | dict[str, float]:
-        """The loss on (x, y), loss terms included, as the sample-weighted mean over batches.
-
-        The loss is the training loss (`training_loss`). Like Keras, the activity penalty is
-        added per batch, so with scratchae's summed L1 the penalty part of the result grows
-        with batch_size. `verbose` is accepted (and checked) for Keras's calls; nothing is printed.
-        return_dict=True (Keras's argument): {"loss", "reconstruction_loss", "<layer>_<term>"
-        for each loss term}, the same parts as `History`.
-        """
+        """The training loss on (x, y), loss terms included, as the sample-weighted mean over
+        batches (like Keras, a penalty is added per batch: a summed L1's part grows with
+        batch_size). return_dict=True: the parts, as in `History`. `verbose` is checked only."""
         check_verbose(verbose)
-        self._require_compiled()
+        require_compiled(self)
         if not isinstance(return_dict, bool):
             raise TypeError(f"return_dict must be True or False, got {return_dict!r}")
         batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
@@ -428,35 +350,20 @@ class Model:
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
         """Set all parameters from a list in get_weights() order (all checked before any is set)."""
-        expected = self.parameters()
-        if not isinstance(weights, (list, tuple)) or len(weights) != len(expected):
-            raise ValueError(f"set_weights expects a list of {len(expected)} arrays, got "
-                             f"{len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__}")
-        staged = []
-        for (path, param, _), w in zip(expected, weights):
-            layer = self.get_layer(path.rsplit("/", 1)[0])
-            key = path.rsplit("/", 1)[1]
-            staged.append((param, _checked_one(layer, key, w)))
-        for param, w in staged:
+        for (_, param, _), w in zip(self.parameters(), checked_weights(self, weights)):
             param[...] = w
         self._last_good = None          # train_on_batch never undoes back across set_weights
 
     # -- display ----------------------------------------------------------------------------
     def summary(self, print_fn=None) -> None:
-        """Print a Keras-like table of layers, output shapes, parameter counts and the loss that
-        trains. Like Keras, it returns None; `print_fn` receives the text instead of `print`
-        (e.g. `lines.append` to keep it)."""
+        """Print Keras's table of layers, output shapes and parameter counts, and the loss that
+        trains; `print_fn` receives the text instead of `print` (e.g. `lines.append`)."""
         (print_fn or print)(summary_table(self))
 
     # -- save / load ---------------------------------------------------------------------------
     def get_config(self) -> dict:
-        names = {i: n.layer.name for i, n in enumerate(self._nodes)}
-        ref = lambda r: self._inputs[-1 - r].name if r < 0 else names[r]
-        layers = [{"class_name": type(l).__name__, "config": l.get_config()} for l in self._inputs]
-        layers += [{"class_name": type(n.layer).__name__, "config": n.layer.get_config(),
-                    "inbound": [ref(r) for r in n.parents], "many": n.many} for n in self._nodes]
-        return {"class_name": type(self).__name__, "name": self.name, "layers": layers,
-                "inputs": [l.name for l in self._inputs], "outputs": [ref(r) for r in self._outputs]}
+        """The layers (class, config, the layers each reads, in run order), inputs and outputs."""
+        return graph_config(self)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write architecture, weights and optimizer state to one .npz file, atomically
@@ -464,6 +371,9 @@ class Model:
         from .saving import save_model
 
         save_model(self, path)
+
+    def _build_on(self, x: Any) -> None:
+        """A model without an input width (only a Sequential can be one) learns it from data."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {' -> '.join(l.name for l in self._layers)}>"
@@ -473,68 +383,7 @@ class Model:
 PLAIN_TRAIN_STEP = Model.train_step
 
 
-def _checked_one(layer: Layer, key: str, w: Any) -> np.ndarray:
-    """One weight array checked against `layer.params[key]` (the checks of `check_weights`)."""
-    keys = list(layer.params)
-    probe = [layer.params[k] if k != key else w for k in keys]
-    return layer.check_weights(probe)[keys.index(key)]
-
-
-class Sequential(Model):
-    """A plain stack of layers: `Sequential([Dense(32, activation="relu", input_dim=784), ...])`.
-
-    The first layer needs its input width (`input_dim=` / `input_shape=`), or start with
-    `Input(shape=(784,))`; else the model is built on its first data.
-    """
-
-    def __init__(self, layers: Iterable[Layer | SymbolicTensor] | None = None, name: str | None = None) -> None:
-        super().__init__(name=name or "sequential")
-        for layer in layers or []:
-            self.add(layer)
-
-    @property
-    def layers(self) -> list[Layer]:
-        """The layers in order, without the InputLayer (as Keras's Sequential)."""
-        return self.chain
-
-    def _build_on(self, x: Any) -> None:
-        """Keras builds a Sequential without an input width on its first data: so do we."""
-        shape = np.shape(x)
-        if len(shape) != 2:
-            return                       # as_matrix will explain the shape problem
-        self._inputs = [InputLayer((shape[1],), dtype=self._nodes[0].layer.dtype)]
-        width: Any = (shape[1],)
-        for layer in self.chain:
-            layer.build(width)
-            width = layer.output_shape[1:]
-
-    def add(self, layer: Layer | SymbolicTensor) -> None:
-        """Append a layer (or an Input as the first element) and build it on the previous width."""
-        if isinstance(layer, SymbolicTensor):
-            if layer.parents or self._layers:
-                raise ValueError("Sequential only accepts an Input as its first element")
-            layer = layer.layer
-        if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add expects a layer, got {type(layer).__name__}")
-        if isinstance(layer, InputLayer):
-            if self._layers:
-                raise ValueError("an Input can only come first in a Sequential model")
-            self._inputs = [layer]
-            return
-        if any(layer is l for l in self._layers):
-            raise ValueError(f"layer {layer.name!r} is already in this model")
-        if self._nodes:
-            prev = self._nodes[-1].layer
-            if prev.built:
-                layer.build(prev.output_shape[1:])
-        elif self._inputs:
-            layer.build(self._inputs[0].input_shape)
-        elif layer.built:
-            self._inputs = [InputLayer(layer.input_shape, dtype=layer.dtype)]
-        check_layers(self._layers + [layer])
-        self._nodes.append(Node(layer, [len(self._nodes) - 1], False))
-        self._outputs = [len(self._nodes) - 1]
-        self._check_dtypes()
+from .sequential import Sequential  # noqa: E402  (Keras's home for it: keras.models.Sequential)
 
 
 def load_model(path: str | os.PathLike, custom_objects: dict[str, type] | None = None) -> Model:
