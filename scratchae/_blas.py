@@ -2,20 +2,13 @@
 
 A training step is a dozen matrix products. Splitting a product over several threads pays
 only when it is large, and on a busy machine it can cost far more than it saves: a thread
-that must wait for a core the other work holds makes every product wait for it. Measured on
-these 2-core machines (`benchmarks/threads.py` prints the same table on yours):
-
-* one product, 2 threads against 1: no difference below about 1 million multiply-adds
-  (OpenBLAS keeps small products on one thread itself); from about 6 million, 1.4-2.2x
-  faster; in between it depends on the shape, and products whose inner dimension is a small
-  batch with a wide output are 2-3x *slower* (the last layer's kernel gradient at batch 32
-  or 64, 128x32 by 32x784: 0.37-0.43x).
-* one epoch of the article's vanilla autoencoder, 2 threads against 1: at batch 32, hidden
-  128 (largest product 784 x 128 x 32 = 3.2 million) 0.83x and 1.13x in two runs; from 6.4
-  million up mostly 1.1-1.6x, though single runs on these shared machines also gave 0.8x.
-  So the crossover is CROSSOVER, 4 million multiply-adds, and above it only timing can tell.
-* one other busy process on the machine: 2 threads are 2-5x *slower* than 1 for every
-  model size (0.18 s of small products became 9.4 s in an earlier measurement).
+that must wait for a core the other work holds makes every product wait for it. On these
+2-core machines (figures in docs/performance.md#blas-threads; `benchmarks/threads.py` prints
+them on yours): below about a million multiply-adds two threads change nothing, from a few
+million they are faster on a quiet machine, products with a small batch as their inner
+dimension are slower with two, and with one other busy process two threads are several times
+slower than one for every model size. So the crossover is CROSSOVER, 4 million multiply-adds,
+and above it only timing can tell.
 
 So `fit` trains with one BLAS thread when the step's largest product is under CROSSOVER.
 Above it the machine decides, by timing the training steps themselves. After eight steps of
@@ -28,9 +21,10 @@ choice wins its stretch doubles, up to 1,600 steps. One thread trains until more
 are clearly faster, and either choice keeps training until the other is clearly faster (under
 0.9 of its time): a burst of noise from the machine's other tenants does not flip it. While a
 stretch trains, every eight steps are compared with the loser's time: a winner gone a third
-slower than the loser was (the machine changed, or the probe was unlucky; a busy core costs
-2-5x, the noise of these shared machines 10-30%) is timed against it again at once. So a machine that becomes busy is noticed within eight steps, and on a
-machine that stays busy the timed steps cost about 1% of training once the stretches are long.
+slower than the loser was (the machine changed, or the probe was unlucky: a busy core costs
+far more than a third, the noise of a shared machine less) is timed against it again at once.
+So a machine that becomes busy is noticed within eight steps, and on a machine that stays busy
+the timed steps are a small part of training once the stretches are long.
 The next `fit` of the same products starts from where the last one ended (its choice, no
 warm-up): a notebook that calls fit one epoch at a time does not pay the timings each time.
 
