@@ -13,20 +13,18 @@ the faster of one BLAS thread and NumPy's default; see `train_speed.py`) and to 
                  per product, above it the faster of one and all CPUs, timed as it trains
   + float32      half the bytes for every array (Keras's default; gradients are checked in
                  float64 elsewhere): config.set_floatx / Dense(dtype=...)
-  + in place     scratchae's own Dense and Adam: gradients written into arrays made once
-                 (np.matmul(..., out=)), Adam's twelve passes through one scratch array
+  + in place     scratchae's own Dense and Adam: gradients added into arrays made once,
+                 Adam's twelve passes through one scratch array
   + packed       one buffer for all parameters, so Adam is a few vector operations over the
                  whole model: compile(pack_parameters=True)
   + logits       the last sigmoid and the binary cross-entropy as one loss on logits, one
                  exponential: compile(fuse_sigmoid_bce=True)
-  + no data dx   the first layer's dL/dx, which nobody uses, not computed (Model.backward's
-                 input_gradient=False, as train_step calls it; PyTorch's requires_grad=False
-                 on the input): one product of twelve
-  + Adam sums    Adam keeping its moments without their (1 - beta) factors: ten passes, not
-                 twelve (scratchae's Adam; docs/backprop.md#adam-in-ten-passes)
+  + no data dx   the first layer's dL/dx, which nobody uses, not computed (speed.py's
+                 ParametersOnly; PyTorch's requires_grad=False on the input): one product
+                 of twelve: the step `fit` runs by default
 
 The rungs before the last ones use the classes below (`AllocatingDense`, `FullBackwardDense`,
-`TextbookAdam`, `KerasFormAdam`), written here only to switch scratchae's own choices off. Batches are
+`TextbookAdam`), written here only to switch scratchae's own choices off. Batches are
 gathered into one reused buffer on every rung (the training loop always does).
 
     python benchmarks/ladder.py                       # batch 32 and 256, hidden 128
@@ -68,35 +66,12 @@ class FullBackwardDense(Dense):
         return super().backward(dy)
 
 
-class KerasFormAdam(Adam):
-    """Adam keeping m and v in Keras's units: twelve in-place passes through one scratch array."""
-
-    def _units(self, slot: str) -> float:
-        return 1.0
+class TextbookAdam(Adam):
+    """Keras's Adam as a textbook writes it: every expression a new array."""
 
     def apply(self, parameters) -> None:
         self._a_t = self.step_size(self.iterations + 1)
         Optimizer.apply(self, parameters)
-
-    def _update(self, path, param, grad):
-        m, v = self._slot("momentums", path, param), self._slot("velocities", path, param)
-        a = self._buffer(path, param)
-        np.subtract(grad, m, out=a)
-        a *= 1.0 - self.beta_1
-        m += a
-        np.multiply(grad, grad, out=a)
-        a -= v
-        a *= 1.0 - self.beta_2
-        v += a
-        np.sqrt(v, out=a)
-        a += self.epsilon
-        np.divide(m, a, out=a)
-        a *= self._a_t
-        param -= a
-
-
-class TextbookAdam(KerasFormAdam):
-    """Keras's Adam as a textbook writes it: every expression a new array."""
 
     def _update(self, path, param, grad):
         m, v = self._slot("momentums", path, param), self._slot("velocities", path, param)
@@ -111,11 +86,10 @@ RUNGS = [
     ("textbook", "float64", AllocatingDense, AllocatingDense, TextbookAdam, False, False, "default"),
     ("+ threads", "float64", AllocatingDense, AllocatingDense, TextbookAdam, False, False, "auto"),
     ("+ float32", "float32", AllocatingDense, AllocatingDense, TextbookAdam, False, False, "auto"),
-    ("+ in place", "float32", FullBackwardDense, Dense, KerasFormAdam, False, False, "auto"),
-    ("+ packed", "float32", FullBackwardDense, Dense, KerasFormAdam, True, False, "auto"),
-    ("+ logits", "float32", FullBackwardDense, Dense, KerasFormAdam, True, True, "auto"),
-    ("+ no data dx", "float32", Dense, Dense, KerasFormAdam, True, True, "auto"),
-    ("+ Adam sums", "float32", Dense, Dense, Adam, True, True, "auto"),
+    ("+ in place", "float32", FullBackwardDense, Dense, Adam, False, False, "auto"),
+    ("+ packed", "float32", FullBackwardDense, Dense, Adam, True, False, "auto"),
+    ("+ logits", "float32", FullBackwardDense, Dense, Adam, True, True, "auto"),
+    ("+ no data dx", "float32", Dense, Dense, Adam, True, True, "auto"),
 ]
 
 
