@@ -83,6 +83,7 @@ class ReLU(Activation):
     """Rectified linear unit, y = max(x, 0)."""
 
     name = "relu"
+    kink_at_zero = True          # not differentiable at x == 0 (the checker's kink probe)
 
     def forward(self, x: Array) -> Array:
         mask = x > 0

@@ -7,8 +7,9 @@
     monitor.series("update_ratio")        # {layer name: one value per recorded step}
 
 At a recorded step, right after its update, the monitor reads what the step left behind (the
-gradients in `layer.grads`, the logits z of the batch in `layer.logits`, the new weights) and
-keeps, for every Dense layer:
+gradients in `layer.grads`, the new weights in `layer.params`, and for a layer that keeps them
+the pre-activations z of the batch) and keeps, for every layer that has parameters, whatever
+its class (scratchae's Dense or a `Layer` of yours):
 
     grad_norm           ||dL/dtheta||, the L2 norm of the layer's gradient (kernel and bias
                         together) on this batch
@@ -24,9 +25,13 @@ keeps, for every Dense layer:
     act_mean, act_std   mean and standard deviation of the layer's output (after its
                         activation) over the batch and its units
 
-The activation is recomputed from z (a model that trains its last sigmoid as one loss on logits
-never runs that sigmoid), for scratchae's ReLU, Sigmoid and Linear; another activation gives
-NaN for the three activation statistics.
+grad_norm and update_ratio need only the contract's `params` and `grads`. The other four need
+the layer's pre-activations and the activation applied to them, which the contract does not
+name: a layer that keeps its last pre-activation in `logits` and its activation piece in
+`activation` (scratchae's Dense does; a layer of yours may too) offers them, read in one place
+(`preactivation`); any other layer gets NaN for those four. The activation is recomputed from
+z (a model that trains its last sigmoid as one loss on logits never runs that sigmoid), for
+scratchae's ReLU, Sigmoid and Linear; another activation gives NaN for the four as well.
 
 Cost: nothing between recorded steps but a counter; at a recorded step one copy of the weights
 (taken the step before, to measure the update) and a few passes over the weights, gradients
@@ -47,7 +52,7 @@ from ._validate import positive_int
 from .activations import Linear, ReLU, Sigmoid, sigmoid
 from .callbacks import Callback
 
-__all__ = ["Monitor", "STATISTICS", "SATURATION"]
+__all__ = ["Monitor", "STATISTICS", "SATURATION", "measure", "preactivation"]
 
 #: The statistics a Monitor records, in order.
 STATISTICS = ("grad_norm", "update_ratio", "dead_fraction", "saturated_fraction", "act_mean", "act_std")
@@ -60,8 +65,10 @@ class Monitor(Callback):
     """Record per-layer gradient health every `every` training steps (default 25).
 
     After fit: `steps` (the step numbers recorded, counted from 1 in this fit), `epochs` (the
-    same as fractional epochs: 1.0 is the end of the first epoch), `layers` (the names),
-    `kinds` ({layer: 'relu', 'sigmoid', 'linear' or 'other'}), `shapes` ({layer: '784→128'}),
+    same as fractional epochs: 1.0 is the end of the first epoch), `layers` (the names of the
+    layers with parameters, in the order they run), `kinds` ({layer: 'relu', 'sigmoid',
+    'linear' or 'other'}), `shapes` ({layer: '784→128'}, input to output shape without the
+    batch axis; '4x5' for a shape of two axes, '[3, 3]' for a layer called on a list),
     `series(stat)` ({layer: array}) and `to_dict()` (JSON-ready; the figures of
     `scratchae.figures_training` take either).
     """
@@ -87,11 +94,11 @@ class Monitor(Callback):
     # -- the hooks -------------------------------------------------------------------------
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._reset()
-        self._layers = [l for l in self.model.layers if l.params and hasattr(l, "logits")]
+        layers = getattr(self.model, "chain", None) or self.model.layers
+        self._layers = [l for l in layers if getattr(l, "params", None)]
         self.layers = [l.name for l in self._layers]
         self.kinds = {l.name: _kind(l) for l in self._layers}
-        self.shapes = {l.name: f"{getattr(l, 'input_dim', '?')}\u2192{getattr(l, 'units', '?')}"
-                       for l in self._layers}
+        self.shapes = {l.name: _shape_text(l) for l in self._layers}
         for stat in STATISTICS:
             self.values[stat] = {name: [] for name in self.layers}
         self._first_epoch = None
@@ -153,12 +160,43 @@ class Monitor(Callback):
         return f"Monitor(every={self.every}, records={len(self.steps)}, layers={self.layers})"
 
 
+# -- the optional protocol of pre-activations: the only place that reads it ---------------------
+def _offered_activation(layer: Any) -> Any:
+    """The activation piece of a layer that offers pre-activations (`logits` and `activation`
+    attributes, as scratchae's Dense), else None."""
+    return getattr(layer, "activation", None) if hasattr(layer, "logits") else None
+
+
+def preactivation(layer: Any) -> tuple[np.ndarray, Any] | None:
+    """(z, activation) of the layer's last forward for a layer that offers them (the optional
+    protocol of the module docstring: `layer.logits`, the pre-activations, and
+    `layer.activation`, the piece applied to them), else None."""
+    act = _offered_activation(layer)
+    z = getattr(layer, "logits", None) if act is not None else None
+    return (z, act) if isinstance(z, np.ndarray) else None
+
+
 def _kind(layer: Any) -> str:
-    act = getattr(layer, "activation", None)
+    act = _offered_activation(layer)
     for cls, name in ((ReLU, "relu"), (Sigmoid, "sigmoid"), (Linear, "linear")):
         if type(act) is cls:
             return name
     return "other"
+
+
+def _shape_text(layer: Any) -> str:
+    """'784\u2192128': the layer's input and output shapes without the batch axis ('?' unbuilt)."""
+    def text(shape: Any) -> str:
+        if isinstance(shape, list):
+            return "[" + ", ".join(text(s) for s in shape) + "]"
+        if shape is None:
+            return "?"
+        return "x".join("?" if d is None else str(d) for d in shape)
+    try:
+        out = layer.output_shape[1:]
+    except Exception:
+        out = None
+    return f"{text(getattr(layer, 'input_shape', None))}\u2192{text(out)}"
 
 
 def _norm(arrays) -> float:
@@ -166,8 +204,9 @@ def _norm(arrays) -> float:
 
 
 def measure(layer: Any, before: list[np.ndarray]) -> dict[str, float]:
-    """The statistics of one layer after a step: its gradients and logits of that step, its
-    weights now against `before` (float64 copies of the weights before the step)."""
+    """The statistics of one layer after a step: its gradients of that step, its weights now
+    against `before` (float64 copies of the weights before the step) and, for a layer that
+    offers its pre-activations (`preactivation`), the activation statistics."""
     params = list(layer.params.values())
     delta = _norm([np.subtract(p, b, dtype=np.float64) for p, b in zip(params, before)])
     size = _norm(before)
@@ -175,10 +214,11 @@ def measure(layer: Any, before: list[np.ndarray]) -> dict[str, float]:
            "update_ratio": delta / size if size > 0 else math.nan,
            "dead_fraction": math.nan, "saturated_fraction": math.nan,
            "act_mean": math.nan, "act_std": math.nan}
-    z = layer.logits
+    seen = preactivation(layer)
     kind = _kind(layer)
-    if z is None or kind == "other":
+    if seen is None or kind == "other":
         return out
+    z = seen[0]
     if kind == "relu":
         a = np.maximum(z, 0)
         out["dead_fraction"] = float(np.mean(~np.any(z > 0, axis=0)))

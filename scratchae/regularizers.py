@@ -87,6 +87,8 @@ class L1(Regularizer):
         The factor, >= 0 (Keras's name; the article uses l1(10e-6) == 1e-5).
     """
 
+    kink_at_zero = True          # |h| is not differentiable at h == 0 (the checker's kink probe)
+
     def __init__(self, l1: float = 0.01) -> None:
         super().__init__()
         self.l1 = finite_float("l1 factor", l1, minimum=0.0)

@@ -161,3 +161,34 @@ def test_a_tensor_with_nothing_compared_fails():
     assert "nothing compared" in bad["bias"].problem
     d.set_weights([np.random.default_rng(2).standard_normal((3, 4)), np.zeros(4)])
     assert check_layer(d, np.random.default_rng(1).standard_normal((5, 3))).ok     # off the kinks: passes
+
+
+# -- check_piece on the layer contract: loss terms, gradients that accumulate --------------------
+def test_check_piece_includes_loss_terms_and_zeroes_the_gradients():
+    from scratchae.layers import Layer
+    from scratchae.regularizers import l1
+
+    class Energy(Layer):                       # y = x, loss term 0.3 sum(x^2): not a Dense
+        def forward(self, x, training=False):
+            self._x = x
+            return x
+
+        def loss_terms(self):
+            return {"energy": 0.3 * float(np.sum(self._x ** 2))}
+
+        def backward(self, dy):
+            return dy + 0.6 * self._x
+
+    class ForgetfulEnergy(Energy):
+        def backward(self, dy):
+            return dy
+
+    x = np.random.default_rng(2).standard_normal((3, 4))
+    assert check_piece(Energy(), x)["x"] < 1e-7
+    assert check_piece(ForgetfulEnergy(), x)["x"] > WRONG      # the term counts in L
+    # a layer whose grads hold an earlier batch's sum: checked on this backward alone
+    layer = Dense(3, activation="relu", input_dim=4, dtype="float64", seed=0,
+                  activity_regularizer=l1(0.05))
+    layer.grads["kernel"] += 1.0
+    errors = check_piece(layer, x)
+    assert max(errors.values()) < 1e-7, errors

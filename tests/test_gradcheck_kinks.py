@@ -98,3 +98,65 @@ def test_sampled_tensor_picks_another_element_at_a_kink():
     assert rep.ok, str(rep)
     kernel = rep.rows[0]
     assert kernel.how == "sample" and kernel.checked == 5
+
+
+# -- kinks through the layer contract: kink_signs() and kink_at_zero ------------------------------
+from scratchae.layers import Layer  # noqa: E402
+
+
+class ScaledReLU(Layer):
+    """y = max(x * w, 0) elementwise, a user layer (not Dense) whose kink it says itself."""
+
+    def build(self, shape):
+        if not self.built:
+            self.params = {"w": np.linspace(0.5, 1.5, shape[0])}
+            self.grads = {"w": np.zeros(shape[0])}
+        super().build(shape)
+
+    def forward(self, x, training=False):
+        self._x, self._z = x, x * self.params["w"]
+        return np.maximum(self._z, 0)
+
+    def backward(self, dy):
+        dz = dy * (self._z > 0)
+        self.grads["w"] += (dz * self._x).sum(axis=0)
+        return dz * self.params["w"]
+
+    def kink_signs(self):
+        return [np.sign(self._z)]
+
+
+class SilentScaledReLU(ScaledReLU):
+    def kink_signs(self):
+        return []                                   # the default: no kink said
+
+
+def test_a_user_layer_says_its_kinks_and_inputs_on_them_are_moved_off():
+    """x exactly on the kink: the checker learns of it from kink_signs(), moves those inputs
+    off it and checks again (a second backward: right only because the grads are zeroed before
+    each one). Without kink_signs the same correct layer is a false alarm."""
+    x = np.array([[0.0, 1.0, -2.0, 0.0], [0.5, 0.0, 1.5, -0.7]])
+    layer = ScaledReLU(name="srelu")
+    layer.build((4,))
+    rep = check_layer(layer, x)
+    assert rep.ok and rep.rows[-1].tensor == "x" and rep.rows[-1].kinks == 3, str(rep)
+    silent = SilentScaledReLU(name="srelu")
+    silent.build((4,))
+    assert not check_layer(silent, x).ok
+
+
+def test_a_bare_piece_is_probed_through_kink_at_zero():
+    """A piece that is not a Layer: its kink is known from `kink_at_zero` (ReLU's and L1's
+    class attribute), not from its class name."""
+    x = np.array([[0.0, H / 2, -H / 2, 1.0, -1.0]])
+
+    class Rectifier(ReLU):                  # no 'relu' in the name: found by the attribute
+        pass
+
+    assert Rectifier.kink_at_zero and check_layer(Rectifier(), x).rows[0].kinks == 3
+
+    class Plain(ReLU):
+        kink_at_zero = False                # says no kink: the differences at 0 are a false alarm
+
+    assert not check_layer(Plain(), x).ok
+    assert check_layer(L1(0.1), x, kink_convention=True).ok

@@ -228,3 +228,49 @@ def test_callbacks_module_names_its_hook_order():
     doc = cb_module.__doc__
     assert doc.index("on_train_begin") < doc.index("on_epoch_begin") < doc.index("on_batch_end") \
         < doc.index("on_epoch_end") < doc.index("on_train_end")
+
+
+# -- any layer with parameters is watched, not only Dense ------------------------------------------
+from scratchae.layers import Input, Layer  # noqa: E402
+
+
+class Scale(Layer):
+    """y = x * w + b elementwise: a user layer (not a Dense) with parameters and no logits."""
+
+    def build(self, shape):
+        if not self.built:
+            self.params = {"w": np.ones(shape[0]), "b": np.zeros(shape[0])}
+            self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        super().build(shape)
+
+    def forward(self, x, training=False):
+        self._x = x
+        return x * self.params["w"] + self.params["b"]
+
+    def backward(self, dy):
+        self.grads["w"] += (dy * self._x).sum(axis=0)
+        self.grads["b"] += dy.sum(axis=0)
+        return dy * self.params["w"]
+
+
+def test_a_user_layer_with_parameters_is_watched():
+    w, b = np.array([1.5, -0.5]), np.array([0.2, 0.1])
+    m = Sequential([Input(shape=(2,), dtype="float64"), Scale(name="scale", dtype="float64"),
+                    Dense(2, activation="sigmoid", dtype="float64", name="out")])
+    m.compile(optimizer=SGD(learning_rate=LR), loss="binary_crossentropy")
+    m.set_weights([w, b, W2[:2], B2])
+    monitor = Monitor(every=1)
+    m.fit(X, Y, batch_size=4, epochs=1, shuffle=False, verbose=0, callbacks=[monitor])
+    # by hand: s = x w + b, p = sigmoid(s . W2 + B2), mean BCE
+    s = X * w + b
+    p = 1 / (1 + np.exp(-(s @ W2[:2] + B2)))
+    ds = ((p - Y) / Y.size) @ W2[:2].T
+    g_w, g_b = (ds * X).sum(0), ds.sum(0)
+    norm = lambda *a: math.sqrt(sum((v ** 2).sum() for v in a))
+    assert monitor.layers == ["scale", "out"]
+    assert monitor.kinds["scale"] == "other" and monitor.shapes == {"scale": "2\u21922", "out": "2\u21922"}
+    assert monitor.series("grad_norm")["scale"][0] == pytest.approx(norm(g_w, g_b), rel=1e-10)
+    assert monitor.series("update_ratio")["scale"][0] == pytest.approx(LR * norm(g_w, g_b) / norm(w, b), rel=1e-10)
+    for stat in ("dead_fraction", "saturated_fraction", "act_mean", "act_std"):
+        assert math.isnan(monitor.series(stat)["scale"][0])      # no pre-activations offered
+    assert not math.isnan(monitor.series("saturated_fraction")["out"][0])

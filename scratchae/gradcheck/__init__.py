@@ -15,11 +15,15 @@ The core, used by the tests of every piece:
 The teaching checker, built on the same idea, returns a `Report` (`.ok`, `.worst`, `.rows`,
 and a table as its `str()`):
 
-    check_layer(layer, x)              one piece: activation, Dense, regularizer
+    check_layer(layer, x)              one piece: activation, regularizer, any Layer (Dense or
+                                       yours); x a list for a layer called on a list, each
+                                       dL/dinputs[k] checked
     check_loss(loss, y_pred, y_true)   a loss
-    check_model(model, x, y)           a whole compiled model on a batch, penalties included;
+    check_model(model, x, y)           a whole compiled model on a batch, loss terms included;
                                        on failure each layer is checked alone and the first
                                        wrong one is named
+    check_model(model, x)              any model, several inputs (x a list) or outputs: on
+                                       L = sum_k sum(output_k * dy_k), dy_k random and seeded
     check_function(f, grad, *arrays)   any scalar f(*arrays) with its claimed gradient
     check_optimizer(optimizer)         a known-answer check (optimizers have no gradient)
 
@@ -31,14 +35,20 @@ What it does beyond printing two columns:
     (`scratchae._contract.gradient_problem`), and its numbers are not compared
   * an exception from the checked code is an ERROR row naming the piece and where it was
     raised (`describe_raised`), never a traceback out of the checker; `Report.ok` is False
+  * the layer contract only (`scratchae.layers`): L adds every layer's `loss_terms()`, the
+    gradients are zeroed before every analytic backward (backward adds into them), kinks come
+    from `kink_signs()` (or `kink_at_zero` for a bare piece), and a `stochastic` layer runs
+    with training=True with its noise replayed (its generator reset to one saved state before
+    every forward), so the check of a dropout layer is exact
   * kink convention (check_layer(..., kink_convention=True)): ReLU-like and L1-like pieces
     must also give exactly 0 at inputs exactly at 0, a known-answer row after the differences
   * float64 always: a float32 layer or model is checked on a float64 deep copy; yours is untouched
   * small tensors are checked element by element, large ones on a seeded sample of k elements,
     or with one random direction (mode="direction": (f(t+hv) - f(t-hv)) / 2h against <grad, v>)
-  * kinks: a difference that straddles ReLU's or |h|'s kink (the sign of a pre-activation or of
-    an L1 input changes between t-h and t+h) is not a bug; such an element is re-sampled (the
-    input nudged away, or another element picked) and counted in the row
+  * kinks: a difference that straddles a kink (a sign of `kink_signs()`, such as that of a
+    pre-activation under a ReLU or of an L1 input, changes between t-h and t+h) is not a bug;
+    such an element is re-sampled (the input nudged away, or another element picked) and
+    counted in the row
   * hints: a failing tensor gets a likely mistake (factor 2, a mean where a sum belongs or the
     reverse, a wrong L1 factor, sign, transpose, mask, missing upstream multiply), in the
     words of the piece checked, see `scratchae.gradcheck.hints`

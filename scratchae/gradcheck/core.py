@@ -72,23 +72,30 @@ def check_piece(piece, x: np.ndarray, *extra: np.ndarray, dy: np.ndarray | None 
                 seed: int = 0, h: float = 1e-5) -> dict[str, float]:
     """Worst relative error per tensor ('x' and each key of piece.params) of one piece.
 
-    A piece whose forward returns an array (activation, Dense) is checked on
-    L = sum(forward(x) * dy) + piece.penalty (the activity penalty, if it has one), dy random (seeded) unless given; backward(dy) must return dL/dx.
-    A piece whose forward returns a scalar (loss, regularizer; `extra` holds a loss's target)
-    is checked on L = forward(x, *extra), with backward() returning dL/dx.
+    A piece whose forward returns an array (activation, layer) is checked on
+    L = sum(forward(x) * dy) + the sum of its `loss_terms()` (a layer's own additions to the
+    loss, such as an activity penalty; none for an activation), dy random (seeded) unless
+    given; backward(dy) must return dL/dx. A piece whose forward returns a scalar (loss,
+    regularizer; `extra` holds a loss's target) is checked on L = forward(x, *extra), with
+    backward() returning dL/dx. Backward adds into the gradients, so they are zeroed first.
     """
     out = piece.forward(x, *extra)
     scalar = np.ndim(out) == 0
     if not scalar and dy is None:
         dy = np.random.default_rng(seed).standard_normal(np.shape(out))
 
+    def terms() -> float:
+        own = getattr(piece, "loss_terms", None)
+        return float(sum(own().values())) if callable(own) else 0.0
+
     def loss() -> float:
         y = piece.forward(x, *extra)
-        # a layer with an activity regularizer adds its penalty to the loss, and its backward
-        # adds the penalty's gradient: check both together
-        return float(y) if scalar else float(np.sum(y * dy)) + getattr(piece, "penalty", 0.0)
+        # a layer's loss terms are part of L, and its backward adds their gradient: check both
+        return float(y) if scalar else float(np.sum(y * dy)) + terms()
 
     loss()
+    for g in getattr(piece, "grads", {}).values():
+        g.fill(0)
     dx = piece.backward() if scalar else piece.backward(dy)
     analytic = {"x": np.array(dx, dtype=np.float64)}
     analytic.update({k: g.copy() for k, g in getattr(piece, "grads", {}).items()})

@@ -112,8 +112,9 @@ def _nondeterministic(p: _Problem, a, b) -> Row:
     """One FAIL row: the loss differs between two evaluations at the same point."""
     d = float(p.delta(a, b))
     return Row(p.label, "forward", (), 0, 0, "structure", 1.0,
-               hint=Hint("nondeterministic", "hold its randomness still for the check (a generator "
-                                             "seeded the same at every call), or check it without it"),
+               hint=Hint("nondeterministic", "draw the noise from self.rng and say stochastic = True "
+                                             "(the checker then replays it at every forward), or "
+                                             "check the layer without its noise"),
                problem=(f"{p.label}: forward is not deterministic: the loss at the same point differs "
                         f"by {d:.3g} between two evaluations (noise drawn at every call?), so finite "
                         "differences of it measure the noise, not the gradient"))
@@ -149,7 +150,7 @@ def _rounds(p: _Problem, *, mode: str, k: int, max_full: int, seed: int, h: floa
         if not _same_value(p, base, again):
             return [_nondeterministic(p, base, again)]
         floor = max(1e4 * EPS * p.scale(base) / h, TINY)
-        rows, to_nudge = [], []
+        rows, to_nudge = [], {}
         for t, name in enumerate(p.names):
             if name in broken:                 # no numbers for a gradient of the wrong structure
                 rows.append(broken[name])
@@ -162,15 +163,16 @@ def _rounds(p: _Problem, *, mode: str, k: int, max_full: int, seed: int, h: floa
                 row, crossed = _check_elements(p, name, arrays[name], analytic[name], k=k,
                                                max_full=max_full, rng=rng, h=h,
                                                base_sig=base_sig, floor=floor)
-                if crossed and name == p.nudgeable:
-                    to_nudge = crossed
+                if crossed and name in p.nudgeable:
+                    to_nudge[name] = crossed
             row.kinks += nudged.get(name, 0)
             rows.append(row)
         if not to_nudge or round_ == 3:
             return rows
         # full check of an input with elements on a kink: move them off it and check again
-        p.nudge(p.nudgeable, to_nudge, np.random.default_rng([seed, 99, round_]), h)
-        nudged[p.nudgeable] = nudged.get(p.nudgeable, 0) + len(to_nudge)
+        for j, (name, crossed) in enumerate(to_nudge.items()):
+            p.nudge(name, crossed, np.random.default_rng([seed, 99, round_, j]), h)
+            nudged[name] = nudged.get(name, 0) + len(crossed)
     return rows
 
 
@@ -189,9 +191,8 @@ def _kink_row(p: _PieceProblem) -> Row:
         flat[on[1]] = -0.0
     name = p.input_name
     try:
-        _call("forward", p.piece.forward, xk, *p.extra)
-        got = _call("backward", p.piece.backward) if p.scalar else \
-            _call("backward", p.piece.backward, p.dy_out.copy())
+        _call("forward", p.forward, xk)
+        got = p.backward()
     except _Raised as raised:
         return _raised_row(p.label, raised.phase, raised.exc, p.pieces())
     problem = gradient_problem(got, xk, finite=True)
@@ -217,16 +218,42 @@ def _as64(a: Any) -> np.ndarray:
     return np.array(a, dtype=np.float64, order="C", copy=True)
 
 
+def _to64(holders: list, converted: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Give every (params, grads) twin pair of `holders` float64 parameters and zero gradients,
+    in place. An array held by several entries (a tied kernel) becomes one float64 array, held
+    by all of them, with one gradient array (`converted`: id of the old array -> the new pair);
+    an array that is already float64 and C-contiguous is kept (a deep copy already), so an
+    attribute of the layer that names the same array still names it."""
+    for params, grads in holders:
+        for key in list(params):
+            old = params[key]
+            if id(old) not in converted:
+                new = old if (isinstance(old, np.ndarray) and old.dtype == np.float64
+                              and old.flags.c_contiguous) else _as64(old)
+                converted[id(old)] = (new, np.zeros_like(new))
+            params[key] = converted[id(old)][0]
+            if grads is not None:
+                grads[key] = converted[id(old)][1]
+
+
+def _retarget(obj: Any, converted: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+    """An attribute of `obj` that was one of the converted arrays now names its float64 twin."""
+    for attr, v in list(vars(obj).items()) if hasattr(obj, "__dict__") else ():
+        if isinstance(v, np.ndarray) and id(v) in converted and attr not in ("params", "grads"):
+            setattr(obj, attr, converted[id(v)][0])
+
+
 def _piece64(piece: Any) -> tuple[Any, str | None]:
-    """A float64 deep copy of a piece (Dense, activation, regularizer, loss, learner's class)."""
+    """A float64 deep copy of a piece (Dense, any Layer, activation, regularizer, loss, a
+    learner's class)."""
     was = getattr(piece, "dtype", None)
     was = np.dtype(was) if was is not None else None
     c = copy.deepcopy(piece)
-    if getattr(c, "params", None):
-        for k_ in list(c.params):
-            c.params[k_] = _as64(c.params[k_])
-            if hasattr(c, "grads"):
-                c.grads[k_] = np.zeros_like(c.params[k_])
+    if isinstance(getattr(c, "params", None), dict) and c.params:
+        grads = c.grads if isinstance(getattr(c, "grads", None), dict) else None
+        converted: dict = {}
+        _to64([(c.params, grads)], converted)
+        _retarget(c, converted)
     if was is not None:
         c.dtype = np.dtype(np.float64)
     note = None
@@ -240,14 +267,14 @@ def _model64(model: Any) -> tuple[Any, str | None]:
     for attr in ("_buffers", "history"):
         if getattr(model, attr, None) is not None:
             memo[id(getattr(model, attr))] = None
+    was = np.dtype(model.dtype)
     c = copy.deepcopy(model, memo)
     c._buffers = None
+    converted: dict = {}
+    _to64([(layer.params, layer.grads) for layer in c._layers], converted)
     for layer in c._layers:
         layer.dtype = np.dtype(np.float64)
-        for k_ in list(layer.params):
-            layer.params[k_] = _as64(layer.params[k_])
-            layer.grads[k_] = np.zeros_like(layer.params[k_])
-    was = np.dtype(model.dtype)
+        _retarget(layer, converted)
     note = None if was == np.float64 else \
         f"model is {was.name}: checked on a float64 copy (your model's weights and dtype are unchanged)"
     return c, note
