@@ -29,24 +29,30 @@ import numpy as np
 
 from . import losses as _losses
 from .activations import Sigmoid
-from .buffers import ParameterBuffers
+from .buffers import ParameterBuffers, holders
 from .layers import Dense
 
 #: The optimizer-state key of a model's packed parameters (not its name: a model may be renamed).
 PACKED = "packed/*"
 
 
-class Logits:
-    """A Dense layer up to its logits, run in place of a model's last layer when the model
-    trains its sigmoid and binary cross-entropy as one loss on logits.
+class FastDense:
+    """scratchae's own Dense, run by the fast step in one of three ways (any together):
 
-        forward(x)   = layer.forward_logits(x)    z = x . kernel + bias, the sigmoid left out
-        backward(dz) = layer.backward_logits(dz)  dz = dL/dz from BinaryCrossentropy(from_logits=True)
+        logits   forward = layer.forward_logits(x): z = x . kernel + bias, the sigmoid left
+                 out; backward takes dz = dL/dz from BinaryCrossentropy(from_logits=True)
+        no dx    backward returns None: dL/dx, which nobody uses for the data, not computed
+                 (at batch 256 in the vanilla autoencoder, the 256x128 by 128x784 product:
+                 a sixth of the step's multiply-adds)
+        write    backward writes x^T . dz and the sum of dz into grads (np.matmul(..., out=))
+                 instead of adding them to the zeros the step has just put there: the same
+                 numbers, without a temporary and a pass per parameter. Only for a layer
+                 whose arrays no other layer holds (a tied kernel must be added to).
     """
 
-    def __init__(self, layer: Dense) -> None:
-        self.layer = layer
-        self.name = f"{layer.name} (logits)"
+    def __init__(self, layer: Dense, logits: bool = False, dx: bool = True, write: bool = False) -> None:
+        self.layer, self.logits, self.dx, self.write = layer, logits, dx, write
+        self.name = f"{layer.name} (logits)" if logits else layer.name
 
     @property
     def params(self) -> dict[str, np.ndarray]:
@@ -57,31 +63,39 @@ class Logits:
         return self.layer.grads
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return self.layer.forward_logits(x)
+        return self.layer.forward_logits(x) if self.logits else self.layer.forward(x)
 
-    def backward(self, dz: np.ndarray) -> np.ndarray:
-        return self.layer.backward_logits(dz)
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        layer = self.layer
+        dz = dy if self.logits else layer._dz(dy)
+        if self.write:                                   # into zeros: the same as adding
+            np.matmul(layer._x.T, dz, out=layer.grads["kernel"])
+            if layer.use_bias:
+                np.add.reduce(dz, axis=0, out=layer.grads["bias"])
+        else:
+            layer.add_parameter_gradients(dz)
+        return dz @ layer.params["kernel"].T if self.dx else None
 
     def __repr__(self) -> str:
-        return f"Logits({self.layer.name})"
+        ways = [w for w, on in (("logits", self.logits), ("no dx", not self.dx), ("write", self.write)) if on]
+        return f"FastDense({self.layer.name}: {', '.join(ways) or 'plain'})"
 
 
-class ParametersOnly:
-    """A first layer's backward without dL/dx (nobody uses the data's gradient): the same
-    parameter gradients, one matrix product fewer (at batch 256 in the vanilla autoencoder,
-    the 256x128 by 128x784 one: a sixth of the step's multiply-adds)."""
+class Logits(FastDense):
+    """A Dense layer up to its logits, in place of a model's last layer when the model trains
+    its sigmoid and binary cross-entropy as one loss on logits (`FastDense` with logits)."""
+
+    def __init__(self, layer: Dense) -> None:
+        super().__init__(layer, logits=True)
+
+
+class ParametersOnly(FastDense):
+    """A first layer's backward without dL/dx (`FastDense` with no dx), of a Dense or of its
+    `Logits`."""
 
     def __init__(self, piece: Any) -> None:
-        self.piece = piece
-        self.layer = piece.layer if isinstance(piece, Logits) else piece
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return self.piece.forward(x) if isinstance(self.piece, Logits) else self.layer.forward(x)
-
-    def backward(self, dy: np.ndarray) -> None:
-        dz = dy if isinstance(self.piece, Logits) else self.layer._dz(dy)
-        self.layer.add_parameter_gradients(dz)
-        return None
+        super().__init__(piece.layer if isinstance(piece, FastDense) else piece,
+                         logits=isinstance(piece, FastDense) and piece.logits, dx=False)
 
 
 def _library_dense(layer: Any) -> bool:
@@ -120,25 +134,32 @@ def training_loss(model: Any) -> _losses.Loss | None:
     return model._logits_loss
 
 
-def training_pieces(model: Any, input_gradient: bool = True) -> dict[int, Any]:
+def training_pieces(model: Any, input_gradient: bool = True, write: bool = False) -> dict[int, Any]:
     """{node index: the piece run in its layer's place}: the output's `Logits` when `fuses`;
-    with input_gradient=False, `ParametersOnly` for the library's Dense layers that read only
-    the model's inputs."""
+    with input_gradient=False, no dx for the library's Dense layers that read only the model's
+    inputs; with write=True, gradients written, not added, by the library's Dense layers whose
+    arrays no other layer holds (only right right after the gradients were zeroed)."""
+    shared = {id(p) for group in holders(model) if len(group) > 1 for p in [group[0][0].params[group[0][1]]]}
+    fused = model._outputs[0] if fuses(model) else None
     pieces: dict[int, Any] = {}
-    if fuses(model):
-        i = model._outputs[0]
-        pieces[i] = Logits(model._nodes[i].layer)
-    if not input_gradient:
-        for i, node in enumerate(model._nodes):
-            if all(r < 0 for r in node.parents) and _library_dense(node.layer):
-                pieces[i] = ParametersOnly(pieces.get(i, node.layer))
+    for i, node in enumerate(model._nodes):
+        layer = node.layer
+        if not _library_dense(layer):
+            continue
+        logits = i == fused
+        dx = input_gradient or not all(r < 0 for r in node.parents)
+        own = write and not any(id(p) in shared for p in layer.params.values())
+        if logits or not dx or own:
+            pieces[i] = FastDense(layer, logits=logits, dx=dx, write=own)
     return pieces
 
 
-def training_forward_loss(model: Any, x: Any, y: np.ndarray, input_gradient: bool = True) -> float:
+def training_forward_loss(model: Any, x: Any, y: np.ndarray, input_gradient: bool = True,
+                          pieces: dict[int, Any] | None = None) -> float:
     """The forward and the loss of a training step (loss terms included), with the pieces
-    above; the next `model.backward` mirrors them."""
-    pieces = training_pieces(model, input_gradient)
+    above (or those given); the next `model.backward` mirrors them."""
+    if pieces is None:
+        pieces = training_pieces(model, input_gradient)
     out = model.forward(x, training=True, pieces=pieces)
     return training_loss(model).forward(out, y) + model.penalty()
 
@@ -167,25 +188,27 @@ def zero_grads(model: Any) -> None:
         model.zero_grads()
 
 
-def fast_step(model: Any, x: np.ndarray, y: np.ndarray) -> float:
+def fast_step(model: Any, pieces: dict[int, Any], loss: Any, x: np.ndarray, y: np.ndarray) -> float:
     """`Model.train_step` with the switches: the same forward, loss, backward and update."""
-    value = training_forward_loss(model, x, y, input_gradient=False)
+    value = loss.forward(model.forward(x, training=True, pieces=pieces), y) + model.penalty()
     if not math.isfinite(value):
         return value
     zero_grads(model)
-    training_backward(model)
+    model.backward(loss.backward())
     model.optimizer.apply(optimizer_parameters(model))
     return value
 
 
 def step_for(model: Any) -> Callable[[np.ndarray, np.ndarray], float]:
     """The step `fit` and `train_on_batch` run on `model`: the plain `train_step` when no
-    switch applies, else `fast_step`. A `train_step` of your own (a subclass's, or one put on
-    the class) always runs as written."""
+    switch applies, else `fast_step` with the pieces and the loss chosen here, once (a
+    change of the model's layers or switches takes effect at the next fit). A `train_step`
+    of your own (a subclass's, or one put on the class) always runs as written."""
     from .models import PLAIN_TRAIN_STEP
 
     if type(model).train_step is not PLAIN_TRAIN_STEP:
         return model.train_step
-    if not (model.pack_parameters or fuses(model) or training_pieces(model, input_gradient=False)):
+    pieces = training_pieces(model, input_gradient=False, write=True)
+    if not (model.pack_parameters or pieces):
         return model.train_step
-    return partial(fast_step, model)
+    return partial(fast_step, model, pieces, training_loss(model))

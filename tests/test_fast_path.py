@@ -59,7 +59,8 @@ def test_bce_from_logits_at_huge_logits(dtype):
 def test_fusion_is_chosen_only_for_the_librarys_own_sigmoid_dense_and_bce():
     m = chain()
     m.compile("adam", "binary_crossentropy")
-    assert m.fused and isinstance(speed.training_pieces(m)[1], Logits)
+    piece = speed.training_pieces(m)[1]
+    assert m.fused and piece.logits and piece.dx and piece.layer is m.chain[-1]
     assert m.training_loss.from_logits and m.loss.from_logits is False
     assert "from_logits=True" in summary_text(m)
 
@@ -292,7 +293,7 @@ def test_the_training_step_skips_the_datas_gradient_and_nothing_else(fuse):
     assert dx.shape == X12.shape
     full = {k: g.copy() for k, g in model.compute_gradients(X12, X12)[1].items()}
     speed.training_forward_loss(model, X12, X12, input_gradient=False)
-    assert isinstance(model._pieces[0], ParametersOnly)
+    assert not model._pieces[0].dx and not model._pieces[0].logits
     model.zero_grads()
     assert speed.training_backward(model) is None
     for layer in model.chain:
@@ -320,3 +321,42 @@ def test_a_first_layer_with_its_own_backward_runs_it_whole():
     assert calls == [(16, 12)] * 3                      # its dL/dx computed, every step
     for a, b in zip(mine.get_weights(), plain.get_weights()):
         assert a.tobytes() == b.tobytes()               # and the same training, bit for bit
+
+
+def test_writing_gradients_into_the_zeroed_buffer_trains_bit_for_bit_as_adding_them():
+    """The fast step's write (np.matmul(..., out=)) after zeroing equals the contract's +=."""
+    x = X12.astype(np.float32)
+    a, b = chain(), chain()
+    for m in (a, b):
+        m.compile(Adam(0.01), "binary_crossentropy")
+    writing = speed.training_pieces(a, input_gradient=False, write=True)
+    adding = speed.training_pieces(b, input_gradient=False, write=False)
+    assert all(p.write for p in writing.values()) and not any(p.write for p in adding.values())
+    loss_a, loss_b = speed.training_loss(a), speed.training_loss(b)
+    for _ in range(5):
+        assert speed.fast_step(a, writing, loss_a, x, x) == speed.fast_step(b, adding, loss_b, x, x)
+    for u, v in zip(a.get_weights(), b.get_weights()):
+        assert u.tobytes() == v.tobytes()
+
+
+def test_a_kernel_held_by_two_layers_is_added_to_never_written():
+    first = Dense(6, activation="relu", input_dim=6, seed=1, dtype="float64")
+    second = Dense(6, activation="sigmoid", seed=2, dtype="float64")
+    m = Sequential([first, second])
+    second.params["kernel"] = first.params["kernel"]              # tied: one array, two layers
+    m.compile("sgd", "binary_crossentropy")
+    pieces = speed.training_pieces(m, input_gradient=False, write=True)
+    assert not any(p.write for p in pieces.values())
+    x = np.random.default_rng(5).uniform(0, 1, (4, 6))
+    _, grads = m.compute_gradients(x, x)
+    assert [k.split("/")[1] for k in grads] == ["kernel", "bias", "bias"]   # the kernel once
+    w = first.params["kernel"]
+
+    def loss():
+        return m.compute_loss(x, x)
+
+    from scratchae.gradcheck.core import numerical_gradient
+    numeric = numerical_gradient(loss, w)
+    kernel = [g for k, g in grads.items() if k.endswith("/kernel")]
+    assert len(kernel) == 1
+    np.testing.assert_allclose(kernel[0], numeric, rtol=1e-6, atol=1e-9)   # the sum of both paths
