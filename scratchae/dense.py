@@ -21,7 +21,7 @@ import numpy as np
 from . import activations as _activations
 from . import initializers, regularizers
 from ._validate import positive_int
-from .layers import Layer, register_layer
+from .layer import Layer, register_layer
 from .utils import as_rng
 
 

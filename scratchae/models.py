@@ -383,7 +383,15 @@ class Model:
 PLAIN_TRAIN_STEP = Model.train_step
 
 
-from .sequential import Sequential  # noqa: E402  (Keras's home for it: keras.models.Sequential)
+def __getattr__(name: str) -> Any:
+    """`Sequential` is importable from here (Keras's home for it, keras.models.Sequential),
+    but lives in `scratchae.sequential`, which subclasses `Model`: looked up on first use, so
+    neither module imports the other while it loads."""
+    if name == "Sequential":
+        from .sequential import Sequential
+
+        return Sequential
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_model(path: str | os.PathLike, custom_objects: dict[str, type] | None = None) -> Model:

@@ -39,7 +39,8 @@ from ._files import atomic_write, open_regular
 from ._validate import all_finite, positive_int
 from .graph import SymbolicTensor
 from .layers import LAYERS, Dense, InputLayer, Layer
-from .models import PACKED, Model, Sequential
+from .models import PACKED, Model
+from .sequential import Sequential
 
 FORMAT_NAME = "scratchae-model"
 FORMAT_VERSION = 2

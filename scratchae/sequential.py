@@ -7,7 +7,7 @@ import numpy as np
 
 from ._modelcheck import check_dtypes
 from .graph import Node, SymbolicTensor, check_layers
-from .layers import InputLayer, Layer
+from .layer import InputLayer, Layer
 from .models import Model
 
 
