@@ -12,18 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .layers import Dense
 
 
 def layer_notes(layer: Any) -> str:
-    """The notes column of one layer: `summary_notes()`, or a Dense's activation and penalty."""
+    """The notes column of one layer: its `summary_notes()` (a Dense: activation, penalty)."""
     own = getattr(layer, "summary_notes", None)
-    if callable(own):
-        return str(own())
-    if isinstance(layer, Dense):
-        reg = layer.activity_regularizer
-        return layer.activation.name + (f", {reg!r}" if reg is not None else "")
-    return ""
+    return str(own()) if callable(own) else ""
 
 
 def is_chain(model: Any) -> bool:

@@ -221,6 +221,37 @@ class Dense(Layer):
         if self.use_bias:
             self.grads["bias"] += dz.sum(axis=0)
 
+    # -- what summary() and the checker show of it -------------------------------------------
+    def summary_notes(self) -> str:
+        """'relu', 'sigmoid, L1(l1=1e-05)', ...: the activation and the activity penalty."""
+        reg = self.activity_regularizer
+        return self.activation.name + (f", {reg!r}" if reg is not None else "")
+
+    def parts(self) -> list[tuple[str, Any]]:
+        """(name, piece) of the pieces checked alone when the layer fails a check: its
+        activation (unless the identity) and its activity regularizer."""
+        out = [] if self.activation.name == "linear" else [(self.activation.name, self.activation)]
+        reg = self.activity_regularizer
+        if reg is not None:
+            out.append((getattr(reg, "name", None) or type(reg).__name__.lower(), reg))
+        return out
+
+    def gradcheck_parts(self, x: np.ndarray) -> list[tuple[str, Any, Any]]:
+        """(name, piece, the input it sees for the layer input x) for each of `parts()`: the
+        activation on the logits, the regularizer on the output (the exception in place of
+        an input if the activation raised computing it)."""
+        z = self.forward_logits(x)
+        out: list[tuple[str, Any, Any]] = []
+        for name, piece in self.parts():
+            if piece is self.activation:
+                out.append((name, piece, np.array(z, dtype=np.float64)))
+                continue
+            try:
+                out.append((name, piece, np.array(self.activation.forward(z), dtype=np.float64)))
+            except Exception as exc:            # no input for the regularizer: the activation raised
+                out.append((self.parts()[0][0], self.activation, exc))
+        return out
+
     def get_config(self) -> dict:
         reg = self.activity_regularizer
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,

@@ -11,9 +11,8 @@ engine drives (`_Problem`), read through the layer contract of `scratchae.layers
                   finite difference sees the same noise as the analytic backward
 
 The one thing the contract does not say is what a layer is made of. A layer may say it with
-`gradcheck_parts(x)` -> [(name, piece, the input that piece sees)]; scratchae's `Dense` says it
-through `_dense_parts` below (its affine half, its activation, its activity regularizer), the
-single place here that knows Dense.
+`gradcheck_parts(x)` -> [(name, piece, the input that piece sees)] and `parts()` -> [(name,
+piece)]; scratchae's `Dense` gives its activation and its activity regularizer.
 """
 from __future__ import annotations
 
@@ -21,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..activations import Linear, ReLU, Sigmoid
+from ..activations import ReLU, Sigmoid
 from ..config import EPSILON
 from ..layers import Dense, Layer
 from ..losses import BinaryCrossentropy, Loss
@@ -88,44 +87,20 @@ def _part_name(piece: Any) -> str:
     return name if isinstance(name, str) and name else type(piece).__name__.lower()
 
 
-def _dense_parts(layer: Dense) -> list[Any]:
-    """The pieces inside a scratchae Dense that are checked alone: its activation (unless the
-    identity) and its activity regularizer."""
-    parts = [] if type(layer.activation) is Linear else [layer.activation]
-    if layer.activity_regularizer is not None:
-        parts.append(layer.activity_regularizer)
-    return parts
-
-
 def part_pieces(layer: Any) -> list[tuple[str, Any]]:
-    """(name, piece) of the pieces `layer` is made of, for naming the one that raised."""
-    if isinstance(layer, Dense):
-        return [(_part_name(p), p) for p in _dense_parts(layer)]
-    return []
+    """(name, piece) of the pieces `layer` is made of (its `parts()`), for naming the one that
+    raised."""
+    own = getattr(layer, "parts", None)
+    return [(_part_name(p), p) for _, p in own()] if callable(own) and isinstance(layer, Layer) else []
 
 
 def part_inputs(layer: Any, x: Any) -> list[tuple[str, Any, Any]]:
     """(name, piece, what it sees for the layer input x) for each piece `layer` is made of:
-    `layer.gradcheck_parts(x)` if the layer has it, for a Dense its activation on the logits
-    and its regularizer on the output, else nothing. A piece that raised while computing the
-    next one's input comes with the exception in place of an input."""
+    the layer's own `gradcheck_parts(x)` (a Dense gives its activation on the logits and its
+    regularizer on the output), else nothing. A piece that raised while computing the next
+    one's input comes with the exception in place of an input."""
     own = getattr(layer, "gradcheck_parts", None)
-    if callable(own):
-        return list(own(x))
-    if not isinstance(layer, Dense):
-        return []
-    z = layer.forward_logits(x)
-    out: list[tuple[str, Any, Any]] = []
-    act = layer.activation
-    if type(act) is not Linear:
-        out.append((_part_name(act), act, np.array(z, dtype=np.float64)))
-    reg = layer.activity_regularizer
-    if reg is not None:
-        try:
-            out.append((_part_name(reg), reg, np.array(act.forward(z), dtype=np.float64)))
-        except Exception as exc:           # no input for the regularizer: the activation raised
-            out.append((_part_name(act), act, exc))
-    return out
+    return [(_part_name(p), p, seen) for _, p, seen in own(x)] if callable(own) else []
 
 
 def _piece_kind(piece: Any) -> str | None:
