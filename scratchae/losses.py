@@ -41,8 +41,20 @@ import math
 import numpy as np
 
 from . import config
-from .activations import select_sigmoid
 from ._registry import from_config as _from_config, lookup
+
+
+def select_sigmoid(e: np.ndarray, d: np.ndarray, step: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """sigmoid(z) from e = exp(-|z|), d = 1 + e and step = 1 where z >= 0, else 0 (in z's
+    float type): 1 / d where z >= 0, e / d where z < 0, as `activations.sigmoid` writes it.
+
+    Computed as max(e, step) / d. Since e <= 1, the numerator max(e, step) is exactly 1 where
+    z >= 0 and exactly e elsewhere, so the result is bit for bit the two-case formula, and NaN
+    stays NaN. It is arithmetic rather than `np.where` because choosing per element
+    mispredicts on a mixed sign pattern (docs/performance.md has the figures). `out` may be e.
+    """
+    top = np.maximum(e, step, out=out)
+    return np.divide(top, d, out=top)
 
 
 class Loss:
@@ -170,7 +182,7 @@ class BinaryCrossentropy(Loss):
             p = 1 / d where z >= 0, else e / d  (the stable sigmoid of `activations.sigmoid`)
 
         sum max(z, 0) is the dot product of z with step = 1[z >= 0], the same step that picks
-        p's case (`activations.select_sigmoid`); no per-element branch anywhere. log(d) rather
+        p's case (`select_sigmoid`); no per-element branch anywhere. log(d) rather
         than log1p(e): for e below the dtype's epsilon it gives 0 instead of ~e, an absolute
         error under epsilon, and NumPy's float32 log is faster (docs/performance.md).
         """

@@ -8,6 +8,7 @@ from hypothesis.extra.numpy import arrays
 
 from scratchae import activations
 from scratchae.activations import Linear, ReLU, Sigmoid, sigmoid
+from scratchae.losses import select_sigmoid
 from scratchae.gradcheck import check_piece
 
 GOOD = 1e-7
@@ -78,7 +79,8 @@ def test_sigmoid_matches_textbook_formula(x):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_branch_free_sigmoid_is_the_two_case_formula_bit_for_bit(dtype):
-    # select_sigmoid computes max(e, step) / d instead of choosing per element: it must give
+    # the loss on logits' select_sigmoid computes max(e, step) / d instead of choosing per
+    # element, as activations.sigmoid (the learner's plain formula) does: both must give
     # exactly 1 / d where x >= 0 and exactly e / d where x < 0, on a mixed sign pattern, at
     # the signed zeros, the infinities and NaN
     rng = np.random.default_rng(7)
@@ -87,10 +89,10 @@ def test_branch_free_sigmoid_is_the_two_case_formula_bit_for_bit(dtype):
     e = np.exp(-np.abs(x))
     d = 1.0 + e
     two_case = np.where(x >= 0, 1.0 / d, e / d)
-    got = sigmoid(x)
-    assert got.dtype == dtype
-    np.testing.assert_array_equal(got, two_case)                  # NaN where NaN, else equal bits
-    assert got[0, 2] == 1.0 and got[0, 3] == 0.0 and np.isnan(got[0, 4])
+    for got in (sigmoid(x), select_sigmoid(e, d, (x >= 0).astype(dtype))):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, two_case)              # NaN where NaN, else equal bits
+        assert got[0, 2] == 1.0 and got[0, 3] == 0.0 and np.isnan(got[0, 4])
 
 
 # -- gradient checks ------------------------------------------------------------------------
