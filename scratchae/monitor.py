@@ -35,8 +35,8 @@ scratchae's ReLU, Sigmoid and Linear; another activation gives NaN for the four 
 
 Cost: nothing between recorded steps but a counter; at a recorded step one copy of the weights
 (taken the step before, to measure the update) and a few passes over the weights, gradients
-and the batch's logits. At the default every=25, under 5 % of an epoch of the article's
-vanilla model (benchmarks/monitor_cost.py; the README has the figure).
+and the batch's logits; what that costs an epoch at the default every=25 is measured by
+benchmarks/monitor_cost.py (docs/performance.md#the-training-monitor).
 
 The records are those of the last fit (a new fit starts afresh); a fit that diverges or is
 stopped keeps what was recorded up to then, the steps that were undone included.
