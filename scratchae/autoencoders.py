@@ -6,6 +6,10 @@ inputs against clean targets; *sparse* is the shallow model with an L1 activity 
 its code layer. One name per model everywhere (code, CLI, demos, figures): the article's
 section heading calls the vanilla one its "deep autoencoder", so `deep` stays as an alias.
 
+Two more, beyond the article, in its 784-32-784 shape: *tied* decodes with the transpose of
+its encoder's kernel (`scratchae.tied.DenseTranspose`, half the weights), *contractive*
+penalises how much the code moves with the input (`scratchae.contractive.ContractiveDense`).
+
     >>> ae = vanilla(seed=0)
     >>> [layer.units for layer in ae.model.layers[1:]]
     [128, 32, 128, 784]
@@ -21,9 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .contractive import DEFAULT_LAM, ContractiveDense
 from .layers import Dense, Input
 from .models import Model
 from .regularizers import l1 as _l1
+from .tied import DenseTranspose
 from .utils import as_rng
 
 #: The article's recipes: epochs per model, noise factor, L1 factor.
@@ -33,6 +39,15 @@ ARTICLE = {
     "denoising": {"epochs": 10, "noise_factor": 0.4},
     "sparse": {"epochs": 20, "l1": 1e-5},   # the article writes l1(10e-6), which is 1e-5
 }
+
+#: The recipes of the models beyond the article (its shallow model's 5 epochs).
+MORE = {
+    "tied": {"epochs": 5},
+    "contractive": {"epochs": 20, "lam": DEFAULT_LAM},
+}
+
+#: Every recipe, by the name `scratchae train` knows it by.
+RECIPES = {**ARTICLE, **MORE}
 
 
 @dataclass
@@ -113,3 +128,86 @@ def sparse(code_size: int = 32, l1: float = 1e-5, *, input_dim: int = 784,
     """The shallow model with the article's L1 activity penalty on the code (default 1e-5)."""
     return _build([code_size, input_dim], 0, input_dim=input_dim, l1=l1, seed=seed,
                   optimizer=optimizer, loss=loss, name="sparse_autoencoder")
+
+
+def tied(code_size: int = 32, hidden_size: int | None = None, *, input_dim: int = 784,
+         seed: int | np.random.Generator | None = None, optimizer="adam",
+         loss="binary_crossentropy") -> Autoencoder:
+    """The shallow autoencoder with tied weights: 784-32 relu (code)-784 sigmoid, the decoder
+    `DenseTranspose(code)`: y = sigmoid(h . W^T + b), W the code layer's kernel. Half the
+    shallow model's weights (25,904 against 50,992); on the bundled digits, after the recipe's
+    5 epochs (`scratchae train tied --dataset mnist-5k`), a test BCE of 0.169 against the
+    shallow model's 0.161.
+
+    With `hidden_size`, the vanilla shape 784-h-32-h-784 with both decoders tied (Géron's
+    example): 'hidden_2' decodes with the code layer's kernel transposed, 'output' with
+    hidden_1's.
+    """
+    rng = as_rng(seed) if seed is not None else None
+    input_img = Input(shape=(input_dim,))
+    if hidden_size is None:
+        encoders = [Dense(code_size, activation="relu", seed=rng, name="code")]
+    else:
+        encoders = [Dense(hidden_size, activation="relu", seed=rng, name="hidden_1"),
+                    Dense(code_size, activation="relu", seed=rng, name="code")]
+    code = input_img
+    for layer in encoders:
+        code = layer(code)
+    names = ["output"] if hidden_size is None else ["hidden_2", "output"]
+    decoders = [DenseTranspose(enc, activation="sigmoid" if name == "output" else "relu", name=name)
+                for enc, name in zip(reversed(encoders), names)]
+    out = code
+    for layer in decoders:
+        out = layer(out)
+    name = "tied_autoencoder"
+    model = Model(input_img, out, name=name)
+    model.compile(optimizer=optimizer, loss=loss)
+    encoder = Model(input_img, code, name=f"{name}_encoder")
+    code_input = Input(shape=(code_size,))
+    t = code_input
+    for layer in decoders:
+        t = layer(t)
+    return Autoencoder(model, encoder, Model(code_input, t, name=f"{name}_decoder"))
+
+
+def contractive(code_size: int = 32, lam: float = DEFAULT_LAM, *, input_dim: int = 784,
+                mean_image: np.ndarray | None = None, seed: int | np.random.Generator | None = None,
+                optimizer="adam", loss="binary_crossentropy") -> Autoencoder:
+    """The contractive autoencoder (Rifai et al. 2011) in the shallow shape: 784-32 sigmoid
+    (code, `ContractiveDense` with the penalty lam * mean ||dh/dx||_F^2)-784 sigmoid.
+    lam: see `scratchae.contractive.ContractiveDense` (default 0.003, measured there).
+
+    mean_image: the mean of the training images, (input_dim,). Give it: the output bias then
+    starts at its logit, so the decoder draws the mean image from the start. Without it, the
+    fastest way down the loss is to draw the mean image through the code: every sigmoid code
+    unit is pushed to 1, where its gradient vanishes, and the code stays a constant that carries
+    nothing (on the bundled digits, 92% of the code values above 0.99 after 5 epochs and a BCE
+    stuck at 0.266, whatever lam; with it, 0.19 and falling). `scratchae train contractive`
+    passes the training images' mean.
+    """
+    rng = as_rng(seed) if seed is not None else None
+    input_img = Input(shape=(input_dim,))
+    code_layer = ContractiveDense(code_size, lam=lam, seed=rng, name="code")
+    output_layer = Dense(input_dim, activation="sigmoid", seed=rng, name="output")
+    code = code_layer(input_img)
+    name = "contractive_autoencoder"
+    model = Model(input_img, output_layer(code), name=name)
+    model.compile(optimizer=optimizer, loss=loss)
+    if mean_image is not None:
+        output_layer.params["bias"][...] = mean_logits(mean_image, input_dim)
+    encoder = Model(input_img, code, name=f"{name}_encoder")
+    code_input = Input(shape=(code_size,))
+    return Autoencoder(model, encoder, Model(code_input, output_layer(code_input), name=f"{name}_decoder"))
+
+
+def mean_logits(mean_image: np.ndarray, input_dim: int | None = None, eps: float = 1e-3) -> np.ndarray:
+    """log(p / (1 - p)) of the mean image p, clipped to [eps, 1 - eps]: the output bias with
+    which a sigmoid output layer draws the mean image when its input is 0 (a pixel that is
+    0 in every image gets about -6.9)."""
+    p = np.asarray(mean_image, dtype=np.float64)
+    if p.ndim != 1 or (input_dim is not None and p.shape != (input_dim,)):
+        raise ValueError(f"mean_image must have shape ({input_dim},), got {p.shape}")
+    if not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1:
+        raise ValueError("mean_image must hold pixel means in [0, 1]")
+    p = np.clip(p, eps, 1 - eps)
+    return np.log(p / (1 - p))

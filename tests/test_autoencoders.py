@@ -65,3 +65,28 @@ def test_one_name_per_model_and_deep_is_an_alias_of_vanilla():
     assert autoencoders.deep is autoencoders.vanilla
     names = [b(seed=0).model.name for b in (autoencoders.vanilla, autoencoders.shallow, autoencoders.sparse)]
     assert names == ["vanilla_autoencoder", "shallow_autoencoder", "sparse_autoencoder"]
+
+
+def test_the_models_beyond_the_article_tied_and_contractive():
+    from scratchae.contractive import DEFAULT_LAM, ContractiveDense
+    from scratchae.tied import DenseTranspose
+
+    tied = autoencoders.tied(seed=0)
+    code, out = dense_layers(tied.model)
+    assert [code.units, out.units] == [32, 784] and isinstance(out, DenseTranspose)
+    assert [type(code.activation), type(out.activation)] == [ReLU, Sigmoid]
+    assert out.params["kernel"] is code.params["kernel"]          # one kernel, used twice
+    assert tied.model.count_params() == 784 * 32 + 32 + 784
+    assert tied.model.name == "tied_autoencoder" and not tied.model.fused   # its own sigmoid + BCE
+
+    cae = autoencoders.contractive(seed=0)
+    code, out = dense_layers(cae.model)
+    assert isinstance(code, ContractiveDense) and code.lam == DEFAULT_LAM and type(out.activation) is Sigmoid
+    assert cae.model.name == "contractive_autoencoder" and cae.model.fused
+    assert cae.encoder.layers[-1] is code and cae.decoder.layers[-1] is out
+
+    assert autoencoders.MORE == {"tied": {"epochs": 5}, "contractive": {"epochs": 20, "lam": DEFAULT_LAM}}
+    assert autoencoders.RECIPES == {**autoencoders.ARTICLE, **autoencoders.MORE}
+    a, b = autoencoders.tied(code_size=3, input_dim=10, seed=7), autoencoders.tied(code_size=3, input_dim=10, seed=7)
+    for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
+        np.testing.assert_array_equal(wa, wb)

@@ -270,13 +270,19 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def build_model(settings: dict):
-    """The autoencoder `settings` describe, from its seed (the same seed, the same weights)."""
+def build_model(settings: dict, x_train=None):
+    """The autoencoder `settings` describe, from its seed (the same seed, the same weights).
+    x_train: the training images, for the contractive model's output bias (their mean)."""
     from .. import autoencoders
 
     l1, seed = settings["l1"] or None, settings["seed"]
     if settings["model"] in ("vanilla", "denoising"):
         return autoencoders.vanilla(settings["hidden_size"], settings["code_size"], l1=l1, seed=seed)
+    if settings["model"] == "tied":
+        return autoencoders.tied(settings["code_size"], settings["hidden_size"], seed=seed)
+    if settings["model"] == "contractive":
+        mean = None if x_train is None else x_train.mean(axis=0, dtype="float64")
+        return autoencoders.contractive(settings["code_size"], settings["lam"], seed=seed, mean_image=mean)
     return autoencoders.shallow(settings["code_size"], l1=l1, seed=seed)
 
 

@@ -34,7 +34,10 @@ from .common import (add_common_options, build_model, check_common, check_memory
 from .outfolder import check_outputs
 from .own import OWN_PIECE_EPOCHS, run_train_own
 
-MODELS = ("vanilla", "shallow", "denoising", "sparse")
+MODELS = ("vanilla", "shallow", "denoising", "sparse", "tied", "contractive")
+
+#: The models --use can plug a learner's piece into (the article's).
+ARTICLE_MODELS = MODELS[:4]
 
 TRAIN_EPILOG = """\
 models (the article's defaults):
@@ -43,6 +46,11 @@ models (the article's defaults):
   denoising  the vanilla layers, input clip(x + 0.4 N(0,1), 0, 1), target x, 10 epochs
   sparse     the shallow layers with l1(1e-5) on the code, 20 epochs; with --kl RHO BETA,
              a sigmoid code with KL sparsity instead (the UFLDL notes' sparse autoencoder)
+beyond the article:
+  tied       784-32-784, the decoder the code layer's kernel transposed (DenseTranspose),
+             5 epochs; --hidden-size N: 784-N-32-N-784, both decoders tied
+  contractive  784-32 sigmoid-784, the code's Jacobian penalised, lam ||dh/dx||_F^2
+             (--lam, default 0.003; Rifai et al. 2011), 20 epochs
 
 examples:
   scratchae train vanilla
@@ -50,6 +58,8 @@ examples:
   scratchae train sparse --l1 0 --dataset mnist-5k     the "standard" sparse comparison
   scratchae train sparse --kl 0.05 0.03                 sigmoid code, KL sparsity, target 0.05
   scratchae train shallow --code-size 64 --seed 3 --verbose 2
+  scratchae train tied --dataset mnist-5k
+  scratchae train contractive --lam 0.01 --epochs 10
 
 writes into --out: NAME.npz (load with scratchae.models.load_model), NAME-history.json,
 NAME-reconstructions.png (denoising: NAME.png), NAME-loss.png, NAME-weights.png,
@@ -83,9 +93,10 @@ def add_commands(sub) -> None:
     train.add_argument("model", choices=MODELS, metavar="MODEL", help="one of: " + ", ".join(MODELS))
     add_common_options(train, "scratchae-train", "; mnist-5k with --use")
     train.add_argument("--epochs", type=int, default=None, metavar="N",
-                       help="epochs (default: the article's, 3/5/10/20)")
+                       help="epochs (default: the recipe's: the article's 3/5/10/20; tied 5, contractive 20)")
     train.add_argument("--hidden-size", type=int, default=None, metavar="N",
-                       help="vanilla/denoising: units of the two hidden layers (default: 128)")
+                       help="vanilla/denoising: units of the two hidden layers (default: 128); "
+                            "tied: add two hidden layers of N units (default: none)")
     train.add_argument("--code-size", type=int, default=32, metavar="N", help="units of the code layer (default: 32)")
     train.add_argument("--l1", type=float, default=None, metavar="F",
                        help="L1 activity penalty on the code, >= 0 (default: 1e-5 for sparse, else 0)")
@@ -93,6 +104,9 @@ def add_commands(sub) -> None:
                        help="sparse: KL-divergence sparsity instead of L1, target mean activation "
                             "RHO in (0, 1) and weight BETA >= 0 (e.g. 0.05 0.03); the code layer "
                             "becomes sigmoid (KL needs activations in [0, 1])")
+    train.add_argument("--lam", type=float, default=None, metavar="F",
+                       help="contractive: weight of the penalty lam * mean ||dh/dx||_F^2, >= 0 "
+                            "(default: 0.003)")
     train.add_argument("--noise-factor", type=float, default=None, metavar="F",
                        help="denoising: noise standard deviation, in [0, 1] (default: 0.4)")
     train.add_argument("--use", action="append", default=None, metavar="PIECE=FILE",
@@ -103,16 +117,28 @@ def add_commands(sub) -> None:
 
 def _check_train(args: argparse.Namespace) -> dict:
     """The resolved settings of `train`, after every check (article defaults filled in)."""
-    from ..autoencoders import ARTICLE
+    from ..autoencoders import RECIPES
 
     check_common(args)
     check_positive("--code-size", args.code_size)
     check_positive("--hidden-size", args.hidden_size)
     deep = args.model in ("vanilla", "denoising")
-    if args.hidden_size is not None and not deep:
-        raise UsageError(f"--hidden-size applies to vanilla and denoising; {args.model} has no hidden layer")
+    if args.hidden_size is not None and not deep and args.model != "tied":
+        raise UsageError(f"--hidden-size applies to vanilla and denoising (and tied); {args.model} "
+                         "has no hidden layer")
     if args.l1 is not None and (not math.isfinite(args.l1) or args.l1 < 0):
         raise UsageError(f"--l1 must be a finite number >= 0, got {args.l1}")
+    if args.l1 and args.model not in ARTICLE_MODELS:
+        raise UsageError(f"--l1 applies to the article's models ({', '.join(ARTICLE_MODELS)}), "
+                         f"not {args.model}")
+    if args.lam is not None:
+        if args.model != "contractive":
+            raise UsageError(f"--lam applies to contractive only, not {args.model}")
+        if not math.isfinite(args.lam) or args.lam < 0:
+            raise UsageError(f"--lam must be a finite number >= 0, got {args.lam}")
+    if args.use and args.model not in ARTICLE_MODELS:
+        raise UsageError(f"--use plugs your pieces into the article's models ({', '.join(ARTICLE_MODELS)}), "
+                         f"not {args.model}")
     if args.kl is not None:
         _check_kl(args)
     if args.noise_factor is not None:
@@ -120,17 +146,19 @@ def _check_train(args: argparse.Namespace) -> dict:
             raise UsageError(f"--noise-factor applies to denoising only, not {args.model}")
         if not (0.0 <= args.noise_factor <= 1.0):
             raise UsageError(f"--noise-factor must be in [0, 1], got {args.noise_factor}")
-    check_memory(args.model, (args.hidden_size or 128) if deep else None, args.code_size, args.batch_size)
-    recipe = ARTICLE[args.model]
+    hidden = (args.hidden_size or 128) if deep else args.hidden_size if args.model == "tied" else None
+    check_memory(args.model, hidden, args.code_size, args.batch_size)
+    recipe = RECIPES[args.model]
     default_epochs = OWN_PIECE_EPOCHS if args.use else recipe["epochs"]
     return {
         "model": args.model,
         "epochs": args.epochs if args.epochs is not None else default_epochs,
         "batch_size": args.batch_size,
-        "hidden_size": (args.hidden_size or 128) if deep else None,
+        "hidden_size": hidden,
         "code_size": args.code_size,
         "l1": args.l1 if args.l1 is not None else 0.0 if args.kl else recipe.get("l1", 0.0),
         "kl": list(args.kl) if args.kl is not None else None,
+        "lam": (args.lam if args.lam is not None else recipe["lam"]) if args.model == "contractive" else None,
         "noise_factor": (args.noise_factor if args.noise_factor is not None
                          else recipe["noise_factor"]) if args.model == "denoising" else None,
         "seed": args.seed,
@@ -186,7 +214,7 @@ def _run_train(args: argparse.Namespace) -> int:
         return run_train_own(args, settings, _load_sources(settings))
     data = load_data(args.dataset)
     make_out(args.out, _train_outputs(name))
-    ae = build_model(settings)
+    ae = build_model(settings, data.x_train)
     if settings["kl"]:
         _kl_code(ae, *settings["kl"])
     x, xt = data.x_train, data.x_test
@@ -200,6 +228,10 @@ def _run_train(args: argparse.Namespace) -> int:
                "scratchae_version": __version__}
     try:
         r = train_one(name, ae, x_in, x, xt_in, xt, settings["epochs"], args, monitor_every=args.monitor)
+        if name == "contractive":
+            from ..contractive import frobenius_norms
+
+            r["test_jacobian_norm"] = float(frobenius_norms(ae.model.get_layer("code"), xt_in).mean())
         history_path = os.path.join(out, f"{name}-history.json")
         # the trained model and its history first, whole (a signal meanwhile waits): a stop while
         # the figures are drawn keeps them; one before this save, the rescue below
@@ -236,6 +268,8 @@ def _run_train(args: argparse.Namespace) -> int:
             print(monitor_summary(r["monitor"]))
         if settings["kl"]:
             print(_code_units(r["codes"], *settings["kl"]))
+        if name == "contractive":
+            print(_jacobian_line(r, settings["lam"]))
         written = _figures(name, r, data, settings, args, xt, xt_in)
     except BaseException as exc:
         why = (f"stopped by {_signal_name(exc)}" if isinstance(exc, KeyboardInterrupt)
@@ -254,7 +288,8 @@ def _history(name: str, r: dict, dataset_info: dict, settings: dict) -> dict:
     """What NAME-history.json holds after a run that finished."""
     from .. import __version__
 
-    return {
+    extra = {"test_jacobian_norm": r["test_jacobian_norm"]} if "test_jacobian_norm" in r else {}
+    return extra | {
         "model": name,
         "loss": r["loss"],
         "reconstruction_loss": r["reconstruction_loss"],
@@ -338,6 +373,12 @@ def _kl_code(ae, rho: float, beta: float) -> None:
 
     code = ae.encoder.layers[-1]
     code.activation, code.activity_regularizer = Sigmoid(), KLSparsity(rho, beta)
+
+def _jacobian_line(r: dict, lam: float) -> str:
+    """One line on a contractive run: the code's Jacobian norm on the test images, the penalty."""
+    penalty = r["history"].history["code_contractive"][-1]
+    return (f"code Jacobian: mean ||dh/dx||_F^2 {r['test_jacobian_norm']:.4g} on the test images; "
+            f"training penalty lam * mean ||dh/dx||_F^2 = {penalty:.4g} (lam={lam:g}) in the last epoch")
 
 def _code_units(codes, rho: float, beta: float) -> str:
     """One line on the code units of a KL run: each unit's mean against the target."""

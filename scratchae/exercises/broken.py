@@ -7,6 +7,12 @@ None below) are checked alone, as the exercise checks a learner's file, since th
 exercise's interface. Either way the checker must fail, name the piece and tensor, and give
 the hint listed in `BROKEN`. They are the checker's and the grader's negative controls too
 (tests/test_exercises.py, tests/test_grading.py).
+
+`LAYERS_BROKEN` holds the mistakes of layers beyond the exercises (tied weights, the
+contractive penalty), each with the check that catches it. Two of them a gradient check
+*passes*: their forward computes the wrong quantity and their backward is its honest
+gradient, so only a check of what the forward means (`scratchae.contractive.check_contractive`,
+which measures the Jacobian by finite differences) can see them.
 """
 from __future__ import annotations
 
@@ -15,10 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..activations import ReLU, Sigmoid
+from ..contractive import ContractiveDense
 from ..layers import Dense
 from ..losses import BinaryCrossentropy, MeanSquaredError
 from ..optimizers import Adam
 from ..regularizers import L1, KLSparsity
+from ..tied import DenseTranspose
 
 
 class TransposedKernelDense(Dense):
@@ -142,6 +150,79 @@ class ForwardOrderModel:
             for key in piece.params:
                 grads[f"{piece.name}/{key}"] = piece.grads[key].copy()
         return dy, grads
+
+
+class TiedAssignsKernelGradient(DenseTranspose):
+    """Assigns its kernel gradient (`=`) where the contract adds (`+=`): grads["kernel"] becomes
+    a new array holding the decoder's share alone, no longer the encoder's gradient array, so
+    the two paths never meet in one sum (the model re-ties the arrays and drops this share;
+    packing refuses the replaced array). Each part is right on its own: a check of this layer
+    alone passes, a check of the whole model fails on the shared kernel."""
+
+    def backward(self, dy):
+        dz = self.activation.backward(dy)
+        self.grads["kernel"] = dz.T @ self._x          # the mistake: = instead of +=
+        if self.use_bias:
+            self.grads["bias"] += dz.sum(axis=0)
+        return dz @ self.params["kernel"]
+
+
+class MeanFrobeniusContractive(ContractiveDense):
+    """The contractive term divided by the I * J entries of each Jacobian: a mean where the
+    squared Frobenius norm sums them (pylearn2's contractive penalty returned such a mean
+    until its pull request #90). Forward and backward use the same scale, so the gradient is
+    the true gradient of the wrong penalty: a gradient check passes it, the penalty is 784 * 32
+    times too weak on MNIST, and only `check_contractive` names it."""
+
+    def penalty_scale(self, n: int) -> float:
+        return self.lam / (n * self.input_dim * self.units)
+
+
+class SquaredSumContractive(ContractiveDense):
+    """c[j] = (sum_i W[i, j])^2 where sum_i W[i, j]^2 belongs: the weights summed, then squared
+    (pylearn2's pull request #142 fixed this misplaced parenthesis). Its backward is the honest
+    gradient of that wrong term, so a gradient check passes it too."""
+
+    def forward(self, x, training=False):
+        h = Dense.forward(self, x)
+        kernel = self.params["kernel"]
+        s = h * (1 - h)
+        c = kernel.sum(axis=0) ** 2                          # the mistake
+        self._h, self._s, self._c = h, s, c
+        self.penalty = float(self.penalty_scale(len(h)) * np.sum(s * s * c, dtype=np.float64))
+        return h
+
+    def backward(self, dy):
+        h, s, c = self._h, self._s, self._c
+        k = self.penalty_scale(len(h))
+        dz = self._dz(dy) + (2 * k) * c * (s * s) * (1 - 2 * h)
+        kernel = self.params["kernel"]
+        dx = self.backward_logits(dz)
+        # d/dW[i, j] of (sum_i W[i, j])^2 is 2 sum_i W[i, j], the same for every i
+        self.grads["kernel"] += (2 * k) * kernel.sum(axis=0) * np.sum(s * s, axis=0)
+        return dx
+
+
+@dataclass(frozen=True)
+class LayerBroken:
+    """A shipped mistake in a layer beyond the exercises, and what catches it."""
+
+    name: str
+    cls: type
+    layer: str            # the class it breaks
+    caught_by: str        # "check_model" or "check_contractive"
+    gradient_check: bool  # whether a gradient check catches it
+    description: str
+
+
+LAYERS_BROKEN: dict[str, LayerBroken] = {b.name: b for b in [
+    LayerBroken("tied-assigns-gradient", TiedAssignsKernelGradient, "DenseTranspose", "check_model", True,
+                "tied decoder assigns its kernel gradient instead of adding it to the encoder's"),
+    LayerBroken("contractive-mean", MeanFrobeniusContractive, "ContractiveDense", "check_contractive", False,
+                "contractive penalty a mean over the Jacobian's entries where the Frobenius sum belongs"),
+    LayerBroken("contractive-sum-squared", SquaredSumContractive, "ContractiveDense", "check_contractive", False,
+                "contractive penalty with the weights summed, then squared"),
+]}
 
 
 @dataclass(frozen=True)
