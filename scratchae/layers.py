@@ -2,11 +2,20 @@
 
     Layer, Input, InputLayer, register_layer   the contract (`scratchae.layer`)
     Dense                                      `scratchae.dense`
+    DenseTranspose                             `scratchae.tied`: a decoder on its encoder's kernel
+    ContractiveDense                           `scratchae.contractive`
+    Dropout, GaussianNoise                     `scratchae.noise`
+    Add, Concatenate                           `scratchae.merge`
 
 Each family lives in its own module, which imports only `scratchae.layer` (and `dense` for
 the layers built on a Dense); this module imports them all and nothing imports it back.
 """
+from .contractive import ContractiveDense
 from .dense import Dense
 from .layer import LAYERS, Input, InputLayer, Layer, register_layer
+from .merge import Add, Concatenate
+from .noise import Dropout, GaussianNoise
+from .tied import DenseTranspose
 
-__all__ = ["LAYERS", "Dense", "Input", "InputLayer", "Layer", "register_layer"]
+__all__ = ["LAYERS", "Add", "Concatenate", "ContractiveDense", "Dense", "DenseTranspose", "Dropout",
+           "GaussianNoise", "Input", "InputLayer", "Layer", "register_layer"]

@@ -324,6 +324,7 @@ def _parameter_shapes(cfg: dict, classes: dict[str, type]) -> dict[str, tuple[tu
     widths: dict[str, int | None] = {}
     previous: int | None = None
     entries = _entries(cfg)
+    chain = "outputs" not in cfg                         # version 1: a chain of layers
     for i, (kind, lc, inbound, _) in enumerate(entries):
         cls = classes.get(kind)
         if cls is None:
@@ -334,7 +335,7 @@ def _parameter_shapes(cfg: dict, classes: dict[str, type]) -> dict[str, tuple[tu
         else:
             width_in = widths.get(inbound[0]) if len(inbound) == 1 else None
         if cls is InputLayer:
-            if inbound is None and i != 0:
+            if chain and i != 0:                         # version 1: a chain starts at its input
                 raise ValueError("an InputLayer can only come first")
             shape = lc["shape"]
             if not isinstance(shape, list) or len(shape) != 1:

@@ -257,9 +257,6 @@ def test_save_and_load_models_with_noise_and_merge_layers(tmp_path):
     np.testing.assert_array_equal(back.get_weights()[0], noisy.get_weights()[0])
 
 
-@pytest.mark.xfail(reason="scratchae.saving refuses a second InputLayer ('an InputLayer can only "
-                          "come first', _parameter_shapes): a model with two inputs saves but "
-                          "does not load yet", raises=ValueError, strict=False)
 def test_save_and_load_a_two_input_model(tmp_path):
     model = two_input_model()
     model.save(tmp_path / "two.npz")

@@ -247,9 +247,6 @@ def test_train_tied_on_the_bundled_digits(tmp_path, capsys):
     assert model.evaluate(xt, xt) == pytest.approx(history["test_loss"], rel=1e-5)
 
 
-@pytest.mark.xfail(reason="load_model knows a layer class once its module is imported: "
-                          "scratchae.layers does not import scratchae.tied (nor contractive, "
-                          "noise, merge) yet", strict=False)
 def test_a_fresh_interpreter_loads_a_tied_model(tmp_path):
     import subprocess
     import sys
