@@ -215,3 +215,23 @@ def test_the_new_models_arguments_are_checked_first(argv, words, tmp_path, capsy
     err = capsys.readouterr().err
     assert words in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_command_line_shows_each_layer_mistake_caught(capsys):
+    """`scratchae gradcheck --broken NAME` for the mistakes beyond the exercises: the contractive
+    mean passes the gradient check and is named by the Jacobian check; the tied decoder that
+    assigns its gradient fails the model's gradient check; --list names all three."""
+    from scratchae.cli import main
+
+    assert main(["gradcheck", "--list"]) == 0
+    listed = capsys.readouterr().out
+    for name in ("contractive-mean", "contractive-sum-squared", "tied-assigns-gradient"):
+        assert name in listed
+    assert main(["gradcheck", "--broken", "contractive-mean"]) == 1
+    out = capsys.readouterr().out
+    assert "PASS: check_model contractive-mean_autoencoder" in out
+    assert "a mean where the Frobenius sum belongs?" in out and "contractive-mean: caught" in out
+    assert main(["gradcheck", "--broken", "tied-assigns-gradient"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL: check_model tied-assigns-gradient_autoencoder" in out and "at code/kernel" in out
+    assert main(["gradcheck", "--broken", "contractive-mean", "--model", "vanilla"]) == 2

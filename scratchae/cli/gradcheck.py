@@ -80,13 +80,51 @@ def _build(name: str, seed: int):
 
 
 def _list() -> int:
-    from ..exercises.broken import BROKEN
-    width = max(map(len, BROKEN))
+    from ..exercises.broken import BROKEN, LAYERS_BROKEN
+    width = max(map(len, [*BROKEN, *LAYERS_BROKEN]))
     print("Deliberately wrong backward passes (scratchae gradcheck --broken NAME):")
     for b in BROKEN.values():
         where = f"{b.model} model" if b.model else f"alone, as the {b.piece} exercise"
         print(f"  {b.name:<{width}}  {b.description} [{where}; expect hint: {b.hint}]")
+    print("Mistakes in the layers beyond the article (tied, contractive):")
+    for lb in LAYERS_BROKEN.values():
+        seen = "the gradient check catches it" if lb.gradient_check else \
+            f"the gradient check passes it; {lb.caught_by} names it"
+        print(f"  {lb.name:<{width}}  {lb.description} [{lb.layer}; {seen}]")
     return EXIT_OK
+
+
+def _layer_broken(lb, seed: int, samples: int) -> int:
+    """A shipped mistake of a tied or contractive layer, in the model it belongs to, on the
+    bundled digits: the gradient check of the whole model, then the check that catches it."""
+    from .. import gradcheck
+    from ..contractive import check_contractive
+    from ..datasets import load
+    from ..layers import Dense, Input
+    from ..models import Model
+
+    print(f"[broken] {lb.description}\n")
+    x = load("mnist-5k").x_test[:8]
+    inp = Input(shape=(784,))
+    if lb.layer == "DenseTranspose":
+        enc = Dense(32, activation="relu", seed=seed, name="code")
+        out = lb.cls(enc, activation="sigmoid", name="decoder")(enc(inp))
+    else:
+        code = lb.cls(32, seed=seed, name="code")
+        out = Dense(784, activation="sigmoid", seed=seed + 1, name="decoder")(code(inp))
+    model = Model(inp, out, name=f"{lb.name}_autoencoder")
+    model.compile("adam", "binary_crossentropy")
+    report = gradcheck.check_model(model, x, x, k=samples, seed=seed)
+    print(report)
+    caught = not report.ok
+    if lb.caught_by == "check_contractive":
+        problem = check_contractive(model.get_layer("code"), x)
+        print(f"\ncheck_contractive (||dh/dx||_F^2 measured by finite differences): "
+              f"{'FAIL: ' + problem if problem else 'PASS'}")
+        caught = caught or problem is not None
+    print(f"\n{lb.name}: {'caught' if caught else 'NOT caught'}"
+          + ("" if lb.gradient_check else " (a gradient check alone cannot see it)"))
+    return EXIT_FAILED if caught else EXIT_OK
 
 
 def _exercise(args) -> int:
@@ -160,7 +198,11 @@ def run(args) -> int:
     names = MODELS if args.model == "all" else (args.model,)
     broken = None
     if args.broken:
-        from ..exercises.broken import BROKEN
+        from ..exercises.broken import BROKEN, LAYERS_BROKEN
+        if args.broken in LAYERS_BROKEN:
+            if args.model != "all":
+                raise UsageError(f"{args.broken} is shown in its own model: --model does not apply")
+            return _layer_broken(LAYERS_BROKEN[args.broken], args.seed, args.samples)
         broken = BROKEN.get(args.broken)
         if broken is None:
             raise UsageError(f"unknown broken piece {args.broken!r}; see --list")
