@@ -439,7 +439,7 @@ def test_end_to_end_a_gradescope_upload_named_like_the_template_scores_10(tmp_pa
 def test_end_to_end_hidden_by_hand_on_a_wrong_bias(tmp_path, capsys):
     root = upload(tmp_path)
     text = (SOLUTIONS / "dense.py").read_text()
-    old = 'self.grads["bias"][...] = dy.sum(axis=0)'
+    old = 'self.grads["bias"] += dy.sum(axis=0)'
     assert old in text
     (root / "submission" / "dense.py").write_text(text.replace(old, old.replace("= dy", "= 2 * dy")))
     (root / "submission" / "stray.py").write_text("print('not my exercise')\n")
@@ -453,7 +453,8 @@ def test_end_to_end_hidden_by_hand_on_a_wrong_bias(tmp_path, capsys):
     r = json.loads(out.read_text())
     points = {t["name"].split(": ")[1]: t["score"] for t in r["tests"]}
     assert points["dL/dbias"] == 0 and points["dL/dkernel"] == 2 and points["dL/dx"] == 2
-    assert 0 < points["by hand"] < 2 and r["score"] == pytest.approx(6 + points["by hand"])
+    assert points["accumulates"] == 1                  # it adds (+=): twice too much, but added
+    assert 0 < points["by hand"] < 2 and r["score"] == pytest.approx(7 + points["by hand"])
     assert r["tests"][-1]["visibility"] == "after_due_date" and "in the checks shown now" in r["output"]
 
 

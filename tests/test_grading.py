@@ -25,8 +25,8 @@ from scratchae.exercises import EXERCISES, channel, grading, plans, rubric, runn
 SOLUTIONS = Path(__file__).parent / "exercise_solutions"
 TEMPLATES = Path(grading.__file__).parent / "templates"
 DX = 'return dy @ self.params["kernel"].T'
-KERNEL = 'self.grads["kernel"][...] = self.x.T @ dy'
-BIAS = 'self.grads["bias"][...] = dy.sum(axis=0)'
+KERNEL = 'self.grads["kernel"] += self.x.T @ dy'
+BIAS = 'self.grads["bias"] += dy.sum(axis=0)'
 SIG = "return dy * self.y * (1 - self.y)"
 BCE = "return (self.p - self.y) / (self.p * (1 - self.p)) / self.p.size"
 ADAM = "param -= a_t * m / (np.sqrt(v) + self.epsilon)"
@@ -84,14 +84,21 @@ def test_the_inputs_are_drawn_afresh_for_each_run():
 
 # -- every correct rewrite scores 10 ------------------------------------------------------------
 REWRITES = {
-    "dense einsum": ("dense", (KERNEL, 'self.grads["kernel"][...] = np.einsum("ni,nj->ij", self.x, dy)'),
+    "dense einsum": ("dense", (KERNEL, 'self.grads["kernel"] += np.einsum("ni,nj->ij", self.x, dy)'),
                      (DX, 'return np.einsum("nj,ij->ni", dy, self.params["kernel"])')),
     "dense loops": ("dense", (KERNEL, 'for i in range(self.x.shape[1]):\n'
                                       '            for j in range(dy.shape[1]):\n'
-                                      '                self.grads["kernel"][i, j] = sum(self.x[n, i] * dy[n, j] for n in range(len(dy)))'),
-                    (BIAS, 'self.grads["bias"][:] = np.add.reduce(dy, axis=0)')),
-    "dense assigned": ("dense", (KERNEL, 'self.grads["kernel"] = np.dot(self.x.T, dy)'),
-                       (BIAS, 'self.grads["bias"] = np.sum(dy, 0)'), (DX, 'return (self.params["kernel"] @ dy.T).T')),
+                                      '                self.grads["kernel"][i, j] += sum(self.x[n, i] * dy[n, j] for n in range(len(dy)))'),
+                    (BIAS, 'self.grads["bias"][:] += np.add.reduce(dy, axis=0)')),
+    # adding written out: np.add into the array itself, and a sum of the gradient's rows
+    "dense np.add out=": ("dense", (KERNEL, 'np.add(self.grads["kernel"], np.dot(self.x.T, dy), out=self.grads["kernel"])'),
+                          (BIAS, 'g = self.grads["bias"]\n        g += np.sum(dy, 0)'),
+                          (DX, 'return (self.params["kernel"] @ dy.T).T')),
+    # adds only where something is there to add to: on zeroed grads that is writing, so it is adding
+    "dense adds when nonzero": ("dense", (KERNEL, 'if np.any(self.grads["kernel"]):\n'
+                                                  '            self.grads["kernel"] += self.x.T @ dy\n'
+                                                  '        else:\n'
+                                                  '            self.grads["kernel"][...] = self.x.T @ dy')),
     "relu where": ("relu", ("return dy * (self.x > 0)", "return np.where(self.x > 0, dy, 0.0)")),
     "relu copy": ("relu", ("return dy * (self.x > 0)", "dx = dy.copy()\n        dx[self.x <= 0] = 0\n        return dx")),
     "sigmoid order": ("sigmoid", (SIG, "return (self.y - self.y ** 2) * dy")),
@@ -100,6 +107,10 @@ REWRITES = {
     "l1 where": ("l1", ("return self.factor * np.sign(self.h)",
                         "return self.factor * (np.where(self.h > 0, 1.0, 0.0) - np.where(self.h < 0, 1.0, 0.0))")),
     "bce-logits tanh": ("bce-logits", (LOGITS, "p = 0.5 * (1 + np.tanh(0.5 * self.z))")),
+    # reads what the model left in grads and writes it back plus this call's gradient: that is
+    # adding, whatever it is called (the grader sees G0 + g in the same array, for a G0 drawn per run)
+    "dense reads then writes the sum": ("dense", (KERNEL, 'seen = self.grads["kernel"].copy()\n'
+                                                          '        self.grads["kernel"][...] = seen + self.x.T @ dy')),
     "adam bracket": ("adam", (ADAM, "param[...] = param - a_t * m / (np.sqrt(v) + self.epsilon)")),
     "model list": ("model", ("grads[f\"{piece.name}/{key}\"] = piece.grads[key].copy()",
                              "grads[piece.name + '/' + key] = np.array(piece.grads[key])")),
@@ -117,8 +128,8 @@ def test_a_correct_rewrite_scores_10(name, tmp_path):
 CACHE_XT = 'if not hasattr(self, "_xt"):\n            self._xt = self.x.T\n        '
 WRONG = {
     # a value computed on the first call and reused: named as a kept value, costs its later half
-    "dense stale x.T": ("dense", [(KERNEL, CACHE_XT + 'self.grads["kernel"][...] = self._xt[:, :len(dy)] @ dy[:self._xt.shape[1]]')],
-                        {"dL/dkernel": 1, "contract": 1}, "something kept from an earlier call"),
+    "dense stale x.T": ("dense", [(KERNEL, CACHE_XT + 'self.grads["kernel"] += self._xt[:, :len(dy)] @ dy[:self._xt.shape[1]]')],
+                        {"dL/dkernel": 1, "contract": 1, "accumulates": 1}, "something kept from an earlier call"),
     "sigmoid stale y(1-y)": ("sigmoid", [(SIG, 'if not hasattr(self, "_d"):\n            self._d = self.y * (1 - self.y)\n'
                                                '        return dy * np.resize(self._d, dy.shape)')],
                              {"every call": 0, "extreme": 0, "dL/dx": 1}, "kept from an earlier call"),
@@ -144,7 +155,8 @@ WRONG = {
     "bce without the mean": ("bce", [(" / self.p.size", "")], {"sign": 0.5, "scale": 1.5, "dL/dp": 0}, "20 x exact"),
     # a raising dx line keeps the kernel's and the bias's points
     "dense dx raises": ("dense", [(DX, 'return dy @ self.params["kernel"]')],
-                        {"dL/dkernel": 2, "dL/dbias": 2, "dL/dx": 0, "contract": 0}, "raised ValueError"),
+                        {"dL/dkernel": 2, "dL/dbias": 1, "dL/dx": 0, "contract": 0, "accumulates": 1},
+                        "raised ValueError"),
     # Adam: a rebound parameter loses "in place" only; the paper's form loses "epsilon hat" only
     "adam rebound": ("adam", [(ADAM, "param = param - a_t * m / (np.sqrt(v) + self.epsilon)")],
                      {"in place": 0, "closed form": 4, "by hand": 2, "two params": 2}, "param = param -"),
@@ -158,15 +170,44 @@ WRONG = {
                                        "            t = self.iterations\n            a_t = self.learning_rate * "
                                        "math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)\n")],
                              {"two params": 0, "closed form": 4}, "once per apply"),
+    # backward writes its parameter gradients where the contract adds: that item only, whatever the
+    # way of writing (a new array, into the array, a ufunc's out=, clearing what it finds first)
+    "dense writes =": ("dense", [(KERNEL, 'self.grads["kernel"] = self.x.T @ dy'), (BIAS, 'self.grads["bias"] = dy.sum(axis=0)')],
+                       {"accumulates": 0, "dL/dkernel": 2, "dL/dbias": 1, "dL/dx": 2, "by hand": 2, "contract": 1},
+                       "wrote grads['kernel'] instead of adding to it: use += (the model zeroes grads before each "
+                       "step, so a shared weight gets both paths)"),
+    "dense writes [...] =": ("dense", [(KERNEL, 'self.grads["kernel"][...] = self.x.T @ dy'),
+                                       (BIAS, 'self.grads["bias"][...] = dy.sum(axis=0)')],
+                             {"accumulates": 0, "dL/dkernel": 2, "dL/dbias": 1}, "instead of adding to it: use +="),
+    "dense writes out=": ("dense", [(KERNEL, 'np.matmul(self.x.T, dy, out=self.grads["kernel"])'),
+                                    (BIAS, 'np.sum(dy, axis=0, out=self.grads["bias"])')],
+                          {"accumulates": 0, "dL/dkernel": 2, "dL/dbias": 1}, "instead of adding to it: use +="),
+    "dense clears what it finds": ("dense", [(KERNEL, 'self.grads["kernel"] -= self.grads["kernel"].copy()\n'
+                                                      '        self.grads["kernel"] += self.x.T @ dy')],
+                                   {"accumulates": 0.5, "dL/dkernel": 2}, "wrote grads['kernel'] instead of adding"),
+    # the right sum in a new array: a weight shared by two layers would lose the other's share
+    "dense rebinds the sum": ("dense", [(KERNEL, 'self.grads["kernel"] = self.grads["kernel"] + self.x.T @ dy')],
+                              {"accumulates": 0.5, "dL/dkernel": 2}, "replaced grads['kernel'] by a new array"),
+    # a sum of its own that the model's zeroing does not clear: wrong after the first call
+    "dense running sum": ("dense", [(KERNEL, 'self._sum = getattr(self, "_sum", 0) + self.x.T @ dy\n'
+                                             '        self.grads["kernel"][...] = self._sum')],
+                          {"accumulates": 0.5, "dL/dkernel": 1}, "keep no running sum of your own"),
+    # a model that leaves the pieces' grads as the step before left them: that point only
+    "model no zeroing": ("model", [("        for piece in self.pieces:                    # the pieces add into grads: start at 0\n"
+                                    "            for g in piece.grads.values():\n                g[...] = 0\n", "")],
+                         {"zeroes": 0, "params": 3, "dL/dx": 2, "copies": 1, "by hand": 2},
+                         "still held the gradients of a step before"),
     # the model: live references where copies were asked for
-    "model live grads": ("model", [("piece.grads[key].copy()", "piece.grads[key]")], {"copies": 0, "params": 4},
+    "model live grads": ("model", [("piece.grads[key].copy()", "piece.grads[key]")], {"copies": 0, "params": 3},
                          "not a copy"),
 }
 SCORES = {"dense stale x.T": 9, "sigmoid stale y(1-y)": 7, "bce stale denominator": 8,
           "dense writes into dy": 9, "bce-logits exp(z)": 8, "sigmoid from exp(-x)": 8, "relu >= 0": 8,
           "sigmoid lost minus": 3.5, "sigmoid nonsense": 2.5, "bce without the mean": 4,
           "dense dx raises": 6.33, "adam rebound": 9, "adam paper form": 9, "adam t per parameter": 8,
-          "model live grads": 9}
+          "model live grads": 9, "dense writes =": 9, "dense writes [...] =": 9, "dense writes out=": 9,
+          "dense clears what it finds": 9.5, "dense rebinds the sum": 9.5, "dense running sum": 8.5,
+          "model no zeroing": 9}
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
@@ -178,6 +219,48 @@ def test_a_wrong_answer_loses_the_points_of_what_it_breaks(name, tmp_path):
     assert {k: got[k] for k in some} == pytest.approx(some, abs=0.01), grading.report(g)
     assert g.score == pytest.approx(SCORES[name], abs=0.01), grading.report(g)
     assert words in " ".join(c.message for c in g.checks if not c.passed), grading.report(g)
+
+
+def test_writing_instead_of_adding_costs_the_accumulates_point_and_nothing_else(tmp_path):
+    g = grade(tmp_path, "dense", variant("dense", *WRONG["dense writes ="][1]))
+    lost = {c.name: c.score for c in g.checks if not c.passed}
+    assert lost == {"accumulates": 0} and g.score == 9, grading.report(g)
+    # the same file with += scores 10: the check is what tells them apart
+    assert grade(tmp_path, "dense", variant("dense"), name="adds.py").score == 10
+
+
+def test_the_grader_zeroes_grads_between_calls_as_a_model_does():
+    """The reference solution adds (+=) and never zeroes: right on every call only because the
+    runner zeroes the grads before each backward. Run by hand without zeroing, the same calls
+    leave a running sum, which the rubric would mark wrong after the first call."""
+    from scratchae.exercises import load_class
+    cls = load_class("dense", SOLUTIONS / "dense.py")        # (runner.load would block scratchae here)
+    part = next(p for p in plans.plan("dense", np.random.default_rng(0)) if p["name"] == "calls")
+    records = []
+    runner.run_piece(cls, part, records.append, "<dense>")
+    obj, total = cls(3, 4, seed=0), np.zeros((3, 4))
+    for call, rec in zip(part["calls"], records):
+        x, dy, params = call["inputs"][0], call["dy"], call["params"]
+        exact = x.T @ dy                                          # the kernel gradient of this call alone
+        assert np.allclose(channel.value(rec["grads"])["kernel"], exact, rtol=1e-12)
+        for k, v in params.items():
+            obj.params[k][...] = v
+        obj.forward(x)
+        obj.backward(dy)                                          # no zeroing: it adds onto the last call's
+        total += exact
+        assert np.allclose(obj.grads["kernel"], total, rtol=1e-12)
+    assert not np.allclose(total, exact)                          # so zeroing is what made calls 2 and 3 right
+
+
+def test_the_accumulate_check_uses_a_known_array_drawn_for_each_run():
+    a = next(p for p in grading._request("dense", None) if p["name"] == "accumulate")
+    b = next(p for p in grading._request("dense", None) if p["name"] == "accumulate")
+    filled = [c for c in a["calls"] if c.get("grads")]
+    assert len(filled) == 2 and all(np.all(c["grads"]["kernel"] != 0) for c in filled)
+    assert not np.array_equal(filled[0]["grads"]["kernel"], b["calls"][1]["grads"]["kernel"])
+    for zeroed, full in zip(a["calls"][::2], a["calls"][1::2]):       # each filled call repeats a zeroed one
+        assert zeroed.get("grads") is None
+        assert np.array_equal(zeroed["inputs"][0], full["inputs"][0]) and np.array_equal(zeroed["dy"], full["dy"])
 
 
 # -- a backward that is not one ---------------------------------------------------------------------
@@ -325,8 +408,11 @@ def test_what_a_submission_prints_is_feedback_cleaned_and_never_read(tmp_path):
 
 
 def test_a_syntax_error_is_named_with_its_line(tmp_path):
-    g = grade(tmp_path, "dense", variant("dense", (DX, "return dy @@ 2")))
-    assert g.status == "not loaded" and "line 35" in g.reason and "SyntaxError" in g.reason
+    text = variant("dense", (DX, "return dy @@ 2"))
+    line = 1 + next(i for i, t in enumerate(text.splitlines()) if "@@" in t)
+    assert line > 30
+    g = grade(tmp_path, "dense", text)
+    assert g.status == "not loaded" and f"line {line}" in g.reason and "SyntaxError" in g.reason
 
 
 # -- a folder -----------------------------------------------------------------------------------

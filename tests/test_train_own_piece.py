@@ -95,7 +95,7 @@ class Dense:
         return x @ self.params["kernel"] + self.params["bias"]
 
     def backward(self, dy):
-        self.grads["kernel"] = self.x.T @ dy       # assigned, not written in: the model adopts it
+        self.grads["kernel"] = self.x.T @ dy       # assigned, not added: the adapter adds what is left
         self.grads["bias"] = dy.sum(axis=0)
         return np.zeros_like(self.x)                # forgot dL/dx
 '''
@@ -125,6 +125,79 @@ def test_a_wrong_backward_that_adam_hides_is_still_called_wrong(tmp_path, capsys
     assert code == 1 and h["trains_like_scratchae"] is False
     assert "but its gradient check fails" in out
     assert f"run scratchae gradcheck --exercise dense {path}" in out
+
+
+def _writer(tmp_path, how="="):
+    """The reference dense, but writing its parameter gradients where the contract adds."""
+    text = (SOLUTIONS / "dense.py").read_text()
+    wrong = text.replace('self.grads["kernel"] += ', f'self.grads["kernel"]{"[...]" if how != "=" else ""} = ') \
+                .replace('self.grads["bias"] += ', f'self.grads["bias"]{"[...]" if how != "=" else ""} = ')
+    assert wrong.count(" += ") == text.count(" += ") - 2
+    path = tmp_path / "my_dense.py"
+    path.write_text(wrong)
+    return path
+
+
+def test_a_dense_that_writes_grads_trains_like_the_library_but_is_still_called_wrong(tmp_path, capsys):
+    # the model zeroes the gradients before each step and the adapter adds what the learner's
+    # backward left, so writing instead of adding trains the same; the grade's `accumulates` does not
+    path = _writer(tmp_path, "[...]")
+    code, h = train(tmp_path, "vanilla", f"dense={path}", extra=[*TINY, "--epochs", "1"])
+    out = capsys.readouterr().out
+    assert h["loss"][-1] == pytest.approx(h["scratchae_loss"][-1], rel=1e-6)
+    assert code == 1 and h["trains_like_scratchae"] is False
+    assert "but its gradient check fails (the model zeroes the gradients" in out
+    assert "a weight shared by two layers would lose one of its paths" in out
+    assert f"run scratchae gradcheck --exercise dense {path}" in out
+
+
+class _SharedGrads(plug.YourDense):
+    """The adapter as it was before gradients accumulated: the learner's backward runs straight
+    on the layer's grads (a control: what the zeroed grads of the learner's own prevent)."""
+
+    def backward_logits(self, dz):
+        self.yours.grads = self.grads
+        return self.yours.backward(dz)
+
+
+@pytest.mark.parametrize("how", ["+=", "=", "[...]"])
+def test_a_plugged_dense_in_a_tied_model_gets_both_paths_of_the_shared_kernel(tmp_path, how):
+    """The tied autoencoder's decoder reuses the code layer's kernel (one array, one gradient
+    array): the learner's code layer must add its share to the decoder's. Adding, writing a new
+    array or writing into the array: the adapter gives the library's gradients each time."""
+    path = SOLUTIONS / "dense.py" if how == "+=" else _writer(tmp_path, how)
+    x = load("mnist-5k").x_train[:16]
+    lib = autoencoders.tied(8, seed=0).model
+    _, want = lib.compute_gradients(x, x)
+    own = autoencoders.tied(8, seed=0).model
+    source = plug.load_source("dense", str(path))
+    assert plug.plug(own, source) == ["code"]                  # the decoder is no Dense: it stays the library's
+    assert own.get_layer("output").params["kernel"] is own.get_layer("code").params["kernel"]
+    for _ in range(2):                                         # and again: nothing kept from the last step
+        _, got = own.compute_gradients(x, x)
+        assert set(got) == set(want)
+        for k in want:
+            np.testing.assert_allclose(got[k], want[k], rtol=1e-5, atol=1e-7, err_msg=k)
+    # the control: a writer run straight on the shared gradient array drops the decoder's share
+    if how != "+=":
+        own.get_layer("code").__class__ = _SharedGrads
+        _, bad = own.compute_gradients(x, x)
+        assert not np.allclose(bad["code/kernel"], want["code/kernel"], rtol=1e-3)
+        np.testing.assert_allclose(bad["code/bias"], want["code/bias"], rtol=1e-5, atol=1e-7)   # not shared
+
+
+def test_a_learners_grads_of_the_wrong_shape_are_named(tmp_path):
+    text = (SOLUTIONS / "dense.py").read_text().replace('self.grads["bias"] += dy.sum(axis=0)',
+                                                         'self.grads["bias"] = dy.sum(axis=0, keepdims=True)')
+    path = tmp_path / "my_dense.py"
+    path.write_text(text)
+    source = plug.load_source("dense", str(path))
+    ae = autoencoders.shallow(8, seed=0)
+    plug.plug(ae.model, source)
+    x = load("mnist-5k").x_train[:4]
+    with pytest.raises(plug.PlugError, match=r"failed on a first batch: ValueError: your Dense.backward: "
+                                             r"dL/dbias in self.grads\['bias'\]"):
+        plug.try_one_batch(ae.model, x, x, [source])
 
 
 # -- the learner's code is what runs -----------------------------------------------------------
@@ -161,6 +234,7 @@ def test_a_plugged_dense_shares_the_layers_weights_and_starts_from_the_librarys(
     plug.plug(own.model, source)
     layer = own.model.layers[1]
     assert isinstance(layer, plug.YourDense) and layer.yours.params is layer.params
+    assert layer.yours.grads is not layer.grads               # its own, zeroed before each of its calls
     for a, b in zip(own.model.get_weights(), lib.model.get_weights()):
         np.testing.assert_array_equal(a, b)
 

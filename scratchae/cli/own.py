@@ -147,12 +147,17 @@ def _verdict(sources: list, own_label: str, lib_label: str, start: float, final:
         if broken:
             return True, (f"{head}: {subject} is wrong, yet trains like the library's (training "
                           f"can hide what a gradient check sees): {_commands(sources)}")
-        failing = [s for s in sources if not _passes_gradcheck(s)]
+        lost = {s: _gradcheck_lost(s) for s in sources}
+        failing = [s for s in sources if lost[s] is not None]
         if failing:
+            why = ("the model zeroes the gradients before each step and your piece's are added "
+                   "into the layer's, so a backward that writes grads where it should add trains "
+                   "the same here; a weight shared by two layers would lose one of its paths"
+                   if all(lost[s] == {"accumulates"} for s in failing) else
+                   "Adam scales each parameter's step by its own gradient's size, so a constant "
+                   "factor, a mean for a sum, does not show in training")
             return False, (f"{head}: {subject} {'trains' if len(sources) == 1 else 'train'} like the "
-                           f"library's, but its gradient check fails (Adam scales each parameter's "
-                           f"step by its own gradient's size, so a constant factor, a mean for a "
-                           f"sum, does not show in training): run {_commands(failing)}")
+                           f"library's, but its gradient check fails ({why}): run {_commands(failing)}")
         return True, f"{head}: {subject} {'trains' if len(sources) == 1 else 'train'} like the library's."
     fix = f"run {_commands(sources)}"
     verb = "does" if len(sources) == 1 or broken else "do"
@@ -169,13 +174,16 @@ def _verdict(sources: list, own_label: str, lib_label: str, start: float, final:
                    f"right backward does not give: something in {subject} is off; {fix}")
 
 
-def _passes_gradcheck(source) -> bool:
-    """Whether a learner's piece passes its exercise's gradient check (training alone can miss
-    a wrong backward: see `_verdict`)."""
+def _gradcheck_lost(source) -> set[str] | None:
+    """None when a learner's piece passes its exercise's gradient check, else the names of the
+    checks that lost points (empty when it could not be checked). Training alone can miss a
+    wrong backward: see `_verdict`."""
     from ..exercises import ExerciseError, run_exercise
 
     try:
         grade = run_exercise(source.piece, source.origin)
     except (ExerciseError, OSError, ValueError):
-        return False
-    return grade.score >= grade.max_score - 1e-9
+        return set()
+    if grade.score >= grade.max_score - 1e-9:
+        return None
+    return {c.name for c in grade.checks if not c.passed}

@@ -9,6 +9,12 @@ inputs at exactly 0 (where the convention is graded) and within 1e-5 of it (wher
 differences would blur the answer; the exact gradient does not). The "by hand" parts are
 fixed cases whose answers are worked out in the comments of `rubric.py`.
 
+Gradients accumulate (the layer contract of `scratchae.layers`): a backward adds into its
+grads and the model zeroes them at the start of each step. So the runner zeroes a piece's grads
+before each of its backward calls, and Dense gets an `accumulate` part whose grads are filled
+with a known array G0 before a call; the model's pieces hold stale gradients before each call,
+which the learner's model must zero.
+
 The values are random for each grading run (the grader draws a seed), so no file can carry
 answers for them; tests fix the seed.
 """
@@ -53,7 +59,19 @@ def _dense(rng):
     hand = _call([np.array([[1.0, 2.0], [0.0, -1.0]])], np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.0]]),
                  {"kernel": np.array([[1.0, 0.0, 2.0], [-1.0, 1.0, 0.0]]), "bias": np.array([0.5, -0.5, 0.0])},
                  role="hand")
-    return [_piece("calls", _roles(calls), (3, 4), {"seed": 0}), _piece("by hand", [hand], (2, 3), {"seed": 0})]
+    # backward adds into grads: the same call twice on one instance, its grads zeroed the first
+    # time and filled with G0 (drawn here) the second; a backward that adds leaves G0 plus what
+    # it left the first time (whatever its formula), one that writes (=, [...] =, out=) does not
+    accumulate = []
+    for n in (4, 6):
+        x, dy = rng.standard_normal((n, 3)), rng.standard_normal((n, 4))
+        params = {"kernel": rng.uniform(-1, 1, (3, 4)), "bias": rng.uniform(-0.5, 0.5, 4)}
+        g0 = {"kernel": rng.standard_normal((3, 4)), "bias": rng.standard_normal(4)}
+        accumulate.append(_call([x], dy, params, role="zeroed"))
+        accumulate.append({**_call([x.copy()], dy.copy(), {k: v.copy() for k, v in params.items()},
+                                   role="prefilled"), "grads": g0})
+    return [_piece("calls", _roles(calls), (3, 4), {"seed": 0}), _piece("by hand", [hand], (2, 3), {"seed": 0}),
+            _piece("accumulate", accumulate, (3, 4), {"seed": 0})]
 
 
 def _elementwise(rng, kinks=False, extreme=False, scale=1.0):
@@ -151,6 +169,11 @@ def _model(rng):
               for name, _, _, act in MODEL_LAYERS]
     calls = [{"x": rng.uniform(-1, 1, (5, 6)), "dy": rng.standard_normal((5, 6)), "params": first},
              {"x": rng.uniform(-1, 1, (3, 6)), "dy": rng.standard_normal((3, 6)), "params": weights()}]
+    # before each call the pieces' grads hold a step before's gradients (they add into them):
+    # the model's backward must zero them first
+    for call in calls:
+        call["stale"] = {name: {"kernel": rng.standard_normal((i, o)), "bias": rng.standard_normal(o)}
+                         for name, i, o, _ in MODEL_LAYERS}
     # double (y = 2x), scale (y = w x, w = 3), affine (y = 0.5 x + c, c = 0.25); x = [[2]], dy = [[1]]
     hand = [{"kind": "hand", "name": "double", "scale": 2.0}, {"kind": "hand", "name": "scale", "w": 3.0},
             {"kind": "hand", "name": "affine", "scale": 0.5, "c": 0.25}]

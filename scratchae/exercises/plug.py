@@ -12,13 +12,19 @@ your pieces and once with scratchae's, and prints both losses side by side. Wher
 goes, and how it is wrapped so that the rest of the library (the training step, the optimizer,
 saving) keeps working unchanged:
 
-    dense    every Dense layer keeps its activation and its weights, but its affine half,
+    dense    every Dense layer (scratchae's own class, not a subclass such as the contractive
+             code layer) keeps its activation and its weights, but its affine half,
              z = x . kernel + bias and that map's backward, is your class: the layer becomes a
              `YourDense` whose `forward_logits`/`backward_logits` call an instance of your
-             `Dense(input_dim, units, seed)`. That instance's `params` and `grads` *are* the
-             layer's dicts, so it starts from the layer's own (seeded) weights rather than the
-             ones your __init__ drew, the optimizer updates what your forward reads, and a
-             backward that assigns new arrays into `grads` is adopted by the model.
+             `Dense(input_dim, units, seed)`. That instance's `params` *is* the layer's dict, so
+             it starts from the layer's own (seeded) weights rather than the ones your __init__
+             drew, and the optimizer updates what your forward reads. Its `grads` are arrays of
+             its own, set to zero just before each of its backward calls; what your backward
+             leaves in them is then added into the layer's grads (the layer contract's +=, after
+             the model zeroed them at the start of the step). So your backward trains the model
+             right whether it adds into grads (+=, as the exercise asks) or writes them (=), also
+             where a weight is shared (the tied autoencoder's code layer, whose kernel the
+             decoder reuses): writing is what the grader's `accumulates` check charges.
     relu     your ReLU, one instance per layer, as the activation of every layer that uses relu.
     sigmoid  your Sigmoid as the activation of every layer that uses sigmoid (the output layer).
     bce      your BinaryCrossentropy as the loss: it receives the sigmoid's probabilities.
@@ -142,10 +148,22 @@ class YourDense(Dense):
         return self.logits
 
     def backward_logits(self, dz: np.ndarray) -> np.ndarray:
-        """dL/dx from the learner's backward, which writes (or assigns) the layer's grads."""
+        """dL/dx from the learner's backward, run on zeroed grads of its own; what it leaves in
+        them is added into the layer's grads (the contract's +=)."""
         if self._x is None:
             raise RuntimeError(f"{self.name}.backward called before forward: call forward(x) first")
-        return _checked(self.yours.backward(dz), self._x, "Dense.backward", "x")
+        own = self._own_grads
+        for g in own.values():
+            g.fill(0)
+        if not isinstance(getattr(self.yours, "grads", None), dict):
+            self.yours.grads = {}
+        self.yours.grads.clear()                      # the arrays a backward that assigned replaced
+        self.yours.grads.update(own)
+        dx = _checked(self.yours.backward(dz), self._x, "Dense.backward", "x")
+        for key, total in self.grads.items():
+            total += _checked(self.yours.grads.get(key), own[key], "Dense.backward", key,
+                              where=f"self.grads[{key!r}]")
+        return dx
 
 
 class YourActivation(Activation):
@@ -200,12 +218,13 @@ class YourL1(L1):
         return g if dvalue == 1.0 else g * float(dvalue)
 
 
-def _checked(result: Any, like: np.ndarray, what: str, name: str) -> np.ndarray:
+def _checked(result: Any, like: np.ndarray, what: str, name: str, where: str | None = None) -> np.ndarray:
     """The learner's gradient, if the contract's structure check passes (a float array of its
     input's shape; values are not searched, a NaN shows in the loss); else a clear ValueError."""
     problem = gradient_problem(result, like, finite=False)
     if problem is not None:
-        raise ValueError(f"your {what}: dL/d{name} {problem.message} (hint: {problem.hint})")
+        label = f"dL/d{name}" + (f" in {where}" if where else "")
+        raise ValueError(f"your {what}: {label} {problem.message} (hint: {problem.hint})")
     return result
 
 
@@ -220,9 +239,12 @@ def plug(model: Model, source: Source) -> list[str]:
     chain = [layer for layer in model.layers if isinstance(layer, Dense)]
     piece = source.piece
     if piece == "dense":
-        for layer in chain:
+        places = [layer for layer in chain if type(layer) is Dense]    # not a subclass's own backward
+        if not places:
+            raise PlugError(f"--use dense: model {model.name!r} has no plain Dense layer to replace")
+        for layer in places:
             _plug_dense(layer, source)
-        return [layer.name for layer in chain]
+        return [layer.name for layer in places]
     if piece in ("relu", "sigmoid"):
         kind = ReLU if piece == "relu" else Sigmoid
         places = [layer for layer in chain if type(layer.activation) is kind]
@@ -267,9 +289,10 @@ def _plug_dense(layer: Dense, source: Source) -> None:
             raise PlugError(f"{where}: Dense({layer.input_dim}, {layer.units}) must keep "
                             f"self.{attr} = {{'kernel': {shapes['kernel']}, 'bias': {shapes['bias']}}} "
                             "arrays, as the template does")
-    yours.params, yours.grads = layer.params, layer.grads     # the layer's weights, shared
+    yours.params = layer.params                               # the layer's weights, shared
     layer.__class__ = YourDense
     layer.yours = yours
+    layer._own_grads = {k: np.zeros_like(v) for k, v in layer.params.items()}   # yours, zeroed per call
 
 
 def try_one_batch(model: Model, x: np.ndarray, y: np.ndarray, sources: list[Source]) -> None:

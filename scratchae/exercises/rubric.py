@@ -16,13 +16,23 @@ or message is ever made by the submission's process. The kinds of check:
     extreme     the call at |z| of several hundred: finite and exact
     kink        exactly 0 where the input is exactly 0 (the templates' convention); the kink
                 elements are left out of every other check, so the convention is charged once
+    accumulate  Dense's backward adds into grads (the layer contract's +=; the model zeroes them
+                at the start of each step): the same call twice, grads zeroed, then filled with
+                a known G0; after the second, grads must hold G0 plus what the first left, in
+                the same arrays. Judged against the submission's own gradient, not the exact
+                one, so a wrong formula is charged by the tensor checks alone; every other check
+                runs on zeroed grads, so a backward that writes (=) loses this check only
     by hand     a small case whose answer is worked out below, tensor by tensor
 
 "Exact" means within `RTOL` elementwise (relative to the larger of the two values, with a
 floor of 1e-6 of the largest exact value). Two things void the gradient checks of a piece,
 with a message saying why: a forward changed from the template's (the question would change),
 and a backward that calls forward (finite differences of one's own forward answer nothing).
-Adam and the model's backward have checks of their own (`_adam`, `_model`).
+Adam and the model's backward have checks of their own (`_adam`, `_model`). The model's
+pieces add into their grads, as scratchae's layers do, and start each call holding a step
+before's gradients: `zeroes` asks the model to clear them before the backward, and `params`
+is judged against what each piece held plus the exact gradient, so forgetting to zero costs
+that one point.
 """
 from __future__ import annotations
 
@@ -124,8 +134,10 @@ RUBRICS: dict[str, tuple[Item, ...]] = {
               Item("contract", "float arrays of the right shapes, no exception, inputs left unchanged", 1,
                    "contract"),
               Item("dL/dkernel", "dL/dkernel exact, on the first call and the later ones", 2, "tensor", "kernel"),
-              Item("dL/dbias", "dL/dbias exact, on the first call and the later ones", 2, "tensor", "bias"),
+              Item("dL/dbias", "dL/dbias exact, on the first call and the later ones", 1, "tensor", "bias"),
               Item("dL/dx", "dL/dx exact, on the first call and the later ones", 2, "tensor", "x"),
+              Item("accumulates", "backward adds into grads (+=): grads filled with a known array before a "
+                   "call hold it plus the call's gradient, in the same arrays", 1, "accumulate"),
               Item("by hand", "a known answer worked by hand", 2, "hand")),
     "relu": _one_tensor("dL/dx", kink=True),
     "sigmoid": _one_tensor("dL/dx", extreme=True),
@@ -144,7 +156,9 @@ RUBRICS: dict[str, tuple[Item, ...]] = {
     "model": (Item("contract", "returns (dx, grads): float arrays of the right shapes, every key, "
                    "no exception, inputs left unchanged", 1, "model contract"),
               Item("dL/dx", "dL/dx exact, on two calls", 2, "model dx"),
-              Item("params", "every parameter gradient exact, on two calls", 4, "model params"),
+              Item("params", "every parameter gradient exact, on two calls", 3, "model params"),
+              Item("zeroes", "every piece's grads set to zero before its backward (the pieces add into "
+                   "them)", 1, "model zeroes"),
               Item("copies", "the grads returned are copies: a later backward leaves them as they were", 1,
                    "copies"),
               Item("by hand", "order, chaining and values on hand-made pieces", 2, "model by hand")),
@@ -195,7 +209,7 @@ def structure(got: Any, want: np.ndarray, what: str) -> str | None:
     """Why `got` cannot be compared with `want` (a float array of its shape), or None."""
     expected = f"expected a float array of shape {want.shape}"
     if got is None:
-        return f"{what}: got None, {expected} (hint: return dx, or write the gradient into self.grads)"
+        return f"{what}: got None, {expected} (hint: return dx, or add the gradient into self.grads: +=)"
     if isinstance(got, Other):
         return f"{what}: got {got}, {expected}"
     if isinstance(got, float):
@@ -489,6 +503,8 @@ def _pieces(ctx: Context, items: tuple[Item, ...]) -> list[Check]:
             checks.append(_shape_of(item, first, spec, verdict))
         elif item.kind == "kink":
             checks.append(_kink(item, calls, spec, not_run))
+        elif item.kind == "accumulate":
+            checks.append(_accumulate(item, ctx))
         elif item.kind == "hand":
             checks.append(_hand(item, hand, spec, ctx, not_run))
     return checks
@@ -589,6 +605,71 @@ def _case(piece: str) -> str:
             "sigmoid": "x = [[0, ln 3], [-ln 3, 0]], dy", "bce": "p, y (2, 2)", "mse": "p, y (2, 2)",
             "l1": "factor 0.5, h (2, 2)", "kl": "rho 0.2, beta 3, h (2, 2)",
             "bce-logits": "z = [[0, ln 3], [-ln 3, 0]], y"}[piece]
+
+
+def _grads_entry(rec: dict | None, key: str) -> Any:
+    """What the submission's grads[key] held after the backward of this record."""
+    if rec is None:
+        return None
+    grads = value(rec["grads"]) if "grads" in rec else None
+    if not isinstance(grads, dict):
+        return Other("no self.grads dict")
+    return grads.get(key, Other(f"no entry {key!r} in self.grads (it has {sorted(grads)})"))
+
+
+def _accumulate(item: Item, ctx: Context) -> Check:
+    """Dense's backward adds into grads: each pair of calls is one call twice, grads zeroed and
+    then filled with G0; the second must leave G0 + what the first left, in the arrays set."""
+    why = _unreported(ctx, "accumulate")
+    if why:
+        return _check(item, 0, f"not graded: {why}")
+    part, got = _part(ctx, "accumulate"), ctx.records.parts["accumulate"]
+    rows = []
+    for i in range(0, len(part["calls"]), 2):
+        zeroed, filled = got.calls.get(i), got.calls.get(i + 1)
+        for key, g0 in part["calls"][i + 1]["grads"].items():
+            rows.append(_accumulated(key, zeroed, filled, g0, ctx))
+    good = sum(ok for ok, _ in rows)
+    bad = next((m for ok, m in rows if not ok), None)
+    return _check(item, good / len(rows), bad or (
+        f"grads filled with a known array before backward held it plus the call's gradient, in the "
+        f"same arrays ({len(rows) // 2} calls, kernel and bias)"))
+
+
+def _accumulated(key: str, zeroed: dict | None, filled: dict | None, g0: np.ndarray,
+                 ctx: Context) -> tuple[bool, str]:
+    label = f"grads[{key!r}]"
+    if zeroed is None or filled is None:
+        return False, f"{label}: not graded: {ctx.missing}"
+    own, after = _grads_entry(zeroed, key), _grads_entry(filled, key)
+    err = zeroed.get("error_clean") or filled.get("error_clean")
+    bad = structure(own, g0, label) or structure(after, g0, label)
+    if bad:
+        return False, bad + (f" (backward raised {say(err, ctx.filename)})" if err else "")
+    if not np.any(own):
+        if err:
+            return False, f"{label}: not graded: backward raised {say(err, ctx.filename)}"
+        return False, (f"{label}: backward left it at zero from zeroed grads, so nothing can be seen "
+                       "added (hint: add this call's gradient into it, +=)")
+    want = np.asarray(g0, dtype=np.float64) + own
+    v = judge(after, want, label, derived=False)
+    replaced = filled.get("grads_replaced")
+    replaced = isinstance(replaced, list) and key in replaced
+    if v.ok and not replaced:
+        return True, ""
+    if v.ok:
+        return False, (f"backward replaced {label} by a new array (self.grads[{key!r}] = self.grads[{key!r}] "
+                       "+ ...): the sum is right, but a weight shared by two layers is one array in both "
+                       "layers' grads, and the other layer's share stays in the old one (hint: add into "
+                       f"it in place: self.grads[{key!r}] += ..., or np.add(a, b, out=a))")
+    if judge(after, own, label, derived=False).ok:
+        return False, (f"backward wrote {label} instead of adding to it: use += (the model zeroes grads "
+                       "before each step, so a shared weight gets both paths); the grader filled it with a "
+                       "known array before the call, and after it the array held this call's gradient alone")
+    return False, (f"{label} was filled with a known array G0 before the call, and after it holds neither "
+                   f"G0 plus the gradient your backward left from zeroed grads on the same call, nor that "
+                   f"gradient alone: {v.problem.replace(', exact ', ', expected ')} (hint: add this call's gradient, and only it: the model "
+                   "zeroes grads before each step, so keep no running sum of your own)")
 
 
 def _contract(item: Item, ctx: Context, spec: Spec, calls: list[Call]) -> Check:
@@ -818,6 +899,7 @@ def _model(ctx: Context, items: tuple[Item, ...]) -> list[Check]:
     verdicts = {"dx": [], "params": []}
     problems, fd = [], 0
     firsts = {}
+    zeroed: list[tuple[bool, str]] = []
     for i, call in enumerate(part["calls"]):
         rec = got.calls.get(i) if got else None
         if rec is None:
@@ -826,6 +908,8 @@ def _model(ctx: Context, items: tuple[Item, ...]) -> list[Check]:
             continue
         fd = max(fd, rec.get("forward_calls") if isinstance(rec.get("forward_calls"), int) else 0)
         want = _model_exact(part, call)
+        held = _held_at_backward(rec)
+        zeroed += _zeroed(i, part, held, rec, ctx)
         if rec.get("error_clean"):
             problems.append(f"call {i + 1}: backward raised {say(rec['error_clean'], ctx.filename)}")
         result = value(rec["backward"]) if "backward" in rec else None
@@ -844,7 +928,12 @@ def _model(ctx: Context, items: tuple[Item, ...]) -> list[Check]:
                                    "and parameter, keyed '<piece name>/<key>')")
                 problems.append(v.problem)
             else:
-                v = judge(grads[path], want[path], f"grads[{path!r}]")
+                # the pieces add into their grads: judged against what the piece held when its
+                # backward ran plus the exact gradient (stale grads not zeroed cost `zeroes` only)
+                name, key = path.split("/", 1)
+                base = held.get(name, {}).get(key)
+                base = base if isinstance(base, np.ndarray) and base.shape == want[path].shape else 0.0
+                v = judge(grads[path], want[path] + base, f"grads[{path!r}]")
                 s = structure(grads[path], want[path], f"grads[{path!r}]")
                 if s:
                     problems.append(s)
@@ -879,6 +968,15 @@ def _model(ctx: Context, items: tuple[Item, ...]) -> list[Check]:
                                 "grads['<name>/<key>'] for every key of piece.params)")
             checks.append(_check(item, good / len(vs) if vs else 0,
                                  f"exact on {good} of {len(vs)}" if not bad else bad + hint))
+        elif item.kind == "model zeroes":
+            if not zeroed:
+                checks.append(_check(item, 0, f"not graded: {why or ctx.missing}"))
+                continue
+            good = sum(ok for ok, _ in zeroed)
+            bad = next((m for ok, m in zeroed if not ok), "")
+            checks.append(_check(item, good / len(zeroed), bad or
+                                 f"every piece's grads were zero when its backward ran, on {len(part['calls'])} "
+                                 "calls that started from a step before's gradients"))
         elif item.kind == "copies":
             later = got.later if got else None
             _, grads_later, bad = _unpack(later)
@@ -890,11 +988,43 @@ def _model(ctx: Context, items: tuple[Item, ...]) -> list[Check]:
             checks.append(_check(item, 0 if moved else 1, (
                 f"grads[{moved[0]!r}] returned by the first backward changed when backward ran again: it "
                 "is the piece's own array, not a copy (hint: grads[...] = piece.grads[key].copy(); the "
-                "piece overwrites its grads at its next backward)") if moved else
+                "model zeroes the piece's grads and the piece adds into them at the next backward)") if moved else
                 "the first call's grads were left as they were by the second"))
         elif item.kind == "model by hand":
             checks.append(_model_hand(item, ctx) if not gate else _check(item, 0, gate))
     return checks
+
+
+def _held_at_backward(rec: dict) -> dict[str, dict[str, Any]]:
+    """{piece name: {key: what its grads held when its backward was first called}}, from the log."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in rec.get("log", []):
+        if isinstance(e, list) and len(e) >= 4 and isinstance(e[0], str) and e[0] not in out:
+            held = value(e[3])
+            out[e[0]] = held if isinstance(held, dict) else {}
+    return out
+
+
+def _zeroed(i: int, part: dict, held: dict, rec: dict, ctx: Context) -> list[tuple[bool, str]]:
+    """Per piece of call i: were its grads all zero when its backward ran?"""
+    rows = []
+    for p in part["pieces"]:
+        name = p["name"]
+        if name not in held:
+            err = rec.get("error_clean")
+            rows.append((False, f"call {i + 1}: piece {name!r}: its backward was not called" +
+                         (f" (backward raised {say(err, ctx.filename)})" if err else "")))
+            continue
+        stale = [k for k, a in held[name].items() if not (isinstance(a, np.ndarray) and not np.any(a))]
+        if stale:
+            k = stale[0]
+            rows.append((False, f"call {i + 1}: piece {name!r} still held the gradients of a step before in "
+                                f"grads[{k!r}] when its backward was called, and its backward adds into them "
+                                "(hint: at the start of backward, set every piece's grads to zero in place: "
+                                "for g in piece.grads.values(): g[...] = 0)"))
+        else:
+            rows.append((True, ""))
+    return rows
 
 
 def _order_hint(ctx: Context) -> str:
@@ -913,7 +1043,7 @@ def _model_hand(item: Item, ctx: Context) -> Check:
     rec = got.calls.get(0) if got else None
     if rec is None:
         return _check(item, 0, f"not graded: {_unreported(ctx, 'by hand') or ctx.missing}")
-    log = [e for e in rec.get("log", []) if isinstance(e, list) and len(e) == 3]
+    log = [e for e in rec.get("log", []) if isinstance(e, list) and len(e) >= 3]
     order = [str(e[0]) for e in log]
     handed = [value(e[1]) for e in log]
     returned = [value(e[2]) for e in log]

@@ -20,12 +20,17 @@ process (`run_parts`: the shipped wrong pieces of `scratchae gradcheck --broken`
 The three kinds of part:
 
     piece   an instance of the learner's class; per call: params written in place (as an
-            optimizer would), forward(*inputs), then backward(dy) or backward()
+            optimizer would), forward(*inputs), then the piece's grads set in place (to zeros,
+            as a model zeroes them at the start of each step, or to the array the call
+            carries: the check that backward adds into them), then backward(dy) or backward()
     adam    an instance of the learner's Adam; per step: apply([(path, param, grad), ...]);
             each param is a watched array, so a value bound to a new array instead of written
             into the caller's one is still seen (`_Watched`) and only "in place" is lost
-    model   the learner's Model over pieces made here (`ChainDense`, `HandPiece`); per call:
-            forward(x), backward(dy); each piece logs what it was handed and what it returned
+    model   the learner's Model over pieces made here (`ChainDense`, `HandPiece`), which add
+            into their grads as scratchae's layers do; per call: each piece's grads set to a
+            stale array (a step before's gradients: the model must zero them), forward(x),
+            backward(dy); each piece logs what it was handed, what it returned, and what its
+            grads held when its backward was called
 """
 from __future__ import annotations
 
@@ -209,7 +214,8 @@ def watched(a: np.ndarray) -> _Watched:
 
 # -- the pieces a learner's Model is run over ---------------------------------------------------------
 class ChainDense:
-    """y = act(x . kernel + bias), act relu or sigmoid; writes its grads at every backward."""
+    """y = act(x . kernel + bias), act relu or sigmoid; adds into its grads at every backward
+    (the contract's +=: the model zeroes them)."""
 
     def __init__(self, name: str, kernel: np.ndarray, bias: np.ndarray, activation: str, log: list):
         self.name, self.activation, self.log = name, activation, log
@@ -224,17 +230,19 @@ class ChainDense:
 
     def backward(self, dy):
         handed = np.array(dy, dtype=np.float64, copy=True)
+        held = _held(self.grads)
         local = (self.y > 0) if self.activation == "relu" else self.y * (1 - self.y)
         dz = dy * local
-        self.grads["kernel"][...] = self.x.T @ dz
-        self.grads["bias"][...] = dz.sum(axis=0)
+        self.grads["kernel"] += self.x.T @ dz
+        self.grads["bias"] += dz.sum(axis=0)
         dx = dz @ self.params["kernel"].T
-        self.log.append((self.name, handed, dx.copy()))
+        self.log.append((self.name, handed, dx.copy(), held))
         return dx
 
 
 class HandPiece:
-    """y = scale * w * x + c, with w and c parameters where given; logs every backward call."""
+    """y = scale * w * x + c, with w and c parameters where given; adds into its grads and logs
+    every backward call."""
 
     def __init__(self, name: str, log: list, scale: float = 1.0, w: float | None = None,
                  c: float | None = None) -> None:
@@ -251,13 +259,22 @@ class HandPiece:
 
     def backward(self, dy):
         handed = np.array(dy, dtype=np.float64, copy=True)
+        held = _held(self.grads)
         if "w" in self.params:
-            self.grads["w"][...] = (self.scale * self.x * dy).sum()
+            self.grads["w"] += (self.scale * self.x * dy).sum()
         if "c" in self.params:
-            self.grads["c"][...] = np.sum(dy)
+            self.grads["c"] += np.sum(dy)
         dx = self.scale * self._w() * dy
-        self.log.append((self.name, handed, np.array(dx, dtype=np.float64, copy=True)))
+        self.log.append((self.name, handed, np.array(dx, dtype=np.float64, copy=True), held))
         return dx
+
+
+def _held(grads: Any) -> dict:
+    """Copies of what a piece's grads hold as its backward starts (zeros, if the model zeroed them)."""
+    if not isinstance(grads, dict):
+        return {}
+    return {k: np.array(v, dtype=np.float64, copy=True) for k, v in grads.items()
+            if isinstance(v, np.ndarray)}
 
 
 def make_pieces(specs: list[dict], log: list) -> list:
@@ -285,6 +302,29 @@ def _write_params(obj: Any, params: dict[str, np.ndarray]) -> None:
         arr[...] = value
 
 
+def _set_grads(obj: Any, given: dict[str, np.ndarray] | None) -> list[str]:
+    """Before a backward: every array in the piece's grads set in place to zeros (as a model
+    zeroes them at the start of a step), or to `given[key]` where the call carries one. An
+    entry that is not an array of its given shape is left as it is (the rubric reports it).
+    Returns the keys that were set."""
+    grads = getattr(obj, "grads", None)
+    if not isinstance(grads, dict):
+        return []
+    done = []
+    for key, arr in list(grads.items()):
+        if not isinstance(arr, np.ndarray):
+            continue
+        value = (given or {}).get(key)
+        if value is None:
+            arr[...] = 0
+        elif arr.shape == value.shape:
+            arr[...] = value
+        else:
+            continue
+        done.append(key)
+    return done
+
+
 def run_piece(cls: type, part: dict, emit: Emit, filename: str) -> None:
     obj = cls(*part.get("init", []), **part.get("init_kw", {}))
     for i, call in enumerate(part["calls"]):
@@ -295,6 +335,8 @@ def run_piece(cls: type, part: dict, emit: Emit, filename: str) -> None:
             inputs = [np.array(a, copy=True) for a in call["inputs"]]
             rec["forward"] = encode(obj.forward(*inputs))
             dy = None if call.get("dy") is None else np.array(call["dy"], copy=True)
+            grads = getattr(obj, "grads", None)
+            filled = {k: grads[k] for k in _set_grads(obj, call.get("grads"))}
             with counting_calls([cls]) as n:
                 try:
                     result = obj.backward() if dy is None else obj.backward(dy)
@@ -305,6 +347,8 @@ def run_piece(cls: type, part: dict, emit: Emit, filename: str) -> None:
             grads = getattr(obj, "grads", None)
             if isinstance(grads, dict):
                 rec["grads"] = encode(grads)
+                # an entry bound to a new array: the array the grader set (and a model holds) is not it
+                rec["grads_replaced"] = [k for k, a in filled.items() if grads.get(k) is not a][:MAX_ITEMS]
             rec["inputs_after"] = [encode(a) for a in inputs]
             if dy is not None:
                 rec["dy_after"] = encode(dy)
@@ -351,6 +395,7 @@ def run_model(cls: type, part: dict, emit: Emit, filename: str) -> None:
         for piece in pieces:
             for key, value in call.get("params", {}).get(piece.name, {}).items():
                 piece.params[key][...] = value
+            _set_grads(piece, call.get("stale", {}).get(piece.name))   # a step before's: the model zeroes them
         x, dy = np.array(call["x"], copy=True), np.array(call["dy"], copy=True)
         del log[:]
         try:
@@ -366,7 +411,8 @@ def run_model(cls: type, part: dict, emit: Emit, filename: str) -> None:
             rec["forward_calls"] = n[0]
         except Exception as exc:
             rec.setdefault("error", {**describe(exc, filename), "phase": "forward"})
-        rec["log"] = [[name, encode(handed), encode(back)] for name, handed, back in log[:MAX_ITEMS]]
+        rec["log"] = [[name, encode(handed), encode(back), encode(held)]
+                      for name, handed, back, held in log[:MAX_ITEMS]]
         rec["inputs_after"] = [encode(x)]
         rec["dy_after"] = encode(dy)
         emit(rec)

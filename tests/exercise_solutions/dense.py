@@ -21,8 +21,16 @@ class Dense:
         return x @ self.params["kernel"] + self.params["bias"]
 
     def backward(self, dy):
-        """dy = dL/dy, shape (N, units). Write self.grads["kernel"] and self.grads["bias"]
-        (assign into them, shapes as the params) and return dL/dx, shape (N, input_dim).
+        """dy = dL/dy, shape (N, units). ADD this call's gradients into self.grads["kernel"]
+        and self.grads["bias"] (+=, shapes as the params) and return dL/dx, shape (N, input_dim).
+
+        Why add, not assign: the model sets every grads array to zero at the start of each
+        training step, then runs the backward passes. A weight used in two places (a decoder
+        that reuses the encoder's kernel) is one array in both layers' grads, so each layer
+        adds its own share and the array ends up holding their sum: that weight's gradient.
+        So never assign grads (=, or [...] =) and never zero them here: add into them (+=).
+        (The check puts known numbers in grads before some calls and expects those numbers
+        plus this call's gradient after them.)
 
         To derive (write y[n, j] = sum_i x[n, i] kernel[i, j] + bias[j], apply the chain rule):
             dL/dkernel[i, j] = sum_n x[n, i] dy[n, j]      -> as a matrix product?
@@ -30,6 +38,6 @@ class Dense:
             dL/dx[n, i]      = sum_j dy[n, j] kernel[i, j] -> as a matrix product?
         Check every shape against the comment above.
         """
-        self.grads["kernel"][...] = self.x.T @ dy
-        self.grads["bias"][...] = dy.sum(axis=0)
+        self.grads["kernel"] += self.x.T @ dy
+        self.grads["bias"] += dy.sum(axis=0)
         return dy @ self.params["kernel"].T

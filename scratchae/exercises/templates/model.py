@@ -10,8 +10,11 @@ class Model:
 
     Every piece has forward(x) -> y and backward(dy) -> dx (dy = dL/dy and dx = dL/dx, each the
     shape of what it differentiates), a `name`, and `params` and `grads`, dicts with the same
-    keys (empty for a piece without parameters). A piece's backward writes its parameter
-    gradients into its own grads, and overwrites them at its next backward.
+    keys (empty for a piece without parameters). A piece's backward ADDS its parameter
+    gradients into its own grads (grads[key] += ...), as scratchae's layers do, so that a
+    weight two pieces share gets the sum of both. A piece never clears its grads: that is the
+    model's job. Before the pieces' backward run, set every grads array to zero, in place
+    (g[...] = 0, or g.fill(0)), or the gradients left from the step before are added in too.
     """
 
     def __init__(self, pieces):
@@ -29,7 +32,8 @@ class Model:
             grads  {"<piece name>/<key>": a copy of that piece's grads[key]}, for every piece
                    and every key of its params: {"dense/kernel": ..., "dense/bias": ..., ...}
 
-        Call each piece's backward once, handing it dL/d(its output): for the last piece that
-        is dy; for each other piece, what the piece after it returned.
+        First zero every piece's grads (in place). Then call each piece's backward once,
+        handing it dL/d(its output): for the last piece that is dy; for each other piece, what
+        the piece after it returned.
         """
         raise NotImplementedError("write Model.backward")
