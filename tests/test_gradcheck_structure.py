@@ -49,7 +49,7 @@ def _nan(dx, grads):
 
 # name: (mistake, tensor, words the layer's message must hold (Dense(2, input_dim=3), x (1, 3)),
 #        (old, new) in the exercise solution, words its message must hold (x (5, 3), 4 units))
-KERNEL_LINE = 'self.grads["kernel"][...] = self.x.T @ dy'
+KERNEL_LINE = 'self.grads["kernel"] += self.x.T @ dy'
 RETURN_LINE = 'return dy @ self.params["kernel"].T'
 CASES = {
     "raveled dx": (_raveled, "x", ["dL/dx", "shape (1, 3)", "shape (3,)", "raveled"],
@@ -65,7 +65,7 @@ CASES = {
                         (KERNEL_LINE, 'self.grads["kernel"] = dy.T @ self.x'),
                         ["grads['kernel']", "shape (3, 4)", "shape (4, 3)"]),
     "missing key": (_bias_missing, "bias", ["grads['bias']", "no entry 'bias'", "shape (2,)"],
-                    ('self.grads["bias"][...] = dy.sum(axis=0)', 'self.grads.pop("bias")'),
+                    ('self.grads["bias"] += dy.sum(axis=0)', 'self.grads.pop("bias")'),
                     ["grads['bias']", "no entry 'bias'", "shape (4,)"]),
     "NaN": (_nan, "x", ["dL/dx", "NaN", "3 of 3"],
             (RETURN_LINE, f"return {RETURN_LINE[7:]} * np.nan"),

@@ -145,6 +145,9 @@ class ForwardOrderModel:
 
     def backward(self, dy):
         grads = {}
+        for piece in self.pieces:                      # the pieces add into grads: start at 0
+            for g in piece.grads.values():
+                g[...] = 0
         for piece in self.pieces:                      # the mistake: not reversed
             dy = piece.backward(dy)
             for key in piece.params:
