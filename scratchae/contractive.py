@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ._validate import finite_float
-from .dense import Dense
+from .dense import Dense, dense_arguments
 from .layer import register_layer
 
 #: The default weight of the penalty, for scratchae's BCE averaged over the pixels. Measured on
@@ -158,13 +158,7 @@ class ContractiveDense(Dense):
 
     @classmethod
     def from_config(cls, cfg: dict) -> "ContractiveDense":
-        from . import initializers
-
-        init = lambda n: n if n in initializers.INITIALIZERS else "zeros"   # custom: weights loaded anyway
-        return cls(cfg["units"], lam=cfg["lam"], use_bias=cfg["use_bias"],
-                   kernel_initializer=init(cfg["kernel_initializer"]),
-                   bias_initializer=init(cfg["bias_initializer"]),
-                   input_dim=cfg["input_dim"], dtype=cfg["dtype"], name=cfg["name"])
+        return cls(cfg["units"], lam=cfg["lam"], **dense_arguments(cfg))
 
     def __repr__(self) -> str:
         return f"ContractiveDense({self.units}, lam={self.lam:g}, name={self.name!r})"

@@ -262,15 +262,22 @@ class Dense(Layer):
 
     @classmethod
     def from_config(cls, cfg: dict) -> "Dense":
-        init = lambda n: n if n in initializers.INITIALIZERS else "zeros"   # custom: weights loaded anyway
-        return cls(cfg["units"], activation=cfg["activation"], use_bias=cfg["use_bias"],
-                   kernel_initializer=init(cfg["kernel_initializer"]),
-                   bias_initializer=init(cfg["bias_initializer"]),
+        return cls(cfg["units"], activation=cfg["activation"],
                    activity_regularizer=regularizers.from_config(cfg["activity_regularizer"]),
-                   input_dim=cfg["input_dim"], dtype=cfg["dtype"], name=cfg["name"])
+                   **dense_arguments(cfg))
 
     def __repr__(self) -> str:
         return f"Dense({self.units}, activation={self.activation.name!r}, name={self.name!r})"
+
+
+
+def dense_arguments(cfg: dict) -> dict:
+    """The constructor arguments every Dense-like layer saves the same way (a custom
+    initializer is saved by name 'custom' and loads as 'zeros': the weights are loaded anyway)."""
+    init = lambda n: n if n in initializers.INITIALIZERS else "zeros"
+    return {"use_bias": cfg["use_bias"], "kernel_initializer": init(cfg["kernel_initializer"]),
+            "bias_initializer": init(cfg["bias_initializer"]), "input_dim": cfg["input_dim"],
+            "dtype": cfg["dtype"], "name": cfg["name"]}
 
 
 register_layer(Dense)
