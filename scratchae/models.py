@@ -18,9 +18,8 @@ reads). One training step (`Model.train_step`) is the textbook's:
     update:    optimizer.apply(the (path, param, grad) of every distinct parameter array,
                or of one vector holding them all: `optimizer_parameters()`)
 
-`fit` runs that step, or the same step with the switches of `compile` (the loss on logits,
-one buffer for all parameters, no dL/dx for the data): those live in `scratchae.speed`,
-each tested equal to this plain step.
+`fit` runs that step, or the same step with `compile`'s switches (`scratchae.speed`: the loss
+on logits, one buffer for all parameters, no dL/dx for the data), tested equal to it.
 """
 from __future__ import annotations
 
@@ -373,7 +372,7 @@ class Model:
         save_model(self, path)
 
     def _build_on(self, x: Any) -> None:
-        """A model without an input width (only a Sequential can be one) learns it from data."""
+        """A model without an input width (only a Sequential) learns it from data."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {' -> '.join(l.name for l in self._layers)}>"
@@ -384,9 +383,8 @@ PLAIN_TRAIN_STEP = Model.train_step
 
 
 def __getattr__(name: str) -> Any:
-    """`Sequential` is importable from here (Keras's home for it, keras.models.Sequential),
-    but lives in `scratchae.sequential`, which subclasses `Model`: looked up on first use, so
-    neither module imports the other while it loads."""
+    """`Sequential` from here (keras.models.Sequential), looked up on first use: it lives in
+    `scratchae.sequential`, which subclasses Model, so neither imports the other as it loads."""
     if name == "Sequential":
         from .sequential import Sequential
 
