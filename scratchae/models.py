@@ -276,7 +276,6 @@ class Model:
         speed.training_backward(self)
         return value, {path: np.array(g, copy=True) for path, _, g in self.parameters()}
 
-    # -- input checks, once per call -------------------------------------------------------
     def check_data(self, x: Any, y: Any = None) -> tuple[Any, np.ndarray | None]:
         """x (and y) as float matrices of the model's widths and float type, with targets the
         loss can take; a clear TypeError/ValueError otherwise (`scratchae._modelcheck`)."""
