@@ -138,8 +138,8 @@ def training_pieces(model: Any, input_gradient: bool = True, write: bool = False
     """{node index: the piece run in its layer's place}: the output's `Logits` when `fuses`;
     with input_gradient=False, no dx for the library's Dense layers that read only the model's
     inputs; with write=True, gradients written, not added, by the library's Dense layers whose
-    arrays no other layer holds (only right right after the gradients were zeroed)."""
-    shared = {id(p) for group in holders(model) if len(group) > 1 for p in [group[0][0].params[group[0][1]]]}
+    arrays no other layer holds (right only just after the gradients were zeroed)."""
+    shared = {id(layer.params[key]) for (layer, key), *others in holders(model) if others}
     fused = model._outputs[0] if fuses(model) else None
     pieces: dict[int, Any] = {}
     for i, node in enumerate(model._nodes):
