@@ -16,6 +16,7 @@ from .layer import LAYERS, Input, InputLayer, Layer, register_layer
 from .merge import Add, Concatenate
 from .noise import Dropout, GaussianNoise
 from .tied import DenseTranspose
+from .vae import Sampling
 
 __all__ = ["LAYERS", "Add", "Concatenate", "ContractiveDense", "Dense", "DenseTranspose", "Dropout",
-           "GaussianNoise", "Input", "InputLayer", "Layer", "register_layer"]
+           "GaussianNoise", "Input", "InputLayer", "Layer", "register_layer", "Sampling"]
