@@ -70,9 +70,9 @@ def inputs(seed=0):
 
 
 def test_the_gradient_check_passes_on_both_inputs():
-    rep = check_layer(Sampling(kl_weight=0.7), inputs())
+    rep = check_layer(Sampling(kl_weight=0.7, name="s"), inputs())
     assert rep.ok, str(rep)
-    assert [r.name for r in rep.rows] == ["sampling/inputs[0]", "sampling/inputs[1]"]
+    assert [r.name for r in rep.rows] == ["s/inputs[0]", "s/inputs[1]"]
 
 
 class VarianceMixUp(Sampling):
