@@ -58,6 +58,7 @@ import numpy as np
 from . import config
 from ._validate import array_from_list, positive_int
 from .graph import SymbolicTensor
+from .utils import as_rng
 
 _name_counters: dict[str, itertools.count] = defaultdict(itertools.count)
 
@@ -106,6 +107,26 @@ class Layer:
         self.built = False
         self.input_shape: Any = None       # without the batch axis: (784,), or a list of shapes
         self.rng: np.random.Generator | None = None
+
+    # -- randomness (a stochastic layer's one way to pick its generator) -----------------------
+    def keep_seed(self, seed: int | None) -> None:
+        """Check and keep `seed`, the generator's seed when the model gives none (`self.rng`)."""
+        if seed is not None:
+            as_rng(seed)                      # checked now: a non-negative int
+        self.seed = seed
+        self._own_rng: np.random.Generator | None = None
+
+    def generator(self) -> np.random.Generator:
+        """The generator a stochastic layer draws from: the model's (`self.rng`, set before a
+        training forward), else one made once from the seed given to `keep_seed`, else the
+        library generator."""
+        if self.rng is not None:
+            return self.rng
+        if getattr(self, "seed", None) is not None:
+            if self._own_rng is None:
+                self._own_rng = np.random.default_rng(self.seed)
+            return self._own_rng
+        return as_rng(None)
 
     # -- the symbolic call and building ---------------------------------------------------------
     def __call__(self, inputs: Any, training: bool = False):

@@ -34,7 +34,6 @@ import numpy as np
 
 from ._validate import finite_float
 from .layer import Layer, register_layer
-from .utils import as_rng
 
 
 class _Noise(Layer):
@@ -44,23 +43,9 @@ class _Noise(Layer):
 
     def __init__(self, seed: int | None = None, name: str | None = None, dtype: Any = None) -> None:
         super().__init__(name=name, dtype=dtype)
-        if seed is not None:
-            as_rng(seed)                      # checked now: a non-negative int
-        self.seed = seed
-        self._own_rng: np.random.Generator | None = None
+        self.keep_seed(seed)
         self._scale: np.ndarray | None = None  # what backward multiplies dy by (None: the identity)
         self._shape: tuple | None = None
-
-    def generator(self) -> np.random.Generator:
-        """The generator this layer draws from: the model's (`self.rng`, set before a training
-        forward), else one made from `seed`, else the library generator."""
-        if self.rng is not None:
-            return self.rng
-        if self.seed is not None:
-            if self._own_rng is None:
-                self._own_rng = np.random.default_rng(self.seed)
-            return self._own_rng
-        return as_rng(None)
 
     def _input(self, x: Any) -> np.ndarray:
         if isinstance(x, (list, tuple)):

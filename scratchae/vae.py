@@ -52,7 +52,6 @@ import numpy as np
 
 from ._validate import finite_float
 from .layer import Layer, register_layer
-from .utils import as_rng
 
 
 class Sampling(Layer):
@@ -74,10 +73,7 @@ class Sampling(Layer):
         if not isinstance(sample_in_predict, (bool, np.bool_)):
             raise TypeError(f"sample_in_predict must be True or False, got {sample_in_predict!r}")
         self.sample_in_predict = bool(sample_in_predict)
-        if seed is not None:
-            as_rng(seed)                      # checked now: a non-negative int
-        self.seed = seed
-        self._own_rng: np.random.Generator | None = None
+        self.keep_seed(seed)
         self._mu: np.ndarray | None = None    # the last forward's inputs,
         self._lv: np.ndarray | None = None
         self._sigma: np.ndarray | None = None  # exp(0.5 lv), and the draw (None: z = mu)
@@ -100,17 +96,6 @@ class Sampling(Layer):
     def build(self, input_shape: Any) -> None:
         self.compute_output_shape(input_shape)
         super().build(input_shape)
-
-    # -- noise ----------------------------------------------------------------------------------
-    def generator(self) -> np.random.Generator:
-        """The model's generator (`self.rng`), else one made from `seed`, else the library's."""
-        if self.rng is not None:
-            return self.rng
-        if self.seed is not None:
-            if self._own_rng is None:
-                self._own_rng = np.random.default_rng(self.seed)
-            return self._own_rng
-        return as_rng(None)
 
     # -- forward and backward -------------------------------------------------------------------
     def _inputs(self, inputs: Any) -> tuple[np.ndarray, np.ndarray]:
