@@ -7,7 +7,10 @@ Same contract as every piece, with the target as a second input:
     value, dpred = loss.value_and_grad(y_pred, y_true)
 
 Both losses are the mean over all N x D elements (Keras: mean over the last axis, then over
-the batch; the same thing when every row has D entries).
+the batch; the same thing when every row has D entries), or, with `reduction="sum_over_pixels"`,
+summed over each image's D pixels and averaged over the N images: the reconstruction term of a
+variational autoencoder's negative ELBO, in nats per image (the mean times D; every 1/(N D)
+below becomes 1/N).
 
 The fused sigmoid + binary cross-entropy
 ----------------------------------------
@@ -57,17 +60,36 @@ def select_sigmoid(e: np.ndarray, d: np.ndarray, step: np.ndarray, out: np.ndarr
     return np.divide(top, d, out=top)
 
 
+#: How a loss reduces its per-element terms to one number.
+REDUCTIONS = ("mean", "sum_over_pixels")
+
+
 class Loss:
     """Base class for losses: `forward(y_pred, y_true) -> float`, `backward() -> dL/dy_pred`.
 
     Subclasses write `_forward(y_pred, y_true) -> (value, cache)` and `_backward(cache) ->
     gradient`; this class checks the inputs and keeps the cache between the two.
+
+    reduction: "mean" (the default, Keras's): the mean over every element, divided by N D;
+        "sum_over_pixels": summed over each sample's elements (every axis but the first) and
+        averaged over the N samples, divided by N. The divisor is `divisor(y_pred)`.
     """
 
     name = "loss"
 
-    def __init__(self) -> None:
+    def __init__(self, reduction: str = "mean") -> None:
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}, got {reduction!r}")
+        self.reduction = reduction
         self._cache: tuple | None = None
+
+    def divisor(self, y_pred: np.ndarray) -> int:
+        """What the sum of the per-element terms is divided by: N D ("mean") or N."""
+        return y_pred.size if self.reduction == "mean" else len(y_pred)
+
+    def _config(self) -> dict:
+        """The reduction, written only when it is not the default (older files have none)."""
+        return {} if self.reduction == "mean" else {"reduction": self.reduction}
 
     def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         """Keras's argument order: loss(y_true, y_pred) -> value (nothing cached)."""
@@ -126,16 +148,20 @@ class Loss:
         calls it once on the whole dataset, before training). Every value is fine here."""
 
     def get_config(self) -> dict:
-        return {"class_name": type(self).__name__}
+        return {"class_name": type(self).__name__, **self._config()}
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        return f"{type(self).__name__}({'' if self.reduction == 'mean' else f'reduction={self.reduction!r}'})"
 
 
 class BinaryCrossentropy(Loss):
-    """Binary cross-entropy, mean over all elements.
+    """Binary cross-entropy, mean over all elements (or summed over pixels, see `reduction`).
 
-        L = -(1 / (N D)) * sum_{n,j} [ y log p + (1 - y) log(1 - p) ]
+        L = -(1 / (N D)) * sum_{n,j} [ y log p + (1 - y) log(1 - p) ]     reduction="mean"
+        L = -(1 / N)     * sum_{n,j} [ y log p + (1 - y) log(1 - p) ]     reduction="sum_over_pixels"
+
+    The second is the Bernoulli negative log-likelihood of an image in nats, averaged over
+    the images: D times the first.
 
     from_logits=False: y_pred are probabilities, clipped to [1e-7, 1 - 1e-7] first (Keras).
     from_logits=True:  y_pred are logits z and p = sigmoid(z); the fused, exact form above.
@@ -145,8 +171,8 @@ class BinaryCrossentropy(Loss):
 
     name = "binary_crossentropy"
 
-    def __init__(self, from_logits: bool = False) -> None:
-        super().__init__()
+    def __init__(self, from_logits: bool = False, reduction: str = "mean") -> None:
+        super().__init__(reduction)
         if not isinstance(from_logits, bool):
             raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
         self.from_logits = from_logits
@@ -171,14 +197,15 @@ class BinaryCrossentropy(Loss):
         eps = config.EPSILON
         p = np.clip(y_pred, eps, 1 - eps)
         per = -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p))
-        return float(per.mean(dtype=np.float64)), (y_pred, y_true)
+        if self.reduction == "mean":
+            return float(per.mean(dtype=np.float64)), (y_pred, y_true)
+        return float(per.sum(dtype=np.float64)) / len(per), (y_pred, y_true)
 
-    @staticmethod
-    def _forward_logits(z, y):
+    def _forward_logits(self, z, y):
         """Value from the logits z, and p = sigmoid(z) for backward, from one exponential:
 
             e = exp(-|z|) in (0, 1]  (never overflows),  d = 1 + e
-            softplus(z) = max(z, 0) + log d,   L = [ sum softplus(z) - sum y z ] / (N D)
+            softplus(z) = max(z, 0) + log d,   L = [ sum softplus(z) - sum y z ] / (N D)  (or / N)
             p = 1 / d where z >= 0, else e / d  (the stable sigmoid of `activations.sigmoid`)
 
         sum max(z, 0) is the dot product of z with step = 1[z >= 0], the same step that picks
@@ -193,12 +220,13 @@ class BinaryCrossentropy(Loss):
         d = e + 1
         total = float(np.vdot(step, z)) + float(np.log(d).sum()) - float(np.vdot(y, z))
         p = select_sigmoid(e, d, step, out=e)
-        return total / z.size, (p, y)
+        return total / self.divisor(z), (p, y)
 
     def _backward(self, cache):
         """dL/dy_pred, shape (N, D).
 
-        Each p[n, j] appears in one term of the sum, with weight 1/(N D), and
+        Each p[n, j] appears in one term of the sum, with weight 1/(N D) (1/N when summed
+        over pixels: read N for N D below), and
         d/dp -[y log p + (1 - y) log(1 - p)] = -y/p + (1 - y)/(1 - p) = (p - y) / (p (1 - p)).
         From the logits, times the sigmoid's dp/dz = p (1 - p): the denominator cancels.
 
@@ -213,29 +241,33 @@ class BinaryCrossentropy(Loss):
         if self.from_logits:
             p, y_true = cache
             g = p - y_true
-            g *= 1.0 / p.size
+            g *= 1.0 / self.divisor(p)
             return g
         y_pred, y_true = cache
         eps = config.EPSILON
         p = np.clip(y_pred, eps, 1 - eps)
         inside = (y_pred > eps) & (y_pred < 1 - eps)
-        return (p - y_true) / (p * (1 - p)) * inside / y_pred.size
+        return (p - y_true) / (p * (1 - p)) * inside / self.divisor(y_pred)
 
     def get_config(self) -> dict:
-        return {"class_name": "BinaryCrossentropy", "from_logits": self.from_logits}
+        return {"class_name": "BinaryCrossentropy", "from_logits": self.from_logits, **self._config()}
 
     def __repr__(self) -> str:
-        return f"BinaryCrossentropy(from_logits={self.from_logits})"
+        more = "" if self.reduction == "mean" else f", reduction={self.reduction!r}"
+        return f"BinaryCrossentropy(from_logits={self.from_logits}{more})"
 
 
 class MeanSquaredError(Loss):
-    """Mean squared error, L = (1 / (N D)) * sum (y_pred - y)^2. Derived in docs/backprop.md#mse."""
+    """Mean squared error, L = (1 / (N D)) * sum (y_pred - y)^2 (1 / N with
+    reduction="sum_over_pixels"). Derived in docs/backprop.md#mse."""
 
     name = "mean_squared_error"
 
     def _forward(self, y_pred, y_true):
         diff = y_pred - y_true
-        return float(np.square(diff).mean(dtype=np.float64)), (diff,)
+        if self.reduction == "mean":
+            return float(np.square(diff).mean(dtype=np.float64)), (diff,)
+        return float(np.square(diff).sum(dtype=np.float64)) / len(diff), (diff,)
 
     def _backward(self, cache):
         """dL/dy_pred = 2 (y_pred - y) / (N D), shape (N, D).
@@ -245,7 +277,7 @@ class MeanSquaredError(Loss):
         docs/backprop.md#mse.
         """
         (diff,) = cache
-        return diff * (2.0 / diff.size)
+        return diff * (2.0 / self.divisor(diff))
 
 
 _NAMES = {

@@ -129,9 +129,11 @@ def training_loss(model: Any) -> _losses.Loss | None:
     """The loss the training step computes: `model.loss`, or BCE from logits when `fuses`."""
     if not fuses(model):
         return model.loss
-    if getattr(model, "_logits_loss", None) is None:
-        model._logits_loss = _losses.BinaryCrossentropy(from_logits=True)
-    return model._logits_loss
+    kept = getattr(model, "_logits_loss", None)
+    if kept is None or kept.reduction != model.loss.reduction:      # made anew after a compile
+        kept = model._logits_loss = _losses.BinaryCrossentropy(from_logits=True,
+                                                                 reduction=model.loss.reduction)
+    return kept
 
 
 def training_pieces(model: Any, input_gradient: bool = True, write: bool = False) -> dict[int, Any]:

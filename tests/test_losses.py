@@ -207,3 +207,70 @@ def test_non_finite_predictions_give_a_non_finite_loss(loss):
     with np.errstate(invalid="ignore"):
         value = loss.forward(np.array([[0.5, np.nan]]), np.array([[0.0, 1.0]]))
     assert np.isnan(value)
+
+
+# -- reduction="sum_over_pixels": nats per image ----------------------------------------------
+def test_sum_over_pixels_known_values():
+    p = np.array([[0.5, 0.9], [0.5, 0.5]])
+    y = np.array([[1.0, 0.0], [1.0, 1.0]])
+    bce = BinaryCrossentropy(reduction="sum_over_pixels")
+    # image 1: ln 2 + ln 10; image 2: 2 ln 2; averaged over the 2 images
+    assert bce.forward(p, y) == pytest.approx((3 * math.log(2) + math.log(10)) / 2, rel=1e-14)
+    # (p - y) / (p (1 - p)) / N, N = 2:  -2/2, 10/2; -2/2, -2/2
+    np.testing.assert_allclose(bce.backward(), [[-1.0, 5.0], [-1.0, -1.0]], rtol=1e-12)
+    logits = BinaryCrossentropy(from_logits=True, reduction="sum_over_pixels")
+    z = np.array([[0.0, 0.0, 0.0]])
+    assert logits.forward(z, np.ones((1, 3))) == pytest.approx(3 * math.log(2), rel=1e-14)
+    np.testing.assert_allclose(logits.backward(), [[-0.5, -0.5, -0.5]])      # sigmoid(0) - 1, N = 1
+    mse = MeanSquaredError(reduction="sum_over_pixels")
+    assert mse.forward(np.array([[1.0, 2.0], [0.0, 0.0]]), np.zeros((2, 2))) == pytest.approx(2.5)
+    np.testing.assert_allclose(mse.backward(), [[1.0, 2.0], [0.0, 0.0]])     # 2 (p - y) / N
+
+
+@given(pred_and_target(0.05, 0.95))
+def test_sum_over_pixels_is_the_mean_times_the_pixels(args):
+    p, y = args
+    for make in (BinaryCrossentropy, MeanSquaredError):
+        mean, summed = make(), make(reduction="sum_over_pixels")
+        assert summed.forward(p, y) == pytest.approx(p.shape[1] * mean.forward(p, y), rel=1e-12)
+        np.testing.assert_allclose(summed.backward(), p.shape[1] * mean.backward(), rtol=1e-12)
+    z = np.log(p / (1 - p))
+    a, b = BinaryCrossentropy(True), BinaryCrossentropy(True, reduction="sum_over_pixels")
+    assert b.forward(z, y) == pytest.approx(p.shape[1] * a.forward(z, y), rel=1e-12)
+
+
+@given(pred_and_target(0.05, 0.95))
+def test_sum_over_pixels_gradient_check(args):
+    p, y = args
+    assert check_piece(BinaryCrossentropy(reduction="sum_over_pixels"), p, y)["x"] < GOOD
+    assert check_piece(MeanSquaredError(reduction="sum_over_pixels"), p, y, h=1e-3)["x"] < GOOD
+
+
+def test_reduction_config_and_bad_values():
+    bce = BinaryCrossentropy(reduction="sum_over_pixels")
+    assert bce.get_config() == {"class_name": "BinaryCrossentropy", "from_logits": False,
+                                "reduction": "sum_over_pixels"}
+    assert BinaryCrossentropy().get_config() == {"class_name": "BinaryCrossentropy", "from_logits": False}
+    assert losses.from_config(bce.get_config()).reduction == "sum_over_pixels"
+    assert losses.from_config(MeanSquaredError(reduction="sum_over_pixels").get_config()).reduction \
+        == "sum_over_pixels"
+    assert "reduction='sum_over_pixels'" in repr(bce)
+    with pytest.raises(ValueError, match="reduction must be one of 'mean', 'sum_over_pixels', got 'sum'"):
+        BinaryCrossentropy(reduction="sum")
+
+
+def test_the_fused_training_loss_keeps_the_reduction():
+    """The fast path's loss on logits sums over pixels too, and is made anew after a compile."""
+    from scratchae import speed
+    from scratchae.layers import Dense, Input
+    from scratchae.models import Model
+    x = Input(shape=(3,))
+    model = Model(x, Dense(3, activation="sigmoid", seed=0)(x))
+    model.compile("adam", BinaryCrossentropy())
+    assert speed.training_loss(model).reduction == "mean"
+    model.compile("adam", BinaryCrossentropy(reduction="sum_over_pixels"))
+    fused = speed.training_loss(model)
+    assert fused.from_logits and fused.reduction == "sum_over_pixels"
+    xs = np.random.default_rng(0).random((5, 3)).astype(np.float32)
+    plain = model.evaluate(xs, xs)
+    assert model.train_on_batch(xs, xs) == pytest.approx(plain, rel=1e-5)
