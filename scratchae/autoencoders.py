@@ -9,6 +9,9 @@ section heading calls the vanilla one its "deep autoencoder", so `deep` stays as
 Two more, beyond the article, in its 784-32-784 shape: *tied* decodes with the transpose of
 its encoder's kernel (`scratchae.tied.DenseTranspose`, half the weights), *contractive*
 penalises how much the code moves with the input (`scratchae.contractive.ContractiveDense`).
+And the article's third use, the *variational* autoencoder (`vae`, pytorch/examples' 784-400-20):
+its code is a Gaussian whose mean and log-variance the encoder gives, sampled by
+`scratchae.vae.Sampling`; its loss is the negative ELBO in nats per image.
 
     >>> ae = vanilla(seed=0)
     >>> [layer.units for layer in ae.model.layers[1:]]
@@ -27,10 +30,12 @@ import numpy as np
 
 from .contractive import DEFAULT_LAM, ContractiveDense
 from .layers import Dense, Input
+from .losses import BinaryCrossentropy
 from .models import Model
 from .regularizers import l1 as _l1
 from .tied import DenseTranspose
 from .utils import as_rng
+from .vae import Sampling, gaussian_kl
 
 #: The article's recipes: epochs per model, noise factor, L1 factor.
 ARTICLE = {
@@ -40,10 +45,12 @@ ARTICLE = {
     "sparse": {"epochs": 20, "l1": 1e-5},   # the article writes l1(10e-6), which is 1e-5
 }
 
-#: The recipes of the models beyond the article (its shallow model's 5 epochs).
+#: The recipes of the models beyond the article (its shallow model's 5 epochs; the VAE's is
+#: pytorch/examples/vae's: 10 epochs of batch 128, Adam 1e-3).
 MORE = {
     "tied": {"epochs": 5},
     "contractive": {"epochs": 20, "lam": DEFAULT_LAM},
+    "vae": {"epochs": 10, "batch_size": 128, "latent_dim": 20, "hidden": 400, "beta": 1.0},
 }
 
 #: Every recipe, by the name `scratchae train` knows it by.
@@ -211,3 +218,85 @@ def mean_logits(mean_image: np.ndarray, input_dim: int | None = None, eps: float
         raise ValueError("mean_image must hold pixel means in [0, 1]")
     p = np.clip(p, eps, 1 - eps)
     return np.log(p / (1 - p))
+
+
+@dataclass
+class VariationalAutoencoder(Autoencoder):
+    """A compiled VAE: `model` (x -> the decoded sample; in predict the decoded mean), `encoder`
+    (x -> z_mean, the code of every figure), `posterior` (x -> [z_mean, z_log_var]), `decoder`
+    (z -> image), all sharing their layers; `sampling` is the model's `Sampling` layer."""
+
+    posterior: Model
+    sampling: Sampling
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.decoder.input_dim)
+
+    def generate(self, n: int, seed: int | np.random.Generator | None = None) -> np.ndarray:
+        """n images decoded from codes drawn from the prior N(0, I): the VAE as a generative
+        model. (n, input_dim) pixel probabilities, float32."""
+        from ._validate import positive_int
+        z = as_rng(seed).standard_normal((positive_int("n", n), self.latent_dim)).astype(np.float32)
+        return self.decoder.predict(z)
+
+    def kl_per_unit(self, x: np.ndarray) -> np.ndarray:
+        """The KL of each latent unit from the prior, averaged over the images x, in nats:
+        (latent_dim,). Their sum is the KL term of the loss at beta = 1; a unit near 0 is
+        unused (its posterior is the prior: posterior collapse when every unit is)."""
+        mu, lv = self.posterior.predict(x)
+        return gaussian_kl(mu.astype(np.float64), lv.astype(np.float64)).mean(axis=0)
+
+
+def vae(latent_dim: int = 20, hidden: int = 400, *, input_dim: int = 784, beta: float = 1.0,
+        seed: int | np.random.Generator | None = None, optimizer="adam",
+        loss=None) -> VariationalAutoencoder:
+    """The variational autoencoder of pytorch/examples/vae: 784-400 relu, then z_mean and
+    z_log_var (20 each, linear), z = Sampling()([z_mean, z_log_var]), then 400 relu-784 sigmoid.
+
+    The loss is the negative ELBO in nats per image, every reduction written out:
+
+        loss = (1/N) sum_n sum_{pixels d} BCE(x[n, d], p[n, d])                (reconstruction)
+             + beta (1/N) sum_n sum_{units j} -0.5 (1 + lv[n, j] - mu[n, j]^2 - exp(lv[n, j]))   (KL)
+
+    the first from `BinaryCrossentropy(reduction="sum_over_pixels")` (History's
+    "reconstruction_loss"), the second `Sampling`'s loss term ("z_kl"). With beta = 1 (the ELBO)
+    `History`'s "loss" is the number pytorch/examples prints as its average loss; beta > 1 is a
+    beta-VAE (and, strong enough, posterior collapse: see `kl_per_unit`). Keras's VAE example is
+    784-512-2 (`vae(2, 512)`), whose 2-D code can be drawn as a plane.
+
+    `loss`: another reconstruction loss (default: the summed BCE above).
+
+        >>> v = vae(seed=0)
+        >>> [layer.name for layer in v.model.layers]
+        ['input', 'hidden_1', 'z_mean', 'z_log_var', 'z', 'hidden_2', 'output']
+        >>> v.generate(3, seed=0).shape
+        (3, 784)
+    """
+    from ._validate import finite_float, positive_int
+    latent_dim, hidden = positive_int("latent_dim", latent_dim), positive_int("hidden", hidden)
+    beta = finite_float("beta", beta, minimum=0.0)
+    rng = as_rng(seed) if seed is not None else None
+    x = Input(shape=(input_dim,), name="input")
+    h = Dense(hidden, activation="relu", seed=rng, name="hidden_1")(x)
+    z_mean = Dense(latent_dim, seed=rng, name="z_mean")(h)
+    z_log_var = Dense(latent_dim, seed=rng, name="z_log_var")(h)
+    sampling = Sampling(kl_weight=beta, name="z")
+    z = sampling([z_mean, z_log_var])
+    decoders = [Dense(hidden, activation="relu", seed=rng, name="hidden_2"),
+                Dense(input_dim, activation="sigmoid", seed=rng, name="output")]
+    out = z
+    for layer in decoders:
+        out = layer(out)
+    name = "vae"
+    model = Model(x, out, name=name)
+    model.compile(optimizer=optimizer,
+                  loss=BinaryCrossentropy(reduction="sum_over_pixels") if loss is None else loss)
+    code_input = Input(shape=(latent_dim,), name="z_input")
+    t = code_input
+    for layer in decoders:
+        t = layer(t)
+    return VariationalAutoencoder(model, Model(x, z_mean, name=f"{name}_encoder"),
+                                  Model(code_input, t, name=f"{name}_decoder"),
+                                  posterior=Model(x, [z_mean, z_log_var], name=f"{name}_posterior"),
+                                  sampling=sampling)

@@ -263,10 +263,12 @@ class Model:
         packed triple with `pack_parameters` (`scratchae.speed`)."""
         return speed.optimizer_parameters(self)
 
-    def compute_loss(self, x: np.ndarray, y: np.ndarray) -> float:
-        """The training loss of one batch (loss terms included), without changing anything."""
+    def compute_loss(self, x: np.ndarray, y: np.ndarray, training: bool = True) -> float:
+        """The training loss of one batch (loss terms included), without changing the weights.
+        training=True: as a step computes it (noise layers draw from `rng`); False: as
+        `evaluate` does (no noise, Sampling's z = mu)."""
         require_compiled(self)
-        return speed.training_forward_loss(self, x, y)
+        return speed.training_forward_loss(self, x, y, training=training)
 
     def compute_gradients(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         """(loss, {path: dL/dparam}) for one batch, without updating the weights."""
@@ -331,7 +333,9 @@ class Model:
                  verbose: int | str = 0, return_dict: bool = False) -> float | dict[str, float]:
         """The training loss on (x, y), loss terms included, as the sample-weighted mean over
         batches (like Keras, a penalty is added per batch: a summed L1's part grows with
-        batch_size). return_dict=True: the parts, as in `History`. `verbose` is checked only."""
+        batch_size), with the layers in inference mode as Keras's (no noise drawn, Sampling's
+        z = mu: the same number twice). return_dict=True: the parts, as in `History`.
+        `verbose` is checked only."""
         check_verbose(verbose)
         require_compiled(self)
         if not isinstance(return_dict, bool):

@@ -157,12 +157,14 @@ def training_pieces(model: Any, input_gradient: bool = True, write: bool = False
 
 
 def training_forward_loss(model: Any, x: Any, y: np.ndarray, input_gradient: bool = True,
-                          pieces: dict[int, Any] | None = None) -> float:
+                          pieces: dict[int, Any] | None = None, training: bool = True) -> float:
     """The forward and the loss of a training step (loss terms included), with the pieces
-    above (or those given); the next `model.backward` mirrors them."""
+    above (or those given); the next `model.backward` mirrors them. training=False: the same
+    loss with the layers in inference mode (no noise drawn, Sampling's z = mu), as `evaluate`
+    computes it."""
     if pieces is None:
         pieces = training_pieces(model, input_gradient)
-    out = model.forward(x, training=True, pieces=pieces)
+    out = model.forward(x, training=training, pieces=pieces)
     return training_loss(model).forward(out, y) + model.penalty()
 
 

@@ -286,7 +286,7 @@ def _check_last_update(model: Any, start: "Checkpoint", epoch: int, b: int, xb: 
     where = f"after the last update of epoch {epoch + 1} (batch {b + 1})"
     if not state_finite(model):
         raise _diverged(model, start, f"the weights or optimizer state became non-finite {where}")
-    value = model.compute_loss(xb, yb)
+    value = model.compute_loss(xb, yb, training=False)       # no draw from the run's generator
     if not math.isfinite(value):
         raise _diverged(model, start, f"loss became {value} {where}, on that batch")
 
@@ -310,7 +310,7 @@ def evaluate_parts(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) ->
     sums = LossSums()
     for i in range(0, len(x), batch_size):
         xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-        sums.add(model.compute_loss(xb, yb), model.loss_terms(), len(xb))
+        sums.add(model.compute_loss(xb, yb, training=False), model.loss_terms(), len(xb))
     return sums
 
 

@@ -54,6 +54,16 @@ from ._validate import finite_float
 from .layer import Layer, register_layer
 
 
+def gaussian_kl(mu: np.ndarray, log_var: np.ndarray) -> np.ndarray:
+    """KL(N(mu, sigma^2) || N(0, 1)) of each latent unit of each row, in nats, elementwise:
+    -0.5 (1 + lv - mu^2 - exp(lv)); never negative, 0 only at mu = 0, lv = 0.
+
+    Summed over the units and averaged over the rows, it is `Sampling`'s loss term; averaged
+    over the rows alone, what each unit costs (a unit near 0 carries nothing: the prior).
+    """
+    return -0.5 * (1 + log_var - mu * mu - np.exp(log_var))
+
+
 class Sampling(Layer):
     """z = mu + exp(0.5 log_var) * eps (training), z = mu (predict), plus the Gaussian KL
     as the loss term "kl" (see the module docstring for every reduction and for kl_weight).
@@ -118,9 +128,7 @@ class Sampling(Layer):
         """z (one draw of eps, cached) in training or with sample_in_predict, else mu; and the
         KL of this batch into `self.kl` (both modes)."""
         mu, lv = self._inputs(inputs)
-        var = np.exp(lv)
-        n = len(mu)
-        self.kl = float(-0.5 * np.sum(1 + lv - mu * mu - var, dtype=np.float64) / n)
+        self.kl = float(np.sum(gaussian_kl(mu, lv), dtype=np.float64) / len(mu))
         self._mu, self._lv = mu, lv
         if training or self.sample_in_predict:
             self._eps = self.generator().standard_normal(mu.shape).astype(self.dtype, copy=False)

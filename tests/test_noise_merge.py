@@ -264,3 +264,19 @@ def test_save_and_load_a_two_input_model(tmp_path):
     rng = np.random.default_rng(18)
     x = [rng.normal(size=(4, 3)).astype(np.float32), rng.normal(size=(4, 2)).astype(np.float32)]
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_evaluate_runs_in_inference_mode_and_draws_nothing():
+    """Keras's evaluate runs training=False: a Dropout model's evaluate equals its loss on
+    predict, is the same twice, and leaves the model's generator where it was."""
+    from scratchae.layers import Dense, Dropout, Input
+    from scratchae.models import Model
+    x = Input(shape=(6,))
+    model = Model(x, Dense(6, activation="sigmoid", seed=0)(Dropout(0.5, seed=1)(x)))
+    model.compile("adam", "binary_crossentropy")
+    xs = np.random.default_rng(0).random((10, 6)).astype(np.float32)
+    model.rng = np.random.default_rng(5)
+    state = model.rng.bit_generator.state
+    a, b = model.evaluate(xs, xs), model.evaluate(xs, xs)
+    assert a == b == pytest.approx(model.loss(xs, model.predict(xs)), rel=1e-6)
+    assert model.rng.bit_generator.state == state
