@@ -349,8 +349,8 @@ class _Batches:
     def __init__(self, x: np.ndarray, y: np.ndarray, size: int) -> None:
         self.x, self.y, self.size = x, y, size
         self.count = -(-len(x) // size)                 # batches per epoch
-        self.xbuf = np.empty((size, x.shape[1]), dtype=x.dtype)
-        self.ybuf = self.xbuf if y is x else np.empty((size, y.shape[1]), dtype=y.dtype)
+        self.xbuf = np.empty((size, *x.shape[1:]), dtype=x.dtype)       # (N, D) or (N, H, W, C)
+        self.ybuf = self.xbuf if y is x else np.empty((size, *y.shape[1:]), dtype=y.dtype)
 
     def each(self, order: np.ndarray | None):
         x, y = self.x, self.y
