@@ -388,9 +388,9 @@ def test_unknown_layer_type(trained):
     _, path = trained
     arrays = read_npz(path)
     meta = json.loads(str(arrays["__scratchae__"]))
-    meta["model"]["layers"][1]["class_name"] = "Conv2D"
+    meta["model"]["layers"][1]["class_name"] = "Conv3D"
     rewrite(path, arrays, meta)
-    with pytest.raises(ValueError, match="Conv2D"):
+    with pytest.raises(ValueError, match="Conv3D"):
         load_model(path)
 
 
