@@ -86,7 +86,7 @@ def _list() -> int:
     for b in BROKEN.values():
         where = f"{b.model} model" if b.model else f"alone, as the {b.piece} exercise"
         print(f"  {b.name:<{width}}  {b.description} [{where}; expect hint: {b.hint}]")
-    print("Mistakes in the layers beyond the article (tied, contractive):")
+    print("Mistakes in the layers beyond the article (tied, contractive, the VAE's sampling and KL):")
     for lb in LAYERS_BROKEN.values():
         seen = "the gradient check catches it" if lb.gradient_check else \
             f"the gradient check passes it; {lb.caught_by} names it"
@@ -94,9 +94,31 @@ def _list() -> int:
     return EXIT_OK
 
 
+def _sampling_broken(lb, seed: int) -> int:
+    """A shipped mistake of the VAE's Sampling layer: its gradient check with the noise replayed
+    (on a batch of 4 rows of 3 latent units), then the moment, KL and reduction tests."""
+    from .. import gradcheck
+    from ..gradcheck.sampling import check_sampling
+
+    print(f"[broken] {lb.description}\n")
+    rng = np.random.default_rng(seed)
+    x = [rng.standard_normal((4, 3)), 0.5 * rng.standard_normal((4, 3))]
+    report = gradcheck.check_layer(lb.cls(name="z"), x, seed=seed)
+    print(report)
+    stats = check_sampling(lb.cls(name="z"), seed=seed)
+    print(f"\n{stats}")
+    caught = not report.ok or not stats.ok
+    print(f"\n{lb.name}: {'caught' if caught else 'NOT caught'} by "
+          + ("the gradient check (noise replayed)" if not report.ok else lb.caught_by)
+          + ("" if lb.gradient_check else " (a gradient check alone cannot see it)"))
+    return EXIT_FAILED if caught else EXIT_OK
+
+
 def _layer_broken(lb, seed: int, samples: int) -> int:
     """A shipped mistake of a tied or contractive layer, in the model it belongs to, on the
     bundled digits: the gradient check of the whole model, then the check that catches it."""
+    if lb.layer == "Sampling":
+        return _sampling_broken(lb, seed)
     from .. import gradcheck
     from ..contractive import check_contractive
     from ..datasets import load

@@ -9,10 +9,13 @@ the hint listed in `BROKEN`. They are the checker's and the grader's negative co
 (tests/test_exercises.py, tests/test_grading.py).
 
 `LAYERS_BROKEN` holds the mistakes of layers beyond the exercises (tied weights, the
-contractive penalty), each with the check that catches it. Two of them a gradient check
-*passes*: their forward computes the wrong quantity and their backward is its honest
-gradient, so only a check of what the forward means (`scratchae.contractive.check_contractive`,
-which measures the Jacobian by finite differences) can see them.
+contractive penalty, the VAE's sampling and KL), each with the check that catches it. Five of
+them a gradient check *passes*: their forward computes the wrong quantity and their backward
+is its honest gradient, so only a check of what the forward means can see them
+(`scratchae.contractive.check_contractive`, which measures the Jacobian by finite
+differences; `scratchae.gradcheck.sampling`'s moment, KL and reduction tests). The sampling
+layer's fourth, noise drawn twice, is the other way round: its forward is right, and only the
+gradient check, with the noise replayed, sees that its backward used other noise.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from ..losses import BinaryCrossentropy, MeanSquaredError
 from ..optimizers import Adam
 from ..regularizers import L1, KLSparsity
 from ..tied import DenseTranspose
+from ..vae import Sampling
 
 
 class TransposedKernelDense(Dense):
@@ -206,6 +210,71 @@ class SquaredSumContractive(ContractiveDense):
         return dx
 
 
+class SigmaAsVarianceSampling(Sampling):
+    """Samples z = mu + exp(log_var) eps, exp(log_var) taken as the standard deviation, while the
+    KL takes it as the variance (numpy-ml's VAE; keras#3283, #9970). Its backward is the honest
+    gradient of that forward, dz/dlog_var = exp(log_var) eps, so a gradient check passes it; the
+    moment test (the variance of z is exp(2 log_var)) and the KL test name it."""
+
+    def forward(self, inputs, training=False):
+        z = super().forward(inputs, training)
+        if self._eps is None:
+            return z
+        self._sigma = np.exp(self._lv)                       # the mistake: the variance as sigma
+        return self._mu + self._sigma * self._eps
+
+    def backward(self, dz):
+        dmu, dlv = super().backward(dz)                      # its dz part is dz * 0.5 sigma eps
+        if self._eps is not None:
+            dlv = dlv + dz * (0.5 * self._sigma) * self._eps     # d(exp(lv) eps)/dlv = sigma eps
+        return [dmu, np.asarray(dlv, dtype=self.dtype)]
+
+
+class FlippedSignKLSampling(Sampling):
+    """The KL with its sign flipped, +0.5 sum(1 + log_var - mu^2 - exp(log_var)) (pytorch/examples
+    #824, FluxML/model-zoo#147), and the honest gradient of that: a gradient check passes it; the
+    KL test (minus the Monte Carlo estimate) and the reduction test name it."""
+
+    def forward(self, inputs, training=False):
+        z = super().forward(inputs, training)
+        self.kl = -self.kl
+        return z
+
+    def backward(self, dz):
+        dmu, dlv = super().backward(dz)
+        k = self.kl_weight / len(self._mu)                   # take the KL's part away twice
+        return [np.asarray(dmu - 2 * k * self._mu, dtype=self.dtype),
+                np.asarray(dlv - k * (np.exp(self._lv) - 1), dtype=self.dtype)]
+
+
+class MeanLatentsKLSampling(Sampling):
+    """The KL averaged over the J latent units where it is summed (a mean over every element, as
+    fast.ai's course does; keras#6015), with the honest gradient of that: a gradient check
+    passes it; the reduction test names it ("averaged over the J latent units")."""
+
+    def forward(self, inputs, training=False):
+        z = super().forward(inputs, training)
+        self.kl = self.kl / self._mu.shape[1]
+        return z
+
+    def backward(self, dz):
+        dmu, dlv = super().backward(dz)
+        k = self.kl_weight / len(self._mu) * (1 - 1 / self._mu.shape[1])   # keep 1/J of the KL's part
+        return [np.asarray(dmu - k * self._mu, dtype=self.dtype),
+                np.asarray(dlv - 0.5 * k * (np.exp(self._lv) - 1), dtype=self.dtype)]
+
+
+class NoiseTwiceSampling(Sampling):
+    """Draws eps again in backward: the forward's z is right (its moments and KL pass), but the
+    backward's dz * 0.5 sigma eps uses other noise than the forward did. The gradient check,
+    with the noise replayed for every forward, catches it on dL/dlog_var."""
+
+    def backward(self, dz):
+        if self._eps is not None:                            # the mistake: a fresh draw
+            self._eps = self.generator().standard_normal(self._eps.shape).astype(self.dtype, copy=False)
+        return super().backward(dz)
+
+
 @dataclass(frozen=True)
 class LayerBroken:
     """A shipped mistake in a layer beyond the exercises, and what catches it."""
@@ -213,7 +282,8 @@ class LayerBroken:
     name: str
     cls: type
     layer: str            # the class it breaks
-    caught_by: str        # "check_model" or "check_contractive"
+    caught_by: str        # "check_model", "check_layer", "check_contractive", "check_moments",
+                          # "check_kl" or "check_kl_reduction"
     gradient_check: bool  # whether a gradient check catches it
     description: str
 
@@ -225,6 +295,14 @@ LAYERS_BROKEN: dict[str, LayerBroken] = {b.name: b for b in [
                 "contractive penalty a mean over the Jacobian's entries where the Frobenius sum belongs"),
     LayerBroken("contractive-sum-squared", SquaredSumContractive, "ContractiveDense", "check_contractive", False,
                 "contractive penalty with the weights summed, then squared"),
+    LayerBroken("vae-sigma-as-variance", SigmaAsVarianceSampling, "Sampling", "check_moments", False,
+                "VAE sampling with exp(log_var) as the standard deviation, its KL taking it as the variance"),
+    LayerBroken("vae-kl-sign", FlippedSignKLSampling, "Sampling", "check_kl", False,
+                "VAE KL with its sign flipped"),
+    LayerBroken("vae-kl-mean-latents", MeanLatentsKLSampling, "Sampling", "check_kl_reduction", False,
+                "VAE KL averaged over the latent units where it is summed"),
+    LayerBroken("vae-noise-twice", NoiseTwiceSampling, "Sampling", "check_layer", True,
+                "VAE sampling whose backward draws the noise again"),
 ]}
 
 

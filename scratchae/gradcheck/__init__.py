@@ -27,6 +27,18 @@ and a table as its `str()`):
     check_function(f, grad, *arrays)   any scalar f(*arrays) with its claimed gradient
     check_optimizer(optimizer)         a known-answer check (optimizers have no gradient)
 
+What a gradient check cannot see, a VAE's sampling layer (`sampling.py`; a forward that
+computes the wrong thing with a backward that is its honest gradient passes any gradient
+check), each returning a `StatReport` that prints as these reports do:
+
+    check_moments(layer)               the sample mean and variance of z at fixed mu, log_var
+                                       equal mu and exp(log_var), within 5 standard errors
+    check_kl(layer)                    the closed-form KL equals a Monte Carlo estimate of
+                                       E_q[log q(z) - log p(z)] over the layer's own draws
+    check_kl_reduction(layer)          the KL summed over the latent units, averaged over the
+                                       rows; any other reduction is named
+    check_sampling(layer)              the three together
+
 What it does beyond printing two columns:
   * structure before numbers (as torch.autograd.gradcheck does): every gradient handed back
     (dL/dx, each grads[key], a loss's dL/dy_pred, grad's results, a model's parameter
@@ -73,8 +85,10 @@ How small is small (CS231n's bands, float64, h = 1e-5):
 from .checks import check_function, check_layer, check_loss, check_model, check_optimizer
 from .core import central_difference, check_piece, numerical_gradient, rel_error
 from .report import BANDS, Report, Row, verdict
+from .sampling import StatReport, StatRow, check_kl, check_kl_reduction, check_moments, check_sampling
 from .structure import describe_raised
 
 __all__ = ["check_function", "check_layer", "check_loss", "check_model", "check_optimizer",
            "central_difference", "check_piece", "numerical_gradient", "rel_error", "BANDS",
-           "Report", "Row", "verdict", "describe_raised"]
+           "Report", "Row", "verdict", "describe_raised", "check_moments", "check_kl",
+           "check_kl_reduction", "check_sampling", "StatReport", "StatRow"]
