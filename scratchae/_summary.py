@@ -56,7 +56,10 @@ def summary_table(model: Any) -> str:
     """Layers with output shapes, notes, parameter counts (and what each reads, for a graph),
     the total counting a shared array once, and the training loss."""
     graph = bool(model.nodes) and not is_chain(model)
-    cols = (28, 15, 24, 12)
+    shapes = {id(l): _shape_text(l) for l in model.layers}
+    longest = lambda texts: max((len(t) for t in texts), default=0)
+    cols = (max(28, longest(f" {l.name} ({type(l).__name__})" for l in model.layers) + 1),
+            max(15, longest(shapes.values()) + 2), 24, 12)       # wide enough for image shapes
     width = sum(cols) + (28 if graph else 0)
     head = (f"{' Layer (type)':<{cols[0]}}{'Output Shape':<{cols[1]}}{'Activation, penalty':<{cols[2]}}"
             f"{'Param #':>{cols[3]}}")
@@ -70,10 +73,7 @@ def summary_table(model: Any) -> str:
         notes = layer_notes(layer)
         if id(layer) in shared:
             notes = ", ".join(t for t in (notes, "shares " + ", ".join(shared[id(layer)])) if t)
-        try:
-            shape = str(layer.output_shape) if layer.built else "(unbuilt)"
-        except Exception:                      # a layer of yours that cannot say its shape
-            shape = "?"
+        shape = shapes[id(layer)]
         row = f"{label:<{cols[0]}}{shape:<{cols[1]}}{notes:<{cols[2]}}{layer.count_params():>{cols[3]},}"
         if graph:
             row += f"  {linked.get(id(layer), '-')}"
@@ -84,6 +84,14 @@ def summary_table(model: Any) -> str:
               f"Trainable params: {total:,}", "Non-trainable params: 0",
               f"Training loss: {_training_loss(model)}", "_" * width]
     return "\n".join(lines)
+
+
+def _shape_text(layer: Any) -> str:
+    """'(None, 28, 28, 16)': the layer's output shape with the batch axis."""
+    try:
+        return str(layer.output_shape) if layer.built else "(unbuilt)"
+    except Exception:                          # a layer of yours that cannot say its shape
+        return "?"
 
 
 def _training_loss(model: Any) -> str:

@@ -3,6 +3,12 @@
 Glorot-uniform (Keras's default for Dense kernels) draws from U(-limit, limit) with
 limit = sqrt(6 / (fan_in + fan_out)), so a layer's outputs start with about the variance of
 its inputs. For a kernel of shape (input_dim, units), fan_in = input_dim, fan_out = units.
+For a convolution kernel (kh, kw, in, out), as in Keras, each output sums kh * kw * in inputs
+and each input feeds kh * kw * out outputs: fan_in = kh kw in, fan_out = kh kw out (the
+receptive field's size times the channels).
+
+    >>> _fans((3, 3, 16, 8))
+    (144, 72)
 """
 from __future__ import annotations
 
@@ -17,7 +23,12 @@ Initializer = Callable[[tuple[int, ...], np.dtype, np.random.Generator], np.ndar
 
 
 def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
-    return (shape[0], shape[1]) if len(shape) == 2 else (shape[0], shape[0])
+    """(fan_in, fan_out): (rows, columns) of a matrix; for more axes, the last two are the
+    input and output channels and the axes before them the receptive field."""
+    if len(shape) < 2:
+        return (shape[0], shape[0]) if shape else (1, 1)
+    field = math.prod(shape[:-2])
+    return shape[-2] * field, shape[-1] * field
 
 
 def glorot_uniform(shape, dtype, rng):

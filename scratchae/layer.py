@@ -269,18 +269,21 @@ def _shape(shape: Any) -> Any:
 
 
 class InputLayer(Layer):
-    """Marks the start of a model: checks the width of the data, passes it on unchanged."""
+    """Marks the start of a model: the shape of one sample, the data passed on unchanged.
+
+    `shape` is any tuple of positive ints without the batch axis: (784,) for flat images,
+    (28, 28, 1) for images with a channel axis (channels-last, as Keras's Conv2D reads them).
+    `input_dim` is the width of a flat input (shape (D,)), None for any other shape."""
 
     def __init__(self, shape: tuple[int, ...], name: str | None = None, dtype: Any = None) -> None:
         super().__init__(name=name, dtype=dtype)
         if isinstance(shape, int):
             shape = (shape,)
-        if not isinstance(shape, (tuple, list)) or len(shape) != 1:
-            raise ValueError(
-                f"Input shape must be (features,) for scratchae's Dense models, got {shape!r}"
-            )
-        self.input_dim = positive_int("Input shape[0]", shape[0])
-        self.input_shape = (self.input_dim,)
+        if not isinstance(shape, (tuple, list)) or len(shape) == 0:
+            raise ValueError(f"Input shape must be a tuple of positive ints without the batch axis, "
+                             f"e.g. (784,) or (28, 28, 1), got {shape!r}")
+        self.input_shape = tuple(positive_int(f"Input shape[{k}]", d) for k, d in enumerate(shape))
+        self.input_dim = self.input_shape[0] if len(self.input_shape) == 1 else None
         self.built = True
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
@@ -290,7 +293,7 @@ class InputLayer(Layer):
         return dy
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "shape": [self.input_dim]}
+        return {**super().get_config(), "shape": list(self.input_shape)}
 
     @classmethod
     def from_config(cls, cfg: dict) -> "InputLayer":
@@ -298,13 +301,16 @@ class InputLayer(Layer):
 
 
 def Input(shape: tuple[int, ...], name: str | None = None, dtype: Any = None) -> SymbolicTensor:
-    """The symbolic input of a functional model: `input_img = Input(shape=(784,))`."""
+    """The symbolic input of a functional model: `Input(shape=(784,))`, `Input((28, 28, 1))`."""
     layer = InputLayer(shape, name=name, dtype=dtype)
     return SymbolicTensor(layer.output_shape, layer)
 
 
 def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    """Keras's default layer names: Dense -> dense, MaxPooling2D -> max_pooling2d (no
+    underscore after a digit)."""
+    return "".join("_" + c.lower() if c.isupper() and not (k and name[k - 1].isdigit()) else c.lower()
+                   for k, c in enumerate(name)).lstrip("_")
 
 
 register_layer(InputLayer)

@@ -38,9 +38,14 @@ from . import optimizers as _optimizers
 from ._files import atomic_write, open_regular
 from ._validate import all_finite, positive_int
 from .graph import SymbolicTensor
-from .layers import LAYERS, Dense, InputLayer, Layer
+from .layers import (LAYERS, Conv2D, Dense, Flatten, InputLayer, Layer, MaxPooling2D, Reshape,
+                     UpSampling2D)
 from .models import PACKED, Model
 from .sequential import Sequential
+
+#: The layers whose output shape `_parameter_shapes` reads from the JSON (their own
+#: compute_output_shape, on a layer made from the config: no parameters are allocated).
+_SHAPED = (Conv2D, MaxPooling2D, UpSampling2D, Flatten, Reshape)
 
 FORMAT_NAME = "scratchae-model"
 FORMAT_VERSION = 2
@@ -316,13 +321,15 @@ def _entries(cfg: dict) -> list[tuple[str, dict, list[str] | None, bool]]:
 
 
 def _parameter_shapes(cfg: dict, classes: dict[str, type]) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-    """{'<layer>/<param>': (shape, dtype)} of the Dense layers the description asks for,
-    computed from the JSON alone (nothing is allocated), so that a description asking for
-    more than the file holds is refused before any layer is built: each Dense takes the width
-    of the layer it reads. Other layers are checked once built (`load_model`)."""
+    """{'<layer>/<param>': (shape, dtype)} of the Dense and Conv2D layers the description asks
+    for, computed from the JSON alone (nothing is allocated), so that a description asking
+    for more than the file holds is refused before any layer is built: each layer takes the
+    sample shape of the layer it reads (a Dense its width, a Conv2D its channels), and the
+    shape flows on through the layers whose output shape the JSON says (`_SHAPED`). Other
+    layers are checked once built (`load_model`)."""
     shapes: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
-    widths: dict[str, int | None] = {}
-    previous: int | None = None
+    outs: dict[str, tuple[int, ...] | None] = {}
+    previous: tuple[int, ...] | None = None
     entries = _entries(cfg)
     chain = "outputs" not in cfg                         # version 1: a chain of layers
     for i, (kind, lc, inbound, _) in enumerate(entries):
@@ -331,18 +338,19 @@ def _parameter_shapes(cfg: dict, classes: dict[str, type]) -> dict[str, tuple[tu
             raise ValueError(f"unknown layer type {kind!r}: pass custom_objects={{{kind!r}: "
                              f"{kind}}} to load_model, or scratchae.layers.register_layer({kind})")
         if inbound is None:                      # version 1: a chain
-            width_in = previous
+            shape_in = previous
         else:
-            width_in = widths.get(inbound[0]) if len(inbound) == 1 else None
+            shape_in = outs.get(inbound[0]) if len(inbound) == 1 else None
         if cls is InputLayer:
             if chain and i != 0:                         # version 1: a chain starts at its input
                 raise ValueError("an InputLayer can only come first")
             shape = lc["shape"]
-            if not isinstance(shape, list) or len(shape) != 1:
-                raise ValueError(f"InputLayer shape must be [features], got {shape!r}")
-            width = positive_int("InputLayer shape[0]", shape[0])
+            if not isinstance(shape, list) or not shape:
+                raise ValueError(f"InputLayer shape must be a list of positive ints, got {shape!r}")
+            out = tuple(positive_int(f"InputLayer shape[{k}]", d) for k, d in enumerate(shape))
         elif issubclass(cls, Dense):
             units = positive_int(f"{lc['name']} units", lc["units"])
+            width_in = shape_in[0] if shape_in is not None and len(shape_in) == 1 else None
             fan_in = lc.get("input_dim") if width_in is None else width_in
             if lc.get("input_dim") is not None and lc["input_dim"] != fan_in:
                 raise ValueError(f"{lc['name']} input_dim {lc['input_dim']!r} does not match the "
@@ -352,10 +360,18 @@ def _parameter_shapes(cfg: dict, classes: dict[str, type]) -> dict[str, tuple[tu
             shapes[f"{lc['name']}/kernel"] = ((fan_in, units), dtype)
             if lc["use_bias"]:
                 shapes[f"{lc['name']}/bias"] = ((units,), dtype)
-            width = units
+            out = (units,)
+        elif issubclass(cls, _SHAPED) and shape_in is not None:
+            layer = cls.from_config(dict(lc))            # no parameters until built
+            out = tuple(layer.compute_output_shape(shape_in))
+            if isinstance(layer, Conv2D):
+                dtype = np.dtype(config.standardize_dtype(lc["dtype"]))
+                shapes[f"{lc['name']}/kernel"] = ((*layer.kernel_size, shape_in[-1], layer.filters), dtype)
+                if layer.use_bias:
+                    shapes[f"{lc['name']}/bias"] = ((layer.filters,), dtype)
         else:
-            width = None
-        widths[lc["name"]] = previous = width
+            out = None
+        outs[lc["name"]] = previous = out
     if not any(classes.get(entry[0]) is not InputLayer for entry in entries):
         raise ValueError("no layer that computes: a model file holds at least one")
     return shapes

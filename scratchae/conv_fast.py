@@ -1,0 +1,85 @@
+"""The convolution that trains: im2col and col2im, one matrix product per step.
+
+The same numbers as `scratchae.conv_naive` (tests/test_conv.py holds them equal to float64
+rounding on random shapes), rearranged so that the work is one BLAS product each:
+
+    im2col   cols[(n, i, j), (a, b, c)] = xp[n, i sh + a, j sw + b, c]
+             every window of the padded input as one row, (N Ho Wo, kh kw C); a strided view
+             of xp (`scratchae.windows.window_view`) copied once into a matrix
+    forward  y = cols . K2 + b          K2 = K reshaped to (kh kw C, F); y reshaped (N, Ho, Wo, F)
+    backward with dY = dy reshaped (N Ho Wo, F):
+             dK   = cols^T . dY          (kh kw C, N Ho Wo) . (N Ho Wo, F), reshaped (kh, kw, C, F)
+             db   = dY summed over its rows
+             dcols = dY . K2^T           (N Ho Wo, kh kw C): each window's share of dx
+    col2im   dxp[n, i sh + a, j sw + b, c] += dcols[(n, i, j), (a, b, c)]
+             adds every window's share back where it was read: kh kw vectorised adds, one per
+             kernel offset (a, b), so windows that overlap add up as the chain rule says
+
+Each of the three products is Dense's (`scratchae.dense`: x . W, x^T . dz, dz . W^T) with the
+windows as the rows: a convolution is a Dense layer applied to every window, sharing its W.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .windows import geometry, pad_hw, window_view
+
+
+def im2col(xp: np.ndarray, window: tuple[int, int], strides: tuple[int, int],
+           out: tuple[int, int]) -> np.ndarray:
+    """(N Ho Wo, kh kw C): row (n, i, j) is the window of output element (n, i, j), flattened
+    in (a, b, c) order, the order of the kernel's first three axes."""
+    view = window_view(xp, window, strides, out)                  # (N, Ho, Wo, kh, kw, C), no copy
+    return view.reshape(-1, window[0] * window[1] * xp.shape[3])  # the one copy
+
+
+def col2im(dcols: np.ndarray, xp_shape: tuple[int, ...], window: tuple[int, int],
+           strides: tuple[int, int], out: tuple[int, int]) -> np.ndarray:
+    """The adjoint of im2col: dxp (N, Hp, Wp, C) with each window's row added back where im2col read it."""
+    n, _, _, c = xp_shape
+    (kh, kw), (sh, sw), (ho, wo) = window, strides, out
+    d = dcols.reshape(n, ho, wo, kh, kw, c)
+    dxp = np.zeros(xp_shape, dtype=dcols.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            dxp[:, a:a + sh * (ho - 1) + 1:sh, b:b + sw * (wo - 1) + 1:sw, :] += d[:, :, :, a, b, :]
+    return dxp
+
+
+class ConvCache:
+    """What the fast forward keeps for its backward: the columns and the geometry."""
+
+    __slots__ = ("cols", "xp_shape", "pads", "window", "strides", "out")
+
+    def __init__(self, cols, xp_shape, pads, window, strides, out) -> None:
+        self.cols, self.xp_shape, self.pads = cols, xp_shape, pads
+        self.window, self.strides, self.out = window, strides, out
+
+
+def conv2d_forward_fast(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None,
+                        strides: tuple[int, int] = (1, 1), padding: str = "valid"
+                        ) -> tuple[np.ndarray, ConvCache]:
+    """(y (N, Ho, Wo, F), the cache for `conv2d_backward_fast`): y = im2col(xp) . K2 + b."""
+    kh, kw, c, f = kernel.shape
+    out, pads = geometry(x.shape[1:3], (kh, kw), strides, padding)
+    xp = pad_hw(x, pads)
+    cols = im2col(xp, (kh, kw), strides, out)
+    y = cols @ kernel.reshape(kh * kw * c, f)
+    if bias is not None:
+        y += bias
+    return y.reshape(x.shape[0], out[0], out[1], f), ConvCache(cols, xp.shape, pads, (kh, kw), strides, out)
+
+
+def conv2d_backward_fast(dy: np.ndarray, cache: ConvCache, kernel: np.ndarray, dx: bool = True
+                         ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """(dx or None, dkernel, dbias) from dy (N, Ho, Wo, F), with the cache of the forward."""
+    kh, kw, c, f = kernel.shape
+    d2 = dy.reshape(-1, f)
+    dk = (cache.cols.T @ d2).reshape(kernel.shape)
+    db = d2.sum(axis=0)
+    if not dx:
+        return None, dk, db
+    dxp = col2im(d2 @ kernel.reshape(kh * kw * c, f).T, cache.xp_shape, cache.window,
+                 cache.strides, cache.out)
+    (top, bottom), (left, right) = cache.pads
+    return dxp[:, top:dxp.shape[1] - bottom, left:dxp.shape[2] - right, :], dk, db
