@@ -16,6 +16,13 @@ loss gap over 2% means something in the arithmetic is wrong and is worth hunting
     python benchmarks/fidelity.py                    # about 3-6 minutes on 2 cores
     python benchmarks/fidelity.py --data DIR --seed 1
 
+The variational autoencoder's fidelity, against PyTorch (pytorch/examples/vae's recipe, the
+same weights, data order and noise on both sides, per-epoch test negative ELBO in nats per
+image) is in benchmarks/fidelity_vae.py, its own script because its reference is a live
+PyTorch run in a separate environment, not figures written down here; `--vae` runs it:
+
+    python benchmarks/fidelity.py --vae --torch-python /tmp/torchenv/bin/python
+
 This is a script to read and run, not a test.
 """
 from __future__ import annotations
@@ -78,10 +85,16 @@ def report(name: str, ours: dict, ref: dict) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--vae" in argv:                          # the VAE against PyTorch: its own script
+        from fidelity_vae import main as vae_main
+        return vae_main([a for a in argv if a != "--vae"])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="fashion-mnist",
                         help="'fashion-mnist' (default) or a folder of Fashion-MNIST IDX files")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--vae", action="store_true",
+                        help="run benchmarks/fidelity_vae.py instead (its options follow)")
     args = parser.parse_args(argv)
 
     data = load(args.data)
