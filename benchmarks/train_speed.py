@@ -30,6 +30,20 @@ else the bundled MNIST subset tiled to 60,000 images.
 PyTorch is never a dependency; to include it, run this script from an environment that has
 it, e.g. `python -m venv /tmp/t && /tmp/t/bin/pip install torch numpy matplotlib` and
 `PYTHONPATH=. /tmp/t/bin/python benchmarks/train_speed.py`.
+
+--vae: the variational autoencoder (pytorch/examples/vae's 784-400-20, batch 128, Adam 1e-3)
+against PyTorch eager, on the bundled digits (4,000 images) and on Fashion-MNIST (60,000):
+seconds per epoch, each implementation in its OWN process (a worker that trains one epoch per
+line it reads and answers the epoch's seconds, measured inside it), taking turns through the
+same `interleaved` as above, one warm-up round then --epochs timed rounds, with 1 and 2 BLAS /
+intra-op threads ("auto": scratchae's own policy, scratchae/_blas.py, against PyTorch's
+default). scratchae's side is this script (`--worker`, SCRATCHAE_BLAS_THREADS set to the
+count), PyTorch's is benchmarks/_torch_vae.py run by --torch-python (torch.set_num_threads),
+its loop PyTorch's plain one: torch.randperm order, torch.randn_like noise, its own
+initialisation. Prints min and median of each, and PyTorch's median over scratchae's (above 1:
+scratchae is faster).
+
+    python benchmarks/train_speed.py --vae --torch-python /tmp/torchenv/bin/python --epochs 5
 """
 from __future__ import annotations
 
@@ -38,7 +52,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 
@@ -159,15 +175,119 @@ def interleaved(runners: dict, repeats: int) -> dict[str, list[float]]:
     """Time one call of each runner in turn, `repeats` rounds: a drift in the machine's speed
     (these machines are shared) then falls on all of them alike. Each call starts half a
     second after the last one ended, so the threads a runner leaves spinning (PyTorch's
-    OpenMP threads wait busy for a while after each parallel region) do not slow the next."""
+    OpenMP threads wait busy for a while after each parallel region) do not slow the next.
+    A runner that returns a number (a worker process timing its own epoch) gives its time;
+    one that returns None is timed here."""
     times: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(repeats):
         for name, run in runners.items():
             time.sleep(0.5)
             t = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - t)
+            reported = run()
+            times[name].append(time.perf_counter() - t if reported is None else reported)
     return times
+
+
+# -- the variational autoencoder, each implementation in its own process --------------------
+TORCH_VAE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_torch_vae.py")
+
+
+class Worker:
+    """A process that trains one epoch per "epoch" line and answers its seconds: calling the
+    Worker runs one epoch there and returns them (a runner for `interleaved`)."""
+
+    def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, env=env)
+        self.hello = self._line()                       # "ready ...": what the worker runs
+
+    def _line(self) -> str:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {self.proc.args[:3]} ended (exit code {self.proc.wait()})")
+        return line.strip()
+
+    def __call__(self) -> float:
+        self.proc.stdin.write("epoch\n")
+        self.proc.stdin.flush()
+        return float(self._line().split()[0])
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+
+
+def vae_worker(data: str, threads: str) -> int:
+    """scratchae's side of --vae: `Model.fit` of `autoencoders.vae()` one epoch per "epoch"
+    line; answers "<seconds> <the BLAS threads fit chose, as threads_used writes them>"."""
+    if threads != "auto":
+        os.environ["SCRATCHAE_BLAS_THREADS"] = threads       # read by each fit as it starts
+    x = np.load(data)
+    model = autoencoders.vae(seed=0).model
+    print(f"ready scratchae threads {threads}", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "epoch":
+            break
+        t = time.perf_counter()
+        history = model.fit(x, x, batch_size=128, epochs=1, verbose=0)
+        print(f"{time.perf_counter() - t:.6f} {threads_used(history.blas_threads)}", flush=True)
+    return 0
+
+
+def vae_speed(torch_python: str | None, datasets: list[str], threads: list[str], repeats: int,
+              fashion: str | None) -> list[dict]:
+    """Seconds per VAE epoch, scratchae against PyTorch eager, per dataset and thread count."""
+    if not torch_python:
+        print("--vae: PyTorch runs from its own environment; make one, e.g.\n"
+              "  python -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy\n"
+              "and pass --torch-python /tmp/torchenv/bin/python", file=sys.stderr)
+        return []
+    me = os.path.abspath(__file__)
+    head = (f"{'data':>8} {'threads':>7} {'scratchae min':>13} {'median':>7} {'torch min':>9} "
+            f"{'median':>7} {'torch/ours':>10}")
+    print(head)
+    print("-" * len(head))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="vae_speed_") as folder:
+        for name in datasets:
+            x = vae_data(name, fashion)
+            path = os.path.join(folder, f"{name}.npy")
+            np.save(path, x)
+            for count in threads:
+                env = {k: v for k, v in os.environ.items() if k != "SCRATCHAE_BLAS_THREADS"}
+                workers = {"ours": Worker([sys.executable, me, "--worker", path, "--threads", count], env),
+                           "torch": Worker([torch_python, TORCH_VAE, "worker", path, "--threads",
+                                            "0" if count == "auto" else count])}
+                try:
+                    interleaved(workers, 1)                           # warm-up round
+                    times = interleaved(workers, repeats)
+                finally:
+                    for w in workers.values():
+                        w.close()
+                ours, theirs = times["ours"], times["torch"]
+                row = {"data": name, "images": len(x), "threads": count, "scratchae_s": ours,
+                       "torch_s": theirs, "torch": workers["torch"].hello,
+                       "torch_over_ours": statistics.median(theirs) / statistics.median(ours)}
+                rows.append(row)
+                print(f"{name:>8} {count:>7} {min(ours):>13.2f} {statistics.median(ours):>7.2f} "
+                      f"{min(theirs):>9.2f} {statistics.median(theirs):>7.2f} "
+                      f"{row['torch_over_ours']:>10.2f}", flush=True)
+    return rows
+
+
+def vae_data(name: str, folder: str | None) -> np.ndarray:
+    """The training images of 'digits' (the bundled 4,000) or 'fashion' (60,000)."""
+    if name == "digits":
+        (x, _), _ = mnist.load_data(subset=True)
+        return to_vectors(x)
+    folder = folder or DEBIAN_FASHION
+    if not os.path.isdir(folder):
+        raise SystemExit(f"--vae fashion: no Fashion-MNIST at {folder} (install Debian's "
+                         "dataset-fashion-mnist, or pass --data DIR)")
+    (x, _), _ = fashion_mnist.load_data(path=folder)
+    return to_vectors(x)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,7 +298,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", help="folder of Fashion-MNIST/MNIST IDX files")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even when importable")
     p.add_argument("--json", help="also write the rows to this JSON file")
+    p.add_argument("--vae", action="store_true", help="time the VAE against PyTorch eager instead")
+    p.add_argument("--torch-python", help="--vae: the Python of an environment with torch and numpy")
+    p.add_argument("--datasets", nargs="+", choices=["digits", "fashion"], default=["digits", "fashion"])
+    p.add_argument("--threads", nargs="+", default=["1", "2"],
+                   help="--vae: thread counts, or 'auto' (scratchae's policy, PyTorch's default)")
+    p.add_argument("--worker", help=argparse.SUPPRESS)        # scratchae's --vae worker: its data
     args = p.parse_args(argv)
+    if args.worker:
+        return vae_worker(args.worker, args.threads[0])
+    if args.vae:
+        print(f"numpy {np.__version__}; python {platform.python_version()}; {os.cpu_count()} CPUs; "
+              f"VAE 784-400-20, batch 128; {args.epochs} timed epochs each, taking turns")
+        rows = vae_speed(args.torch_python, args.datasets, args.threads, args.epochs, args.data)
+        if args.json and rows:
+            with open(args.json, "w") as f:
+                json.dump({"numpy": np.__version__, "rows": rows}, f, indent=2)
+        return 0 if rows else 2
 
     x, source = load_data(args.data)
     try:
