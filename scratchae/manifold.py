@@ -33,7 +33,9 @@ The method (van der Maaten and Hinton, "Visualizing Data using t-SNE", JMLR 2008
 4. Gradient descent with momentum and gains (Jacobs's delta-bar-delta): each coordinate's
    step is learning_rate * gain * gradient, the gain growing by 0.2 while the gradient keeps
    pointing against the last update and shrinking by x0.8 when it turns back (never below
-   0.01); momentum 0.5 for the first `EXAGGERATION_ITER` iterations, 0.8 after. During those
+   0.01); momentum 0.5 for the first `EXAGGERATION_ITER` iterations, 0.8 after (the update
+   and the gains start afresh then, as in scikit-learn, which this matches step for step up
+   to rounding when started from the same P and map). During those
    first iterations P is multiplied by `early_exaggeration` (12): clusters form tight and far
    apart while the map is still cheap to rearrange.
 
@@ -442,6 +444,8 @@ class TSNE:
         tick = time.perf_counter()
         for it in range(1, self.max_iter + 1):
             early = it <= exaggerated
+            if it == exaggerated + 1:            # a fresh start for the second phase, as
+                update[:], gains[:] = 0.0, 1.0   # scikit-learn does (the paper keeps them)
             check = it % CHECK_EVERY == 0 or it == self.max_iter or it == exaggerated
             grad, kl = _map_pass(P, Y, self.early_exaggeration if early else 1.0, want_kl=check)
             same_way = update * grad < 0.0         # the gradient still opposes the last step
