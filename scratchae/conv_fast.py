@@ -15,6 +15,11 @@ rounding on random shapes), rearranged so that the work is one BLAS product each
              adds every window's share back where it was read: kh kw vectorised adds, one per
              kernel offset (a, b), so windows that overlap add up as the chain rule says
 
+With stride 1 the input gradient has a second form, one product too: the full correlation
+of dy with the flipped kernel (`full_correlation`, the textbook's "full convolution"). The
+backward takes whichever moves fewer numbers: the flip where F is small and C large (the
+blog's last layer, 16 channels in and 1 out: 20 times less), col2im otherwise.
+
 Each of the three products is Dense's (`scratchae.dense`: x . W, x^T . dz, dz . W^T) with the
 windows as the rows: a convolution is a Dense layer applied to every window, sharing its W.
 """
@@ -33,17 +38,31 @@ def im2col(xp: np.ndarray, window: tuple[int, int], strides: tuple[int, int],
     return view.reshape(-1, window[0] * window[1] * xp.shape[3])  # the one copy
 
 
-def col2im(dcols: np.ndarray, xp_shape: tuple[int, ...], window: tuple[int, int],
+def col2im(dcols_t: np.ndarray, xp_shape: tuple[int, ...], window: tuple[int, int],
            strides: tuple[int, int], out: tuple[int, int]) -> np.ndarray:
-    """The adjoint of im2col: dxp (N, Hp, Wp, C) with each window's row added back where im2col read it."""
-    n, _, _, c = xp_shape
+    """The adjoint of im2col: dxp (N, Hp, Wp, C) with each window's share added back where
+    im2col read it. dcols_t is the shares transposed, (kh kw C, N Ho Wo) = K2 . dY^T: in that
+    layout each kernel offset (a, b) is one contiguous (C, N, Ho, Wo) block, added into a
+    channels-first dxp (the adds read memory in order), turned channels-last at the end."""
+    n, hp, wp, c = xp_shape
     (kh, kw), (sh, sw), (ho, wo) = window, strides, out
-    d = dcols.reshape(n, ho, wo, kh, kw, c)
-    dxp = np.zeros(xp_shape, dtype=dcols.dtype)
+    d = dcols_t.reshape(kh, kw, c, n, ho, wo)
+    dxp = np.zeros((c, n, hp, wp), dtype=dcols_t.dtype)
     for a in range(kh):
         for b in range(kw):
-            dxp[:, a:a + sh * (ho - 1) + 1:sh, b:b + sw * (wo - 1) + 1:sw, :] += d[:, :, :, a, b, :]
-    return dxp
+            dxp[:, :, a:a + sh * (ho - 1) + 1:sh, b:b + sw * (wo - 1) + 1:sw] += d[a, b]
+    return dxp.transpose(1, 2, 3, 0)
+
+
+def full_correlation(dy: np.ndarray, kernel: np.ndarray, xp_hw: tuple[int, int]) -> np.ndarray:
+    """dxp for stride 1 as one product: im2col of dy padded by kh - 1 and kw - 1 ("full"),
+    times the flipped kernel Kflip[a, b, f, c] = K[kh-1-a, kw-1-b, c, f] (docs/backprop.md#conv2d).
+    Cheaper than col2im when F (kh + Ho)(kw + Wo) < C Ho Wo, as in a last layer of 1 channel."""
+    kh, kw, c, f = kernel.shape
+    full = pad_hw(dy, ((kh - 1, kh - 1), (kw - 1, kw - 1)))
+    cols = im2col(full, (kh, kw), (1, 1), xp_hw)
+    flipped = kernel[::-1, ::-1, :, :].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)
+    return (cols @ flipped).reshape(dy.shape[0], xp_hw[0], xp_hw[1], c)
 
 
 class ConvCache:
@@ -79,7 +98,11 @@ def conv2d_backward_fast(dy: np.ndarray, cache: ConvCache, kernel: np.ndarray, d
     db = d2.sum(axis=0)
     if not dx:
         return None, dk, db
-    dxp = col2im(d2 @ kernel.reshape(kh * kw * c, f).T, cache.xp_shape, cache.window,
-                 cache.strides, cache.out)
+    (hp, wp), (ho, wo) = cache.xp_shape[1:3], cache.out
+    if cache.strides == (1, 1) and f * hp * wp < c * ho * wo:
+        dxp = full_correlation(dy, kernel, (hp, wp))
+    else:
+        dxp = col2im(kernel.reshape(kh * kw * c, f) @ d2.T, cache.xp_shape, cache.window,
+                     cache.strides, cache.out)
     (top, bottom), (left, right) = cache.pads
     return dxp[:, top:dxp.shape[1] - bottom, left:dxp.shape[2] - right, :], dk, db

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .layer import Layer, register_layer
-from .windows import check_padding, geometry, image_batch, image_shape, pad_hw, pair, window_view
+from .windows import check_padding, geometry, image_batch, image_shape, pad_hw, pair
 
 
 class MaxPooling2D(Layer):
@@ -38,10 +38,11 @@ class MaxPooling2D(Layer):
         self.pool_size = pair("pool_size", pool_size)
         self.strides = self.pool_size if strides is None else pair("strides", strides)
         self.padding = check_padding(padding)
-        self._where: np.ndarray | None = None       # flat index into xp of each output's max
-        self._arg: np.ndarray | None = None         # the winner's place in its window
+        self._arg: np.ndarray | None = None         # the winner's cell k in its window
         self._xp_shape: tuple | None = None
         self._pads: Any = None
+        self._cells: list[tuple[int, int]] = []
+        self._out: tuple[int, int] = (0, 0)
 
     def build(self, input_shape: Any) -> None:
         h, w, _ = image_shape(self, input_shape)
@@ -54,36 +55,44 @@ class MaxPooling2D(Layer):
         return (ho, wo, c)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """y (N, Ho, Wo, C): each window's max; remembers where each max was."""
+        """y (N, Ho, Wo, C): each window's max, as a running max over the window's ph pw cells.
+
+        Cell k = (a, b) of every window at once is the strided slice xp[:, a::sh, b::sw, :]
+        (`_cell`). The cells are visited in row-major order and a cell replaces the max only
+        when it is strictly greater, so on a tie the first max keeps its place: `self._arg`
+        holds, for each output, the k of the cell that won (np.argmax's choice)."""
         x = image_batch(self, x)
         if not self.built:
             self.build(x.shape[1:])
-        (ho, wo), pads = geometry(x.shape[1:3], self.pool_size, self.strides, self.padding,
-                                  what="pool_size")
+        out, pads = geometry(x.shape[1:3], self.pool_size, self.strides, self.padding,
+                             what="pool_size")
         xp = pad_hw(x, pads, value=-np.inf)
-        (ph, pw), (sh, sw) = self.pool_size, self.strides
-        n, c = x.shape[0], x.shape[3]
-        windows = window_view(xp, self.pool_size, self.strides, (ho, wo)).reshape(n, ho, wo, ph * pw, c)
-        arg = windows.argmax(axis=3)                            # the first max on ties
-        y = np.take_along_axis(windows, arg[:, :, :, None, :], axis=3)[:, :, :, 0, :]
-        # where each max sits in xp, as one flat index (n, p, q, c) for the backward
-        rows = np.arange(ho)[None, :, None, None] * sh + arg // pw
-        cols = np.arange(wo)[None, None, :, None] * sw + arg % pw
-        hp, wp = xp.shape[1], xp.shape[2]
-        self._where = ((np.arange(n)[:, None, None, None] * hp + rows) * wp + cols) * c \
-            + np.arange(c)[None, None, None, :]
-        self._arg, self._xp_shape, self._pads = arg, xp.shape, pads
+        cells = [(a, b) for a in range(self.pool_size[0]) for b in range(self.pool_size[1])]
+        y = self._cell(xp, *cells[0], out).copy()
+        arg = np.zeros(y.shape, dtype=np.int16)
+        for k, (a, b) in enumerate(cells[1:], start=1):
+            cell = self._cell(xp, a, b, out)
+            wins = cell > y                                   # strictly: ties keep the first
+            np.copyto(y, cell, where=wins)
+            arg[wins] = k
+        self._arg, self._xp_shape, self._pads, self._cells, self._out = arg, xp.shape, pads, cells, out
         return y
 
+    def _cell(self, xp: np.ndarray, a: int, b: int, out: tuple[int, int]) -> np.ndarray:
+        """Cell (a, b) of every window: xp[n, i sh + a, j sw + b, c] for all (n, i, j, c), a view."""
+        (sh, sw), (ho, wo) = self.strides, out
+        return xp[:, a:a + sh * (ho - 1) + 1:sh, b:b + sw * (wo - 1) + 1:sw, :]
+
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        """dL/dx: dy[n, i, j, c] added at the arg-max of window (n, i, j, c), zeros elsewhere."""
-        if self._where is None:
+        """dL/dx: dy[n, i, j, c] added at the arg-max of window (n, i, j, c), zeros elsewhere
+        (added, not written: overlapping windows may share their max)."""
+        if self._arg is None:
             raise RuntimeError(f"{self.name}.backward called before forward: call forward(x) first")
-        if np.shape(dy) != self._where.shape:
-            raise ValueError(f"{self.name}: dy must have shape {self._where.shape}, got {np.shape(dy)}")
-        size = int(np.prod(self._xp_shape))
-        dxp = np.bincount(self._where.ravel(), weights=np.ravel(dy), minlength=size)
-        dxp = dxp.reshape(self._xp_shape).astype(np.result_type(dy), copy=False)
+        if np.shape(dy) != self._arg.shape:
+            raise ValueError(f"{self.name}: dy must have shape {self._arg.shape}, got {np.shape(dy)}")
+        dxp = np.zeros(self._xp_shape, dtype=np.result_type(dy))
+        for k, (a, b) in enumerate(self._cells):
+            self._cell(dxp, a, b, self._out)[...] += np.where(self._arg == k, dy, 0)
         (top, bottom), (left, right) = self._pads
         return dxp[:, top:dxp.shape[1] - bottom, left:dxp.shape[2] - right, :]
 
