@@ -85,7 +85,9 @@ def test_the_models_beyond_the_article_tied_and_contractive():
     assert cae.model.name == "contractive_autoencoder" and cae.model.fused
     assert cae.encoder.layers[-1] is code and cae.decoder.layers[-1] is out
 
-    assert autoencoders.MORE == {"tied": {"epochs": 5}, "contractive": {"epochs": 20, "lam": DEFAULT_LAM}}
+    assert autoencoders.MORE == {"tied": {"epochs": 5}, "contractive": {"epochs": 20, "lam": DEFAULT_LAM},
+                                 "vae": {"epochs": 10, "batch_size": 128, "latent_dim": 20, "hidden": 400,
+                                         "beta": 1.0}}
     assert autoencoders.RECIPES == {**autoencoders.ARTICLE, **autoencoders.MORE}
     a, b = autoencoders.tied(code_size=3, input_dim=10, seed=7), autoencoders.tied(code_size=3, input_dim=10, seed=7)
     for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):

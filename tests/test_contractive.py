@@ -207,7 +207,7 @@ def test_train_contractive_on_the_bundled_digits(tmp_path, capsys):
     (["train", "tied", "--lam", "0.1"], "--lam applies to contractive only"),
     (["train", "contractive", "--lam", "-1"], "--lam must be a finite number >= 0"),
     (["train", "contractive", "--l1", "0.001"], "--l1 applies to the article's models"),
-    (["train", "contractive", "--hidden-size", "64"], "--hidden-size applies to vanilla and denoising (and tied)"),
+    (["train", "contractive", "--hidden-size", "64"], "--hidden-size applies to vanilla and denoising (and tied, vae)"),
     (["train", "tied", "--use", "dense=broken:dense-zero-dx"], "--use plugs your pieces into the article's models"),
 ])
 def test_the_new_models_arguments_are_checked_first(argv, words, tmp_path, capsys):

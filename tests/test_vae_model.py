@@ -122,3 +122,93 @@ def test_save_and_load_keep_the_vae(tmp_path, digits):
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         autoencoders.vae(**kwargs)
+
+
+# -- the figures ---------------------------------------------------------------------------------
+def test_the_manifold_grid_and_its_picture_put_each_code_in_its_place():
+    from scratchae import figures_vae
+    # row by row from the top (z[1] = span) down, z[0] from left to right
+    np.testing.assert_array_equal(figures_vae.manifold_grid(2, 1.0),
+                                  [[-1, 1], [1, 1], [-1, -1], [1, -1]])
+    assert figures_vae.manifold_grid(3).tolist()[4] == [0.0, 0.0]
+    decoded = np.zeros((4, 784), np.float32)
+    decoded[1, :] = 1.0                                   # the code (1, 1): top right
+    sheet = figures_vae.latent_manifold(decoded, 2, 1.0).axes[0].images[0].get_array()
+    assert sheet.shape == (56, 56) and sheet[:28, 28:].min() == 1.0 and sheet[:28, :28].max() == 0.0
+    assert sheet[28:].max() == 0.0
+    with pytest.raises(ValueError, match="n \\* n = 9"):
+        figures_vae.latent_manifold(decoded, 3)
+    with pytest.raises(ValueError, match="n must be an integer >= 2"):
+        figures_vae.manifold_grid(1)
+
+
+def test_prior_samples_sheet_and_the_kl_figure():
+    from scratchae import figures_vae
+    images = np.zeros((3, 784), np.float32)
+    images[2] = 1.0
+    sheet = figures_vae.prior_samples(images, columns=2).axes[0].images[0].get_array()
+    assert sheet.shape == (56, 56) and sheet[28:, :28].min() == 1.0 and sheet[:28].max() == 0.0
+    kl = [0.0, 0.5, 0.09, 2.0]
+    assert figures_vae.units_in_use(kl) == 2
+    fig = figures_vae.kl_units(kl)
+    assert fig.axes[0].get_title().startswith("2 of 4 units in use") and "total 2.6 nats" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match=">= 0, one per latent unit"):
+        figures_vae.kl_units([1.0, -0.5])
+    with pytest.raises(ValueError, match="shape \\(N, 2\\)"):
+        figures_vae.latent_scatter(np.zeros((4, 3)), [0, 1, 2, 3])
+
+
+def test_elbo_parts_draws_the_history_it_is_given():
+    from scratchae import figures_vae
+    h = {"loss": [300.0, 200.0], "reconstruction_loss": [280.0, 185.0], "z_kl": [20.0, 15.0]}
+    left, right = figures_vae.elbo_parts(h).axes
+    assert [list(l.get_ydata()) for l in left.lines] == [h["loss"], h["reconstruction_loss"]]
+    assert list(right.lines[0].get_ydata()) == h["z_kl"]
+    with pytest.raises(ValueError, match="no 'z_kl' entry"):
+        figures_vae.elbo_parts({"loss": [1.0], "reconstruction_loss": [1.0]})
+
+
+# -- scratchae train vae ---------------------------------------------------------------------------
+def test_train_vae_writes_the_elbo_and_its_figures(tmp_path, capsys):
+    import json
+
+    from scratchae.cli import main
+    from test_report_html import check_page
+
+    out = tmp_path / "run"
+    assert main(["train", "vae", "--dataset", "mnist-5k", "--epochs", "2", "--code-size", "2",
+                 "--hidden-size", "32", "--beta", "0.5", "--verbose", "0", "--monitor", "0",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "test loss (reconstruction + 0.5 KL):" in printed and "of 2 latent units carry" in printed
+    history = json.loads((out / "vae-history.json").read_text())
+    assert history["arguments"]["batch_size"] == 128 and history["arguments"]["beta"] == 0.5
+    h = history["history"]
+    assert set(h) == {"loss", "reconstruction_loss", "z_kl"} and h["loss"][1] < h["loss"][0]
+    assert len(history["test_kl_per_unit"]) == 2
+    assert history["test"]["z_kl"] == pytest.approx(0.5 * sum(history["test_kl_per_unit"]), rel=1e-4)
+    assert 100 < history["test_loss"] < 400                      # nats per image, not per pixel
+    page = check_page(out)
+    for name in ("vae-samples.png", "vae-kl-units.png", "vae-latent.png", "vae-manifold.png", "vae-loss.png"):
+        assert name in page.images
+    model = load_model(out / "vae.npz")
+    assert model.get_layer("z").kl_weight == 0.5 and model.get_layer("z_mean").units == 2
+    # a 20-unit latent: no plane to draw
+    out20 = tmp_path / "run20"
+    assert main(["train", "vae", "--dataset", "mnist-5k", "--epochs", "1", "--hidden-size", "16",
+                 "--verbose", "0", "--monitor", "0", "--out", str(out20)]) == 0
+    assert "test negative ELBO:" in capsys.readouterr().out
+    assert (out20 / "vae-samples.png").exists() and not (out20 / "vae-manifold.png").exists()
+    assert load_model(out20 / "vae.npz").get_layer("z_mean").units == 20
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "vanilla", "--beta", "2"], "--beta applies to vae only"),
+    (["train", "vae", "--beta", "-1"], "--beta must be a finite number >= 0"),
+    (["train", "vae", "--code-size", "0"], "--code-size must be a positive integer"),
+])
+def test_train_vae_arguments_are_checked_first(argv, words, tmp_path, capsys):
+    from scratchae.cli import main
+    assert main(argv + ["--dataset", "mnist-5k", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert words in err and not (tmp_path / "run").exists()

@@ -31,7 +31,8 @@ def add_common_options(p: argparse.ArgumentParser, default_out: str, dataset_not
     p.add_argument("--dataset", default=None, metavar="NAME|DIR", help=DATASET_HELP + dataset_note + ")")
     p.add_argument("--out", default=default_out, metavar="DIR",
                    help=f"folder for the results, created if needed (default: {default_out})")
-    p.add_argument("--batch-size", type=int, default=32, metavar="N", help="minibatch size (default: 32)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="minibatch size (default: 32; the vae's recipe 128)")
     p.add_argument("--seed", type=int, default=0, metavar="N",
                    help="seed for weights, shuffling and noise: same seed, same run (default: 0)")
     p.add_argument("--verbose", type=int, default=1, metavar="{0,1,2}",
@@ -51,6 +52,8 @@ def check_common(args: argparse.Namespace) -> None:
     if args.dataset is None:                # --use trains on the bundled digits unless told
         args.dataset = "mnist-5k" if getattr(args, "use", None) else "auto"
     check_positive("--epochs", args.epochs)
+    if args.batch_size is None:
+        args.batch_size = 32
     check_positive("--batch-size", args.batch_size)
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
@@ -252,6 +255,11 @@ TABLE_NOTE = ("loss: what trains, the binary cross-entropy plus any activity pen
               "loss); recon: the binary cross-entropy alone, comparable between models with and "
               "without a penalty.")
 
+VAE_TABLE_NOTE = ("vae, in nats per image: loss is the negative ELBO (beta = 1), the binary "
+                  "cross-entropy summed over the pixels plus beta times the KL from the prior; "
+                  "recon: the binary cross-entropy alone; test figures decode z = z_mean; mean "
+                  "code: the mean of z_mean.")
+
 def table_columns(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     """The results table's head and rows, as text cells (the printed table and the page's)."""
     head = ["model", "epochs", "train loss", "train recon", "test loss", "test recon", "mean code", "seconds"]
@@ -283,6 +291,8 @@ def build_model(settings: dict, x_train=None):
     if settings["model"] == "contractive":
         mean = None if x_train is None else x_train.mean(axis=0, dtype="float64")
         return autoencoders.contractive(settings["code_size"], settings["lam"], seed=seed, mean_image=mean)
+    if settings["model"] == "vae":
+        return autoencoders.vae(settings["code_size"], settings["hidden_size"], beta=settings["beta"], seed=seed)
     return autoencoders.shallow(settings["code_size"], l1=l1, seed=seed)
 
 
@@ -388,8 +398,10 @@ def train_outputs(name: str, monitor: bool) -> tuple[str, ...]:
         inside += ("gradients.png", "update-ratios.png", "unit-health.png", "activations.png", "monitor.json")
     return tuple(f"{name}-{s}" for s in inside) + ("index.html",)
 
-def train_page(name: str, r: dict, data, settings: dict, args, first_path: str) -> list[str]:
-    """The code-space and monitor figures of a `train` run, then its index.html; the paths."""
+def train_page(name: str, r: dict, data, settings: dict, args, first_path: str,
+               extra: list[tuple[str, str, str]] = ()) -> list[str]:
+    """The code-space and monitor figures of a `train` run, then its index.html; the paths.
+    extra: (file, heading, caption) of figures already written, shown after the first four."""
     from .. import __version__
     from ..report_html import Page, write_page
 
@@ -403,14 +415,18 @@ def train_page(name: str, r: dict, data, settings: dict, args, first_path: str) 
          + (" from their noisy versions" if name == "denoising" else "")
          + ": look at what is lost, thin strokes and unusual shapes."),
         (f"{name}-loss.png", "Training loss",
+         "The negative ELBO per epoch, its reconstruction part and its KL part (nats per image): "
+         "still falling at the end means more epochs would help." if name == "vae" else
          "The loss per epoch (with a penalty, also its reconstruction part): still falling at "
          "the end means more epochs would help."),
         (f"{name}-weights.png", "First-layer weights",
          "The weights into each of the first units of the first layer, as images on one colour "
          "scale (red positive, blue negative): stroke-like blobs are learned features."),
         (f"{name}-codes.png", "Code values",
-         "Every code value on the test images (log density): a tall bar at 0 is a sparse code."),
-    ] + inside
+         "Every code value on the test images (log density): a tall bar at 0 is a sparse code."
+         if name != "vae" else "Every z_mean value on the test images (log density): the prior "
+         "asks for a standard normal."),
+    ] + list(extra) + inside
     monitor = r["monitor"]
     links = [(f"{name}.npz", "the trained model (scratchae.models.load_model)"),
              (f"{name}-history.json", "loss, reconstruction_loss and penalties per epoch, test "
@@ -420,7 +436,8 @@ def train_page(name: str, r: dict, data, settings: dict, args, first_path: str) 
     if monitor is not None and monitor.steps:
         links.append((f"{name}-monitor.json", "what the monitor recorded, per layer"))
     head, cells = table_columns([r])
-    notes = [TABLE_NOTE] + ([monitor_summary(monitor)] if monitor is not None and monitor.steps else [])
+    notes = [VAE_TABLE_NOTE if name == "vae" else TABLE_NOTE]
+    notes += [monitor_summary(monitor)] if monitor is not None and monitor.steps else []
     page = Page(
         title=f"scratchae train {name}",
         intro=[f"One {name} autoencoder trained by scratchae {__version__}."],

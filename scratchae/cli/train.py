@@ -34,7 +34,7 @@ from .common import (add_common_options, build_model, check_common, check_memory
 from .outfolder import check_outputs
 from .own import OWN_PIECE_EPOCHS, run_train_own
 
-MODELS = ("vanilla", "shallow", "denoising", "sparse", "tied", "contractive")
+MODELS = ("vanilla", "shallow", "denoising", "sparse", "tied", "contractive", "vae")
 
 #: The models --use can plug a learner's piece into (the article's).
 ARTICLE_MODELS = MODELS[:4]
@@ -51,6 +51,10 @@ beyond the article:
              5 epochs; --hidden-size N: 784-N-32-N-784, both decoders tied
   contractive  784-32 sigmoid-784, the code's Jacobian penalised, lam ||dh/dx||_F^2
              (--lam, default 0.003; Rifai et al. 2011), 20 epochs
+  vae        the variational autoencoder of pytorch/examples: 784-400-(20 mean, 20 log-variance)
+             -sample-400-784, loss the negative ELBO in nats per image, 10 epochs of batch 128;
+             --code-size is the latent size (default 20, 2 draws the latent plane), --hidden-size
+             (default 400), --beta B weighs the KL (a beta-VAE; default 1, the ELBO)
 
 examples:
   scratchae train vanilla
@@ -60,11 +64,15 @@ examples:
   scratchae train shallow --code-size 64 --seed 3 --verbose 2
   scratchae train tied --dataset mnist-5k
   scratchae train contractive --lam 0.01 --epochs 10
+  scratchae train vae --code-size 2 --hidden-size 512 --epochs 50     Keras's MLP VAE
+  scratchae train vae --beta 8                          posterior collapse, unit by unit
 
 writes into --out: NAME.npz (load with scratchae.models.load_model), NAME-history.json,
 NAME-reconstructions.png (denoising: NAME.png), NAME-loss.png, NAME-weights.png,
 NAME-codes.png, NAME-code-space.png, NAME-interpolation.png, index.html (the run on one
-page); with the monitor (on unless --monitor 0): NAME-gradients.png, NAME-update-ratios.png,
+page); vae also NAME-samples.png (from the prior), NAME-kl-units.png (the KL of each latent
+unit) and, with --code-size 2, NAME-latent.png (the test codes) and NAME-manifold.png (the
+decoder over the latent plane); with the monitor (on unless --monitor 0): NAME-gradients.png, NAME-update-ratios.png,
 NAME-unit-health.png, NAME-activations.png, NAME-monitor.json; and scratchae-run.json, which
 files this run wrote (files of earlier runs in --out are listed apart, never removed). While
 it runs, --out/.scratchae-lock names it: a second run into the same --out is refused.
@@ -96,8 +104,10 @@ def add_commands(sub) -> None:
                        help="epochs (default: the recipe's: the article's 3/5/10/20; tied 5, contractive 20)")
     train.add_argument("--hidden-size", type=int, default=None, metavar="N",
                        help="vanilla/denoising: units of the two hidden layers (default: 128); "
-                            "tied: add two hidden layers of N units (default: none)")
-    train.add_argument("--code-size", type=int, default=32, metavar="N", help="units of the code layer (default: 32)")
+                            "tied: add two hidden layers of N units (default: none); vae: "
+                            "(default: 400)")
+    train.add_argument("--code-size", type=int, default=None, metavar="N",
+                       help="units of the code layer (default: 32); vae: the latent size (default: 20)")
     train.add_argument("--l1", type=float, default=None, metavar="F",
                        help="L1 activity penalty on the code, >= 0 (default: 1e-5 for sparse, else 0)")
     train.add_argument("--kl", type=float, nargs=2, default=None, metavar=("RHO", "BETA"),
@@ -107,6 +117,9 @@ def add_commands(sub) -> None:
     train.add_argument("--lam", type=float, default=None, metavar="F",
                        help="contractive: weight of the penalty lam * mean ||dh/dx||_F^2, >= 0 "
                             "(default: 0.003)")
+    train.add_argument("--beta", type=float, default=None, metavar="B",
+                       help="vae: the weight of the KL term, >= 0 (default: 1, the ELBO; more: "
+                            "a beta-VAE)")
     train.add_argument("--noise-factor", type=float, default=None, metavar="F",
                        help="denoising: noise standard deviation, in [0, 1] (default: 0.4)")
     train.add_argument("--use", action="append", default=None, metavar="PIECE=FILE",
@@ -119,12 +132,22 @@ def _check_train(args: argparse.Namespace) -> dict:
     """The resolved settings of `train`, after every check (article defaults filled in)."""
     from ..autoencoders import RECIPES
 
+    recipe = RECIPES[args.model]
+    if args.batch_size is None:
+        args.batch_size = recipe.get("batch_size", 32)
     check_common(args)
     check_positive("--code-size", args.code_size)
     check_positive("--hidden-size", args.hidden_size)
+    if args.code_size is None:
+        args.code_size = recipe.get("latent_dim", 32)
     deep = args.model in ("vanilla", "denoising")
-    if args.hidden_size is not None and not deep and args.model != "tied":
-        raise UsageError(f"--hidden-size applies to vanilla and denoising (and tied); {args.model} "
+    if args.beta is not None:
+        if args.model != "vae":
+            raise UsageError(f"--beta applies to vae only, not {args.model}")
+        if not math.isfinite(args.beta) or args.beta < 0:
+            raise UsageError(f"--beta must be a finite number >= 0, got {args.beta}")
+    if args.hidden_size is not None and not deep and args.model not in ("tied", "vae"):
+        raise UsageError(f"--hidden-size applies to vanilla and denoising (and tied, vae); {args.model} "
                          "has no hidden layer")
     if args.l1 is not None and (not math.isfinite(args.l1) or args.l1 < 0):
         raise UsageError(f"--l1 must be a finite number >= 0, got {args.l1}")
@@ -146,9 +169,9 @@ def _check_train(args: argparse.Namespace) -> dict:
             raise UsageError(f"--noise-factor applies to denoising only, not {args.model}")
         if not (0.0 <= args.noise_factor <= 1.0):
             raise UsageError(f"--noise-factor must be in [0, 1], got {args.noise_factor}")
-    hidden = (args.hidden_size or 128) if deep else args.hidden_size if args.model == "tied" else None
+    hidden = (args.hidden_size or 128) if deep else args.hidden_size if args.model == "tied" else \
+        (args.hidden_size or recipe["hidden"]) if args.model == "vae" else None
     check_memory(args.model, hidden, args.code_size, args.batch_size)
-    recipe = RECIPES[args.model]
     default_epochs = OWN_PIECE_EPOCHS if args.use else recipe["epochs"]
     return {
         "model": args.model,
@@ -161,6 +184,7 @@ def _check_train(args: argparse.Namespace) -> dict:
         "lam": (args.lam if args.lam is not None else recipe["lam"]) if args.model == "contractive" else None,
         "noise_factor": (args.noise_factor if args.noise_factor is not None
                          else recipe["noise_factor"]) if args.model == "denoising" else None,
+        "beta": (args.beta if args.beta is not None else recipe["beta"]) if args.model == "vae" else None,
         "seed": args.seed,
         "dataset": args.dataset,
         "out": args.out,
@@ -232,6 +256,8 @@ def _run_train(args: argparse.Namespace) -> int:
             from ..contractive import frobenius_norms
 
             r["test_jacobian_norm"] = float(frobenius_norms(ae.model.get_layer("code"), xt_in).mean())
+        if name == "vae":
+            r["test_kl_per_unit"] = [float(v) for v in ae.kl_per_unit(xt_in)]
         history_path = os.path.join(out, f"{name}-history.json")
         # the trained model and its history first, whole (a signal meanwhile waits): a stop while
         # the figures are drawn keeps them; one before this save, the rescue below
@@ -270,6 +296,8 @@ def _run_train(args: argparse.Namespace) -> int:
             print(_code_units(r["codes"], *settings["kl"]))
         if name == "contractive":
             print(_jacobian_line(r, settings["lam"]))
+        if name == "vae":
+            print(_elbo_line(r, settings["beta"]))
         written = _figures(name, r, data, settings, args, xt, xt_in)
     except BaseException as exc:
         why = (f"stopped by {_signal_name(exc)}" if isinstance(exc, KeyboardInterrupt)
@@ -288,7 +316,7 @@ def _history(name: str, r: dict, dataset_info: dict, settings: dict) -> dict:
     """What NAME-history.json holds after a run that finished."""
     from .. import __version__
 
-    extra = {"test_jacobian_norm": r["test_jacobian_norm"]} if "test_jacobian_norm" in r else {}
+    extra = {k: r[k] for k in ("test_jacobian_norm", "test_kl_per_unit") if k in r}
     return extra | {
         "model": name,
         "loss": r["loss"],
@@ -309,7 +337,7 @@ def _history(name: str, r: dict, dataset_info: dict, settings: dict) -> dict:
 
 def _figures(name: str, r: dict, data, settings: dict, args, xt, xt_in) -> list[str]:
     """The figures and the page of a trained model; their paths."""
-    from .. import plotting
+    from .. import figures_vae, plotting
 
     ae, out = r["ae"], args.out
     n = min(5, len(xt))
@@ -321,22 +349,63 @@ def _figures(name: str, r: dict, data, settings: dict, args, xt, xt_in) -> list[
     else:
         first = plotting.reconstructions(xt, outputs, n=n, run=run)
         first_path = os.path.join(out, f"{name}-reconstructions.png")
+    loss_figure = (figures_vae.elbo_parts(r["history"], run=run) if name == "vae" else
+                   plotting.loss_curves(loss_series(name, r), run=run, title="Training loss per epoch",
+                                        ylabel="training loss (nats per pixel)"))
     written = [
         save_figure(first, first_path),
-        save_figure(plotting.loss_curves(loss_series(name, r), run=run, title="Training loss per epoch",
-                                          ylabel="training loss (nats per pixel)"),
-                    os.path.join(out, f"{name}-loss.png")),
+        save_figure(loss_figure, os.path.join(out, f"{name}-loss.png")),
         save_figure(plotting.first_layer_weights(ae.model.get_weights()[0], n=min(36, ae.model.get_weights()[0].shape[1]),
                                                  run=run), os.path.join(out, f"{name}-weights.png")),
         save_figure(plotting.code_distributions({name: r["codes"]}, run=run), os.path.join(out, f"{name}-codes.png")),
     ]
-    return written + train_page(name, r, data, settings, args, first_path)
+    extra = _vae_figures(r, data, settings, run, out) if name == "vae" else []
+    written += [os.path.join(out, f) for f, _, _ in extra]
+    return written + train_page(name, r, data, settings, args, first_path, extra)
+
+
+def _vae_figures(r: dict, data, settings: dict, run: str, out: str) -> list[tuple[str, str, str]]:
+    """The VAE's own figures, written: (file, heading, caption) of each, for its page."""
+    from .. import figures_vae
+
+    ae, name = r["ae"], "vae"
+    kl = r["test_kl_per_unit"]
+    used = figures_vae.units_in_use(kl)
+    figures = [
+        (f"{name}-samples.png", "Samples from the prior",
+         figures_vae.prior_samples(ae.generate(100, seed=settings["seed"]), run=run),
+         "100 images decoded from codes drawn from the prior N(0, I), not from any test image: "
+         "the VAE as a generative model. Blurred strokes are the mean of a Bernoulli decoder."),
+        (f"{name}-kl-units.png", "The KL of each latent unit",
+         figures_vae.kl_units(kl, run=run),
+         f"Each latent unit's KL from the prior, averaged over the test images: {used} of "
+         f"{len(kl)} carry more than {figures_vae.USED_UNIT_NATS:g} nats; the others are the prior "
+         "whatever the image (posterior collapse when all are: try --beta 8)."),
+    ]
+    if len(kl) == 2:
+        n = 15
+        grid = ae.decoder.predict(figures_vae.manifold_grid(n))
+        figures += [
+            (f"{name}-latent.png", "The latent plane",
+             figures_vae.latent_scatter(r["codes"], data.y_test, run=run),
+             "Each test image at its 2-D code z_mean, coloured by its digit (the model never saw "
+             "the labels)."),
+            (f"{name}-manifold.png", "The decoder over the latent plane",
+             figures_vae.latent_manifold(grid, n, run=run),
+             f"The images the decoder draws from a {n} x {n} grid of codes from -3 to 3 on each "
+             "axis: compare with the plane above to see which digit lives where."),
+        ]
+    for file, _, fig, _ in figures:
+        save_figure(fig, os.path.join(out, file))
+    return [(file, heading, caption) for file, heading, _, caption in figures]
 
 def _train_outputs(name: str) -> tuple[str, ...]:
     """The files `train NAME` writes into --out."""
     first = f"{name}.png" if name == "denoising" else f"{name}-reconstructions.png"
+    vae = (f"{name}-samples.png", f"{name}-kl-units.png", f"{name}-latent.png",
+           f"{name}-manifold.png") if name == "vae" else ()
     return (f"{name}.npz", f"{name}-history.json", first, f"{name}-loss.png", f"{name}-weights.png",
-            f"{name}-codes.png") + train_outputs(name, monitor=True)
+            f"{name}-codes.png") + vae + train_outputs(name, monitor=True)
 
 def _save_completed(model, model_path: str, info: dict) -> str:
     """Save the model and a history of its completed epochs (what fit left it at), with every
@@ -379,6 +448,16 @@ def _jacobian_line(r: dict, lam: float) -> str:
     penalty = r["history"].history["code_contractive"][-1]
     return (f"code Jacobian: mean ||dh/dx||_F^2 {r['test_jacobian_norm']:.4g} on the test images; "
             f"training penalty lam * mean ||dh/dx||_F^2 = {penalty:.4g} (lam={lam:g}) in the last epoch")
+
+def _elbo_line(r: dict, beta: float) -> str:
+    """One line on a VAE run: the test negative ELBO and its parts, and the units in use."""
+    from ..figures_vae import USED_UNIT_NATS, units_in_use
+
+    t, kl = r["test"], r["test_kl_per_unit"]
+    what = "negative ELBO" if beta == 1 else f"loss (reconstruction + {beta:g} KL)"
+    return (f"test {what}: {t['loss']:.2f} nats per image (reconstruction {t['reconstruction_loss']:.2f}, "
+            f"KL {sum(kl):.2f}); {units_in_use(kl)} of {len(kl)} latent units carry more than "
+            f"{USED_UNIT_NATS:g} nats")
 
 def _code_units(codes, rho: float, beta: float) -> str:
     """One line on the code units of a KL run: each unit's mean against the target."""
