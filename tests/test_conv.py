@@ -116,6 +116,24 @@ def test_naive_equals_fast(case):
                                rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("c, f", [(6, 1), (1, 6)], ids=["flip-form", "col2im-form"])
+def test_both_forms_of_the_fast_input_gradient(c, f, monkeypatch):
+    """Stride 1: the fast backward takes the full correlation with the flipped kernel when F is
+    small against C (the blog's last layer), col2im otherwise; both equal the loops."""
+    import scratchae.conv_fast as fast
+
+    used = []
+    real = fast.full_correlation
+    monkeypatch.setattr(fast, "full_correlation", lambda *a: used.append(1) or real(*a))
+    rng = np.random.default_rng(5)
+    x, k = rng.normal(size=(2, 6, 5, c)), rng.normal(size=(3, 3, c, f))
+    y, cache = conv2d_forward_fast(x, k, None, (1, 1), "same")
+    dy = rng.normal(size=y.shape)
+    dx = fast.conv2d_backward_fast(dy, cache, k)[0]
+    np.testing.assert_allclose(dx, conv2d_backward_naive(dy, x, k, (1, 1), "same")[0], rtol=1e-12, atol=1e-12)
+    assert bool(used) == (f < c)
+
+
 def test_the_layer_switch_gives_the_same_numbers():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(2, 6, 5, 3))
