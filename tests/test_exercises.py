@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from scratchae import exercises
-from scratchae.exercises import grading, plans, rubric
+from scratchae.exercises import grading, plans, rubric, runner
 from scratchae.exercises.broken import BROKEN
 
 SOLUTIONS = Path(__file__).parent / "exercise_solutions"
@@ -81,7 +81,13 @@ def test_broken_set_covers_the_mistakes_and_every_exercise():
 LATER = sorted(name for name, b in BROKEN.items() if b.model is None)
 HINT_WORDS = {"mse-no-two": "exact / 2", "kl-no-mean": "the 1/N of the mean is missing",
               "bce-logits-extra-sigmoid": "p (1 - p) cancels", "adam-no-bias-correction": "without its bias correction",
-              "model-forward-order": "the last piece first"}
+              "model-forward-order": "the last piece first",
+              "sampling-sigma-as-variance": "exp(log_var) is the variance sigma^2, used as the standard deviation",
+              "sampling-eps-redrawn": "backward drew new noise",
+              "sampling-no-half": "the 0.5 of d exp(0.5 log_var)/d log_var = 0.5 sigma is lost",
+              "gaussian-kl-sign": "the KL's sign is flipped",
+              "gaussian-kl-mean-latents": "the KL is averaged over the 3 latent units: it should be summed over them",
+              "gaussian-kl-no-mean": "the 1/N of the mean over the 5 rows is missing"}
 
 
 @pytest.mark.parametrize("name", LATER)
@@ -102,9 +108,39 @@ def test_the_librarys_own_pieces_pass_the_later_exercises():
             super().__init__(from_logits=True)
 
     for piece, cls in (("mse", MeanSquaredError), ("kl", KLSparsity), ("bce-logits", FromLogits),
-                       ("adam", Adam)):
+                       ("adam", Adam), ("sampling", LibrarySampling), ("gaussian-kl", LibraryKL)):
         g = grading.check_class(piece, cls)
         assert full(g), grading.report(g)
+
+
+class LibrarySampling:
+    """scratchae.vae.Sampling (kl_weight 0: the sampling alone) in the sampling exercise's interface."""
+
+    def __init__(self):
+        from scratchae.vae import Sampling
+        self.layer, self.rng = Sampling(kl_weight=0.0, dtype="float64"), None
+
+    def forward(self, mu, log_var):
+        self.layer.rng = self.rng
+        return self.layer.forward([mu, log_var], training=True)
+
+    def backward(self, dz):
+        return tuple(self.layer.backward(dz))
+
+
+class LibraryKL:
+    """scratchae.vae.Sampling's KL term in the gaussian-kl exercise's interface (predict: z = mu)."""
+
+    def __init__(self):
+        from scratchae.vae import Sampling
+        self.layer = Sampling(dtype="float64")
+
+    def forward(self, mu, log_var):
+        self.layer.forward([mu, log_var])
+        return self.layer.loss_terms()["kl"]
+
+    def backward(self):
+        return tuple(self.layer.backward(np.zeros_like(self.layer._mu)))
 
 
 def test_the_hand_worked_answers_are_what_scratchae_computes():
@@ -144,6 +180,22 @@ def test_the_hand_worked_answers_are_what_scratchae_computes():
         reg = make(*part["init"])
         reg.forward(c["inputs"][0])
         np.testing.assert_allclose(reg.backward(), rubric.HAND[piece]["h"], rtol=1e-12, atol=1e-15)
+    from scratchae.exercises import rubric_vae
+    from scratchae.vae import Sampling
+    _, c = case("sampling")
+    s = Sampling(kl_weight=0.0, dtype="float64")
+    s.rng = runner.noise(c["rng"])
+    z = s.forward(c["inputs"], training=True)
+    dmu, dlv = s.backward(c["dy"])
+    for got, key in ((z, "z"), (dmu, "mu"), (dlv, "log_var")):
+        np.testing.assert_allclose(got, rubric_vae.SAMPLING_HAND[key], rtol=1e-12, atol=1e-15)
+    _, c = case("gaussian-kl")
+    s = Sampling(dtype="float64")
+    s.forward(c["inputs"])
+    assert s.loss_terms()["kl"] == pytest.approx(rubric_vae.KL_HAND["KL"], rel=1e-12)
+    dmu, dlv = s.backward(np.zeros((2, 2)))
+    np.testing.assert_allclose(dmu, rubric_vae.KL_HAND["mu"], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(dlv, rubric_vae.KL_HAND["log_var"], rtol=1e-12, atol=1e-15)
     step = plans.plan("adam", np.random.default_rng(0))[1]["steps"][0][0]
     p = step[1].copy()
     Adam(learning_rate=0.1).apply([("w", p, step[2].copy())])
@@ -170,6 +222,17 @@ def _variant(tmp_path, piece, old, new):
      "what the piece after it returned"),
     ("model", "                grads[f\"{piece.name}/{key}\"] = piece.grads[key].copy()", "                pass",
      "params", "grads has no entry 'dense/kernel'"),
+    ("sampling", "np.exp(0.5 * log_var)                # the standard deviation",
+     "np.exp(log_var) ** 0.5", None, ""),
+    ("sampling", "return dz.copy(), dz * 0.5 * self.sigma * self.eps", "return dz.copy(), dz * self.sigma * self.eps",
+     "dL/dlog_var", "the 0.5 of d exp(0.5 log_var)/d log_var"),
+    ("sampling", "return dz.copy(), dz", "return dz.copy() * 0.5 * self.sigma * self.eps, dz", "dL/dmu",
+     "dL/dmu is wrong"),
+    ("gaussian-kl", "return float(terms.sum() / mu.shape[0])", "return float(terms.sum())", "KL",
+     "summed over the 5 rows of the batch: it should be averaged over them"),
+    ("gaussian-kl", "return float(terms.sum() / mu.shape[0])", "return float(np.mean(terms.sum(axis=1)))", None, ""),
+    ("gaussian-kl", "0.5 * (np.exp(self.log_var) - 1) / n", "0.5 * np.exp(self.log_var) / n", "dKL/dlog_var",
+     "the -0.5 of the log_var term"),
 ])
 def test_a_mistake_in_a_later_exercise_is_located_and_hinted(tmp_path, piece, old, new, check, words):
     g = exercises.run_exercise(piece, _variant(tmp_path, piece, old, new), seed=0)

@@ -480,3 +480,20 @@ def test_end_to_end_the_documented_run_autograder_runs_as_is(tmp_path):
     assert [t["name"].split(": ")[1] for t in r["tests"]] == names()
     assert "wrote" in done.stdout and "total: 10 / 10 (graded" in done.stdout
     assert sorted(p.name for p in (root / "submission").iterdir()) == ["my_dense.py"]
+
+
+@pytest.mark.parametrize("piece, wrong, words", [
+    ("sampling", ("np.exp(0.5 * log_var)", "np.exp(log_var)"), "used as the standard deviation"),
+    ("gaussian-kl", ("terms.sum() / mu.shape[0]", "terms.mean()"), "averaged over the 3 latent units")])
+def test_end_to_end_the_vae_exercises_give_results_json(piece, wrong, words, tmp_path):
+    """The two VAE exercises through the real grader: 10 / 10 for the solution, one test per
+    check of their own rubric, and a mistake's hint in the failed test's output."""
+    right = gs.results(grading.grade_submission(piece, SOLUTIONS / f"{piece}.py", seed=0, timeout=30))
+    assert right["score"] == right["max_score"] == 10
+    assert [t["name"] for t in right["tests"]] == [f"{piece}: {i.name}: {i.title}" for i in RUBRICS[piece]]
+    assert all(t["status"] == "passed" for t in right["tests"])
+    path = tmp_path / f"{piece}.py"
+    path.write_text((SOLUTIONS / f"{piece}.py").read_text().replace(*wrong))
+    r = gs.results(grading.grade_submission(piece, path, seed=0, timeout=30))
+    assert r["score"] < 10 and set(r) == TOP_KEYS
+    assert any(t["status"] == "failed" and words in t["output"] for t in r["tests"]), r

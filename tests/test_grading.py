@@ -30,6 +30,11 @@ BIAS = 'self.grads["bias"] += dy.sum(axis=0)'
 SIG = "return dy * self.y * (1 - self.y)"
 BCE = "return (self.p - self.y) / (self.p * (1 - self.p)) / self.p.size"
 ADAM = "param -= a_t * m / (np.sqrt(v) + self.epsilon)"
+SIGMA = "np.exp(0.5 * log_var)                # the standard deviation"
+Z = "return mu + self.sigma * self.eps"
+DLV = "return dz.copy(), dz * 0.5 * self.sigma * self.eps"
+KL_VALUE = "return float(terms.sum() / mu.shape[0])"
+KL_GRAD = "return self.mu / n, 0.5 * (np.exp(self.log_var) - 1) / n"
 LOGITS = """p = np.where(self.z >= 0, 1.0 / (1.0 + np.exp(-np.abs(self.z))),
                      np.exp(-np.abs(self.z)) / (1.0 + np.exp(-np.abs(self.z))))"""
 
@@ -71,7 +76,9 @@ def test_every_solution_scores_10_and_every_template_only_its_forward(piece, tmp
     assert g.status == "graded" and g.score == 10, grading.report(g)
     g = grading.grade_submission(piece, TEMPLATES / f"{piece}.py", seed=0, timeout=30)
     earned = {c.name: c.score for c in g.checks if c.score}
-    assert earned == ({} if piece in ("adam", "model") else {"forward": 1}), grading.report(g)
+    # the VAE's two leave the forward to the learner as well: their templates earn nothing
+    assert earned == ({} if piece in ("adam", "model", "sampling", "gaussian-kl") else {"forward": 1}), \
+        grading.report(g)
     assert any("NotImplementedError" in c.message for c in g.checks)
 
 
@@ -112,6 +119,11 @@ REWRITES = {
     "dense reads then writes the sum": ("dense", (KERNEL, 'seen = self.grads["kernel"].copy()\n'
                                                           '        self.grads["kernel"][...] = seen + self.x.T @ dy')),
     "adam bracket": ("adam", (ADAM, "param[...] = param - a_t * m / (np.sqrt(v) + self.epsilon)")),
+    "sampling sqrt of the variance": ("sampling", (SIGMA, "np.sqrt(np.exp(log_var))")),
+    "sampling keeps z - mu": ("sampling", (Z, "self.spread = self.sigma * self.eps\n        return mu + self.spread"),
+                              (DLV, "return dz * 1.0, 0.5 * dz * self.spread")),
+    "gaussian-kl row sums": ("gaussian-kl", (KL_VALUE, "return float(np.mean(np.sum(terms, axis=1)))"),
+                             ("n = self.mu.shape[0]", "n = len(self.log_var)")),
     "model list": ("model", ("grads[f\"{piece.name}/{key}\"] = piece.grads[key].copy()",
                              "grads[piece.name + '/' + key] = np.array(piece.grads[key])")),
 }
@@ -200,6 +212,50 @@ WRONG = {
     # the model: live references where copies were asked for
     "model live grads": ("model", [("piece.grads[key].copy()", "piece.grads[key]")], {"copies": 0, "params": 3},
                          "not a copy"),
+    # the VAE's two, as a cheating or careless student writes them
+    "sampling keeps 0.5 sigma from call 1": ("sampling", [(DLV, 'if not hasattr(self, "_half"):\n'
+                                                               '            self._half = 0.5 * self.sigma\n'
+                                                               '        return dz.copy(), dz * np.resize(self._half, dz.shape) * self.eps')],
+                                             {"dL/dlog_var": 1, "dL/dmu": 1.5, "z": 2, "by hand": 1.5},
+                                             "something kept from an earlier call"),
+    "sampling halves log_var in place": ("sampling", [(SIGMA, "np.exp(np.multiply(log_var, 0.5, out=log_var))")],
+                                         {"contract": 0, "z": 2, "moments": 2, "dL/dlog_var": 2},
+                                         "the log_var handed in was changed in place"),
+    "sampling redraws eps in backward": ("sampling", [(DLV, "eps = self.rng.standard_normal(dz.shape)\n"
+                                                            "        return dz.copy(), dz * 0.5 * self.sigma * eps")],
+                                         {"dL/dlog_var": 0, "z": 2, "moments": 2, "dL/dmu": 1.5},
+                                         "backward drew new noise"),
+    "sampling draws twice in forward": ("sampling", [(Z, "return mu + self.sigma * self.rng.standard_normal(mu.shape)")],
+                                        {"z": 0, "moments": 2, "dL/dmu": 1.5, "dL/dlog_var": 2},
+                                        "the noise is drawn twice in forward"),
+    "sampling noise from np.random": ("sampling", [("self.eps = self.rng.standard_normal(mu.shape)",
+                                                    "self.eps = np.random.standard_normal(mu.shape)")],
+                                      {"z": 0, "moments": 2, "dL/dlog_var": 0},
+                                      "its mean and variance are right, see `moments`"),
+    "sampling sigma as variance": ("sampling", [(SIGMA, "np.exp(log_var)"),
+                                                (DLV, "return dz.copy(), dz * self.sigma * self.eps")],
+                                   {"z": 0, "moments": 0, "dL/dlog_var": 0, "dL/dmu": 1.5},
+                                   "exp(log_var) is used as the standard deviation, where it is the variance"),
+    "gaussian-kl keeps N from call 1": ("gaussian-kl", [("n = self.mu.shape[0]",
+                                                         'n = getattr(self, "_n", self.mu.shape[0])\n        self._n = n')],
+                                        {"dKL/dmu": 1, "dKL/dlog_var": 1, "KL": 2, "sign": 0.5, "scale": 1.5},
+                                        "something kept from an earlier call"),
+    "gaussian-kl scales mu in place": ("gaussian-kl", [(KL_GRAD, "self.mu /= n\n        return self.mu, "
+                                                                 "0.5 * (np.exp(self.log_var) - 1) / n")],
+                                       {"contract": 0, "dKL/dmu": 2, "KL": 2},
+                                       "the mu handed in was changed in place"),
+    "gaussian-kl np.mean": ("gaussian-kl", [(KL_VALUE, "return float(np.mean(terms))"),
+                                            ("n = self.mu.shape[0]", "n = self.mu.size")],
+                            {"KL": 0, "dKL/dmu": 0, "scale": 1.5, "sign": 0.5},
+                            "the KL is averaged over the 3 latent units: it should be summed over them"),
+    "gaussian-kl sign": ("gaussian-kl", [("terms = -0.5 *", "terms = 0.5 *"), (KL_GRAD, "return -self.mu / n, "
+                                                                                        "-0.5 * (np.exp(self.log_var) - 1) / n")],
+                         {"KL": 0, "sign": 0, "scale": 1.5}, "sign is flipped"),
+    "gaussian-kl exp(lv) as sigma": ("gaussian-kl", [("1 + log_var - mu ** 2 - np.exp(log_var)",
+                                                      "1 + 2 * log_var - mu ** 2 - np.exp(2 * log_var)"),
+                                                     (KL_GRAD, "return self.mu / n, (np.exp(2 * self.log_var) - 1) / n")],
+                                     {"KL": 0, "dKL/dmu": 2, "dKL/dlog_var": 0, "scale": 0},
+                                     "exp(log_var) taken as sigma"),
 }
 SCORES = {"dense stale x.T": 9, "sigmoid stale y(1-y)": 7, "bce stale denominator": 8,
           "dense writes into dy": 9, "bce-logits exp(z)": 8, "sigmoid from exp(-x)": 8, "relu >= 0": 8,
@@ -207,7 +263,11 @@ SCORES = {"dense stale x.T": 9, "sigmoid stale y(1-y)": 7, "bce stale denominato
           "dense dx raises": 6.33, "adam rebound": 9, "adam paper form": 9, "adam t per parameter": 8,
           "model live grads": 9, "dense writes =": 9, "dense writes [...] =": 9, "dense writes out=": 9,
           "dense clears what it finds": 9.5, "dense rebinds the sum": 9.5, "dense running sum": 8.5,
-          "model no zeroing": 9}
+          "model no zeroing": 9, "sampling keeps 0.5 sigma from call 1": 9, "sampling halves log_var in place": 9,
+          "sampling redraws eps in backward": 6, "sampling draws twice in forward": 5.5,
+          "sampling noise from np.random": 5, "sampling sigma as variance": 3,
+          "gaussian-kl keeps N from call 1": 8, "gaussian-kl scales mu in place": 9, "gaussian-kl np.mean": 3,
+          "gaussian-kl sign": 2.5, "gaussian-kl exp(lv) as sigma": 3.83}
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))

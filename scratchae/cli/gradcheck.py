@@ -38,7 +38,8 @@ def add_commands(sub) -> None:
     p.add_argument("--broken", metavar="NAME", help="swap in a deliberately wrong backward pass")
     p.add_argument("--list", action="store_true", help="list the deliberately wrong backward passes")
     p.add_argument("--exercise", metavar="PIECE",
-                   help="dense, relu, sigmoid, bce, mse, l1, kl, bce-logits, adam or model")
+                   help="dense, relu, sigmoid, bce, mse, l1, kl, bce-logits, adam, model, sampling or "
+                        "gaussian-kl")
     p.add_argument("--init", metavar="PATH", help="with --exercise: write the template to PATH")
     p.add_argument("--force", action="store_true", help="with --init: overwrite an existing file")
     p.add_argument("--batch", type=int, default=4, help="batch size of the random inputs (default 4)")
@@ -159,7 +160,8 @@ def _exercise(args) -> int:
             path = exercises.write_template(piece, args.init, force=args.force)
         except (FileExistsError, FileNotFoundError, OSError) as exc:
             raise UsageError(str(exc)) from None
-        what = {"adam": "apply()", "model": "Model.backward()"}.get(piece, "backward()")
+        what = {"adam": "apply()", "model": "Model.backward()", "sampling": "forward()'s z and backward()",
+                "gaussian-kl": "forward() and backward()"}.get(piece, "backward()")
         print(f"wrote {path}: fill in {what}, then run\n"
               f"  scratchae gradcheck --exercise {piece} {path}")
         return EXIT_OK

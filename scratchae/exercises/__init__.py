@@ -6,10 +6,15 @@
     scratchae gradcheck --exercise dense my_dense.py            check your backward
     scratchae grade dense my_dense.py --json results.json       grade it (partial credit)
 
-Ten exercises, in course order (docs/teaching.md): dense, relu, sigmoid, bce, mse, l1, kl,
-bce-logits, adam, model. Each template (`templates/<piece>.py`) has its forward written and one
-method raising NotImplementedError, with the shapes, the conventions and the formula to derive
-in its docstring. A learner's check and a teacher's grade are one and the same run
+Twelve exercises, in course order (docs/teaching.md): dense, relu, sigmoid, bce, mse, l1, kl,
+bce-logits, adam, model, sampling, gaussian-kl. Each template (`templates/<piece>.py`) has the
+shapes, the conventions and the formula to derive in its docstrings. The first ten have their
+forward written and one method raising NotImplementedError. The VAE's two leave the forward to
+the learner as well, since their classic bugs are forward bugs (exp(log_var) used as sigma, the
+KL's sign, its reduction): `sampling` gives the forward's one draw of eps (from `self.rng`, set
+by the grader, so it can replay the noise) and asks for z and the backward; `gaussian-kl` asks
+for the KL's value and its gradient. Their forwards are graded for what they mean (z replayed
+and its moments measured over 10,000 draws; the KL's value and reduction), not as unchanged. A learner's check and a teacher's grade are one and the same run
 (`grading.py`): the file runs in a process of its own through calls the grader draws
 (`plans.py`, run by `runner.py`), and the grader scores what came back against exact answers
 (`rubric.py`, `exact.py`). No solutions ship here.
@@ -63,6 +68,12 @@ EXERCISES: dict[str, Exercise] = {e.piece: e for e in [
              "an optimizer: state per parameter, the bias correction, an in-place update"),
     Exercise("model", "Model", lambda cls: cls(_chain_layers()),
              "the whole backward pass: every piece in reverse, the gradients collected"),
+    Exercise("sampling", "Sampling", _plain,
+             "the VAE's reparameterization: sigma = exp(0.5 log_var), not exp(log_var), and a backward "
+             "that reuses the forward's noise"),
+    Exercise("gaussian-kl", "GaussianKL", _plain,
+             "the VAE's KL term: its value and gradient, summed over the latent units, averaged over "
+             "the batch"),
 ]}
 
 

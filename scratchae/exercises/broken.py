@@ -2,8 +2,9 @@
 
 Each class subclasses a real scratchae piece and changes only its backward with one classic
 mistake. `scratchae gradcheck --broken NAME` swaps one of the article's five pieces into an
-article model; the mistakes of the later exercises (mse, kl, bce-logits, adam, model: `model`
-None below) are checked alone, as the exercise checks a learner's file, since they have the
+article model; the mistakes of the later exercises (mse, kl, bce-logits, adam, model, sampling,
+gaussian-kl: `model` None below; the last two's are small classes of the exercise's interface,
+each with its one mistake) are checked alone, as the exercise checks a learner's file, since they have the
 exercise's interface. Either way the checker must fail, name the piece and tensor, and give
 the hint listed in `BROKEN`. They are the checker's and the grader's negative controls too
 (tests/test_exercises.py, tests/test_grading.py).
@@ -157,6 +158,92 @@ class ForwardOrderModel:
             for key in piece.params:
                 grads[f"{piece.name}/{key}"] = piece.grads[key].copy()
         return dy, grads
+
+
+class SigmaAsVarianceExercise:
+    """The sampling exercise with exp(log_var) as sigma: z = mu + exp(log_var) eps, and the
+    honest gradient of that z (dz exp(log_var) eps for log_var), so only what z is gives it away."""
+
+    def __init__(self):
+        self.rng = None
+
+    def forward(self, mu, log_var):
+        self.eps = self.rng.standard_normal(mu.shape)
+        self.sigma = np.exp(log_var)                      # the mistake: the variance
+        return mu + self.sigma * self.eps
+
+    def backward(self, dz):
+        return dz.copy(), dz * self.sigma * self.eps
+
+
+class EpsRedrawnExercise:
+    """The sampling exercise whose backward draws eps again from self.rng (noise drawn twice)."""
+
+    def __init__(self):
+        self.rng = None
+
+    def forward(self, mu, log_var):
+        self.eps = self.rng.standard_normal(mu.shape)
+        self.sigma = np.exp(0.5 * log_var)
+        return mu + self.sigma * self.eps
+
+    def backward(self, dz):
+        eps = self.rng.standard_normal(dz.shape)          # the mistake: not the forward's eps
+        return dz.copy(), dz * 0.5 * self.sigma * eps
+
+
+class NoHalfExercise:
+    """The sampling exercise's dL/dlog_var without the 0.5 of d exp(0.5 log_var) / d log_var."""
+
+    def __init__(self):
+        self.rng = None
+
+    def forward(self, mu, log_var):
+        self.eps = self.rng.standard_normal(mu.shape)
+        self.sigma = np.exp(0.5 * log_var)
+        return mu + self.sigma * self.eps
+
+    def backward(self, dz):
+        return dz.copy(), dz * self.sigma * self.eps      # the mistake: no 0.5
+
+
+class _KLTerms:
+    """The gaussian-kl exercise's interface; `scale` is what the (wrong) reduction divides by."""
+
+    def forward(self, mu, log_var):
+        self.mu, self.log_var = mu, log_var
+        return float(-0.5 * np.sum(1 + log_var - mu ** 2 - np.exp(log_var)) / self.scale())
+
+    def scale(self):
+        raise NotImplementedError
+
+    def backward(self):
+        s = self.scale()
+        return self.mu / s, 0.5 * (np.exp(self.log_var) - 1) / s
+
+
+class FlippedSignKL(_KLTerms):
+    """The KL with its sign flipped, value and gradient alike: +0.5 sum(1 + lv - mu^2 - e^lv) / N."""
+
+    def scale(self):
+        return -self.mu.shape[0]
+
+
+class MeanLatentsKL(_KLTerms):
+    """The KL averaged over the latent units too (np.mean over every element), gradient alike."""
+
+    def scale(self):
+        return self.mu.size
+
+
+class NoMeanGradKL(_KLTerms):
+    """The KL's value right, its gradient without the 1/N of the batch mean."""
+
+    def scale(self):
+        return self.mu.shape[0]
+
+    def backward(self):
+        return self.mu.copy(), 0.5 * (np.exp(self.log_var) - 1)
 
 
 class TiedAssignsKernelGradient(DenseTranspose):
@@ -346,6 +433,18 @@ BROKEN: dict[str, Broken] = {b.name: b for b in [
            "Adam without its bias correction (a_t = learning_rate)"),
     Broken("model-forward-order", ForwardOrderModel, "model", "order", "order", None,
            "model backward calling the pieces in forward order"),
+    Broken("sampling-sigma-as-variance", SigmaAsVarianceExercise, "sampling", "z", "sigma-variance", None,
+           "sampling with exp(log_var) as sigma, its backward the honest gradient of that z"),
+    Broken("sampling-eps-redrawn", EpsRedrawnExercise, "sampling", "log_var", "noise", None,
+           "sampling whose backward draws eps again"),
+    Broken("sampling-no-half", NoHalfExercise, "sampling", "log_var", "scale", None,
+           "sampling backward without the 0.5 of d exp(0.5 log_var) / d log_var"),
+    Broken("gaussian-kl-sign", FlippedSignKL, "gaussian-kl", "KL", "sign", None,
+           "VAE KL with its sign flipped, value and gradient"),
+    Broken("gaussian-kl-mean-latents", MeanLatentsKL, "gaussian-kl", "KL", "reduction", None,
+           "VAE KL averaged over the latent units too, value and gradient"),
+    Broken("gaussian-kl-no-mean", NoMeanGradKL, "gaussian-kl", "mu", "scale", None,
+           "VAE KL gradient without the 1/N of the batch mean"),
 ]}
 
 

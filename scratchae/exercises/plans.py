@@ -15,6 +15,11 @@ before each of its backward calls, and Dense gets an `accumulate` part whose gra
 with a known array G0 before a call; the model's pieces hold stale gradients before each call,
 which the learner's model must zero.
 
+The sampling exercise's forward draws its noise from `self.rng`, which the runner sets before
+each call to a fresh generator from a seed the call carries (as a model sets a stochastic
+layer's), so the grader replays every eps itself; its `moments` part is one forward of 10,000
+rows at four fixed (mu, log_var) pairs, whose draws the grader's moment test reads.
+
 The values are random for each grading run (the grader draws a seed), so no file can carry
 answers for them; tests fix the seed.
 """
@@ -182,8 +187,50 @@ def _model(rng):
              "calls": [{"x": np.array([[2.0]]), "dy": np.array([[1.0]]), "params": {}}]}]
 
 
+# the moment test's units (scratchae.gradcheck.sampling's): log_var far from 0 both ways
+MOMENT_MU = (0.5, -1.0, 0.0, 2.0)
+MOMENT_LOG_VAR = (-3.0, 1.5, 0.0, 3.0)
+MOMENT_DRAWS = 10_000
+LN2 = math.log(2.0)
+
+
+def _seed(rng):
+    return int(rng.integers(2 ** 62))
+
+
+def _mu_lv(rng, shape):
+    """mu ~ N(0, 1) and log_var in [-2.5, 2.5], away from 0 (where sigma and the variance meet)."""
+    lv = rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 2.5, shape)
+    return rng.standard_normal(shape), lv
+
+
+def _sampling(rng):
+    # each call sets self.rng to a fresh generator from its own seed (as a model sets a layer's
+    # before a training forward), so eps is replayed by the grader and a draw too many in one
+    # call cannot shift the next call's noise
+    calls = []
+    for shape in ((5, 3), (2, 4), (6, 3)):
+        mu, lv = _mu_lv(rng, shape)
+        calls.append({**_call([mu, lv], rng.standard_normal(shape)), "rng": _seed(rng)})
+    n = MOMENT_DRAWS
+    moments = {**_call([np.tile(MOMENT_MU, (n, 1)), np.tile(MOMENT_LOG_VAR, (n, 1))], role="moments"),
+               "rng": _seed(rng), "forward_only": True}
+    # sigma = [[1, 2], [0.5, 1]], eps given: worked in rubric.py
+    hand = {**_call([np.array([[1.0, 0.0], [-1.0, 2.0]]), np.array([[0.0, 2 * LN2], [-2 * LN2, 0.0]])],
+                    np.array([[1.0, 1.0], [2.0, -1.0]]), role="hand"),
+            "rng": {"fixed": [np.array([[1.0, -1.0], [2.0, 0.5]])]}}
+    return [_piece("calls", _roles(calls)), _piece("moments", [moments]), _piece("by hand", [hand])]
+
+
+def _gaussian_kl(rng):
+    calls = [_call(list(_mu_lv(rng, s))) for s in ((5, 3), (2, 4), (6, 2))]
+    hand = _call([np.array([[1.0, 0.0], [0.0, 2.0]]), np.array([[0.0, LN2], [0.0, 0.0]])], role="hand")
+    return [_piece("calls", _roles(calls)), _piece("by hand", [hand])]
+
+
 PLANS = {"dense": _dense, "relu": _relu, "sigmoid": _sigmoid, "bce": _bce, "mse": _mse, "l1": _l1,
-         "kl": _kl, "bce-logits": _bce_logits, "adam": _adam, "model": _model}
+         "kl": _kl, "bce-logits": _bce_logits, "adam": _adam, "model": _model, "sampling": _sampling,
+         "gaussian-kl": _gaussian_kl}
 
 
 def plan(piece: str, rng: np.random.Generator) -> list[dict]:

@@ -162,6 +162,29 @@ RUBRICS: dict[str, tuple[Item, ...]] = {
               Item("copies", "the grads returned are copies: a later backward leaves them as they were", 1,
                    "copies"),
               Item("by hand", "order, chaining and values on hand-made pieces", 2, "model by hand")),
+    # the VAE's two (scored in rubric_vae.py): the learner writes the forward too, so it is graded
+    # for what it means (its z replayed and its moments; the KL's value and reduction)
+    "sampling": (Item("z", "forward: z = mu + exp(0.5 log_var) eps for the eps drawn from self.rng, on every call",
+                      2, "replay"),
+                 Item("moments", "forward: over 10000 draws at 4 (mu, log_var) pairs, the mean and variance of z "
+                      "within 5 standard errors of mu and exp(log_var)", 2, "moments"),
+                 Item("contract", "backward returns (dL/dmu, dL/dlog_var), float arrays of mu's shape; no "
+                      "exception, inputs left unchanged", 1, "contract"),
+                 Item("dL/dmu", "dL/dmu exact, on the first call and the later ones", 1.5, "tensor", "mu"),
+                 Item("dL/dlog_var", "dL/dlog_var exact (with the forward's eps), on the first call and the later "
+                      "ones", 2, "tensor", "log_var"),
+                 Item("by hand", "z and both gradients on a case worked by hand (eps given)", 1.5, "hand")),
+    "gaussian-kl": (Item("KL", "forward: the KL summed over the latent units and averaged over the rows, exact on "
+                         "the first call and the later ones", 2, "value"),
+                    Item("contract", "forward returns a float, backward (dKL/dmu, dKL/dlog_var) float arrays of "
+                         "mu's shape; no exception, inputs left unchanged", 1, "contract"),
+                    Item("dKL/dmu", "dKL/dmu exact, on the first call and the later ones", 2, "tensor", "mu"),
+                    Item("dKL/dlog_var", "dKL/dlog_var exact, on the first call and the later ones", 2, "tensor",
+                         "log_var"),
+                    Item("sign", "both gradients: the right sign, element by element", 0.5, "sign"),
+                    Item("scale", "both gradients: the exact ones times one constant factor (a reduction off, "
+                         "not the formula)", 1.5, "scale"),
+                    Item("by hand", "the KL and both gradients on a case worked by hand", 1, "hand")),
 }
 
 # the known answers (worked by hand; docs/backprop.md derives each formula)
@@ -392,6 +415,9 @@ def score(piece: str, plan: list[dict], records: Records, *, filename: str, miss
         return _adam(ctx, items)
     if piece == "model":
         return _model(ctx, items)
+    if piece in ("sampling", "gaussian-kl"):
+        from .rubric_vae import score_vae
+        return score_vae(ctx, items)
     return _pieces(ctx, items)
 
 

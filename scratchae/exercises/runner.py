@@ -20,9 +20,13 @@ process (`run_parts`: the shipped wrong pieces of `scratchae gradcheck --broken`
 The three kinds of part:
 
     piece   an instance of the learner's class; per call: params written in place (as an
-            optimizer would), forward(*inputs), then the piece's grads set in place (to zeros,
-            as a model zeroes them at the start of each step, or to the array the call
-            carries: the check that backward adds into them), then backward(dy) or backward()
+            optimizer would), its generator set (`self.rng`, as a model sets a stochastic
+            layer's before a training forward: a fresh generator from the seed the call
+            carries, or `FixedNoise` handing out the draws of a case worked by hand),
+            forward(*inputs), then the piece's grads set in place (to zeros, as a model zeroes
+            them at the start of each step, or to the array the call carries: the check that
+            backward adds into them), then backward(dy) or backward() (not for a call marked
+            forward_only: the draws of a moment test)
     adam    an instance of the learner's Adam; per step: apply([(path, param, grad), ...]);
             each param is a watched array, so a value bound to a new array instead of written
             into the caller's one is still seen (`_Watched`) and only "in place" is lost
@@ -269,6 +273,30 @@ class HandPiece:
         return dx
 
 
+class FixedNoise:
+    """A stand-in for a generator whose `standard_normal` hands out given arrays in turn (the
+    by-hand case of the sampling exercise); a draw beyond them is an error that says why."""
+
+    def __init__(self, draws: list) -> None:
+        self.draws = [np.array(d, dtype=np.float64) for d in draws]
+
+    def standard_normal(self, size: Any = None, dtype: Any = np.float64, out: Any = None) -> np.ndarray:
+        if not self.draws:
+            raise RuntimeError("standard_normal was called once more than this case draws (one draw per "
+                               "forward): is new noise drawn in backward, or twice in forward? reuse self.eps")
+        a = self.draws.pop(0)
+        if size is not None and tuple(np.atleast_1d(size)) != a.shape:
+            raise ValueError(f"this case draws eps of shape {a.shape}, standard_normal was asked for {size}")
+        return a.astype(dtype)
+
+
+def noise(spec: Any) -> Any:
+    """The generator a call sets as `self.rng`: a fresh one from an int seed, or FixedNoise."""
+    if isinstance(spec, dict):
+        return FixedNoise(spec["fixed"])
+    return np.random.default_rng(int(spec))
+
+
 def _held(grads: Any) -> dict:
     """Copies of what a piece's grads hold as its backward starts (zeros, if the model zeroed them)."""
     if not isinstance(grads, dict):
@@ -333,7 +361,13 @@ def run_piece(cls: type, part: dict, emit: Emit, filename: str) -> None:
             if call.get("params"):
                 _write_params(obj, call["params"])
             inputs = [np.array(a, copy=True) for a in call["inputs"]]
+            if call.get("rng") is not None:
+                obj.rng = noise(call["rng"])
             rec["forward"] = encode(obj.forward(*inputs))
+            if call.get("forward_only"):
+                rec["inputs_after"] = [encode(a) for a in inputs]
+                emit(rec)
+                continue
             dy = None if call.get("dy") is None else np.array(call["dy"], copy=True)
             grads = getattr(obj, "grads", None)
             filled = {k: grads[k] for k in _set_grads(obj, call.get("grads"))}
