@@ -30,8 +30,9 @@ The standard errors, for n independent draws of a Gaussian z with standard devia
 (the unbiased sample variance s^2 has (n - 1) s^2 / sigma^2 ~ chi^2 with n - 1 degrees of
 freedom, whose variance is 2 (n - 1), so Var(s^2) = 2 sigma^4 / (n - 1)); and for the KL
 estimate, the sample standard deviation of the per-row log q - log p over sqrt(n). At the
-default 5 standard errors a correct layer fails one statistic in about 1.7 million; the draws
-come from a seeded generator, so a check's result is the same at every run.
+default 5 standard errors each statistic fails a correct layer for about one seed in 1.7
+million (the two-sided normal tail); the draws come from a seeded generator, so a check's
+result is the same at every run.
 
 Every check runs on a float64 copy with kl_weight = 1 (the layer given is never changed) and
 returns a `StatReport`: `.ok`, `.rows`, `.failures`, and a table as its `str()`, ending in
