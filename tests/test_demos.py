@@ -39,6 +39,7 @@ EXPECTED = {
     "01_vanilla.py": ["vanilla-reconstructions.png", "vanilla-weights.png", "shallow-reconstructions.png"],
     "02_denoising.py": ["denoising.png"],
     "03_sparse.py": ["sparse-code-distributions.png", "sparse-losses.png"],
+    "04_variational.py": ["vae-elbo.png", "vae-latent.png", "vae-manifold.png", "vae-samples.png"],
     "05_anomalies.py": ["anomalies-roc.png", "anomalies-extremes.png", "anomalies-pitfall.png"],
     "article_listing.py": ["listing-vanilla.png", "listing-weights.png", "listing-shallow.png",
                            "listing-denoising.png", "listing-sparse-standard.png",
@@ -52,7 +53,7 @@ def test_every_demo_is_covered():
 
 
 @pytest.mark.parametrize("script", [
-    "01_vanilla.py", "02_denoising.py", "03_sparse.py", "05_anomalies.py",
+    "01_vanilla.py", "02_denoising.py", "03_sparse.py", "04_variational.py", "05_anomalies.py",
     pytest.param("article_listing.py", marks=pytest.mark.slow),
 ])
 def test_demo_runs_and_writes_its_figures(script, tmp_path):
