@@ -135,7 +135,7 @@ def test_broken_later_piece_refuses_a_model(capsys):
     assert "--model does not apply" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("piece", ["bce-logits", "model"])
+@pytest.mark.parametrize("piece", ["bce-logits", "model", "sampling", "gaussian-kl"])
 def test_exercise_flow_of_a_later_exercise(piece, tmp_path, capsys):
     path = tmp_path / f"my_{piece}.py"
     assert main(["gradcheck", "--exercise", piece, "--init", str(path)]) == 0

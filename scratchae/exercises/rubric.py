@@ -28,7 +28,8 @@ or message is ever made by the submission's process. The kinds of check:
 floor of 1e-6 of the largest exact value). Two things void the gradient checks of a piece,
 with a message saying why: a forward changed from the template's (the question would change),
 and a backward that calls forward (finite differences of one's own forward answer nothing).
-Adam and the model's backward have checks of their own (`_adam`, `_model`). The model's
+Adam and the model's backward have checks of their own (`_adam`, `_model`), and so do the
+VAE's two, sampling and gaussian-kl, whose forward the learner writes (`rubric_vae.py`). The model's
 pieces add into their grads, as scratchae's layers do, and start each call holding a step
 before's gradients: `zeroes` asks the model to clear them before the backward, and `params`
 is judged against what each piece held plus the exact gradient, so forgetting to zero costs
