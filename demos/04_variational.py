@@ -3,9 +3,9 @@
 #
 # The article's third use of autoencoders: "VAE learns the parameters of the probability
 # distribution modeling the input data ... we can also use the VAE as a generative model".
-# This is the shape of Keras 2's MLP VAE example (784-512-2): the encoder gives the mean and
-# the log-variance of a 2-D Gaussian code, a `Sampling` layer draws z from it, and the decoder
-# maps z back to an image. Because the code is 2-D, the whole code space can be drawn.
+# This is Keras 2's MLP VAE example (784-512-2), written as it is: the encoder gives the mean
+# and the log-variance of a 2-D Gaussian code, a `Sampling` layer draws z from it, and the
+# decoder maps z back to an image. Because the code is 2-D, the whole code space can be drawn.
 #
 # A script and a notebook at once (percent format: `# %%` starts a code cell, `# %% [markdown]`
 # a text cell): run `python demos/04_variational.py [OUT_FOLDER] [--dataset NAME]`, or open it in
@@ -16,11 +16,13 @@
 
     python demos/04_variational.py [OUT_FOLDER] [--dataset NAME]
 
-50 epochs of batch 128 with Adam, as the example. Keras's example builds its loss from backend
-ops (`binary_crossentropy(inputs, outputs) * original_dim` plus the KL, through `add_loss`);
-here the same two terms are a loss and a layer: `BinaryCrossentropy(reduction="sum_over_pixels")`
-is the reconstruction summed over the 784 pixels, and `Sampling` (in the place of the example's
-`Lambda(sampling)`) adds the KL as its own loss term. Their sum, averaged over images, is the
+50 epochs of batch 128 with Adam, as the example, and its model written as it writes it (an
+encoder to [z_mean, z_log_var, z], a decoder, `vae = Model(inputs, decoder(encoder(inputs)[2]))`).
+Two things differ. `Sampling` stands where the example has `Lambda(sampling)`. And the example
+builds its loss from backend ops (`binary_crossentropy(inputs, outputs) * original_dim` plus the
+KL, through `vae.add_loss`), which scratchae does not have: the same two terms are here a loss
+and a layer, `BinaryCrossentropy(reduction="sum_over_pixels")` the reconstruction summed over
+the 784 pixels and `Sampling`'s own loss term the KL; so `fit` gets x as its target too. Their sum, averaged over images, is the
 negative ELBO in nats per image. Writes vae-latent.png, vae-manifold.png, vae-samples.png and
 vae-elbo.png into OUT_FOLDER.
 """
@@ -39,6 +41,7 @@ from scratchae.datasets import load
 from scratchae.layers import Dense, Input, Sampling
 from scratchae.losses import BinaryCrossentropy
 from scratchae.models import Model
+from scratchae.utils import set_random_seed
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("out", nargs="?", default="demo-output")
@@ -70,24 +73,29 @@ batch_size = 128
 latent_dim = 2
 epochs = 50
 
+set_random_seed(0)                                   # the same weights at every run
+
+# build encoder model
 inputs = Input(shape=(original_dim,), name="encoder_input")
-x = Dense(intermediate_dim, activation="relu", seed=0)(inputs)
-z_mean = Dense(latent_dim, name="z_mean", seed=1)(x)
-z_log_var = Dense(latent_dim, name="z_log_var", seed=2)(x)
-z = Sampling(name="z")([z_mean, z_log_var])
+x = Dense(intermediate_dim, activation="relu")(inputs)
+z_mean = Dense(latent_dim, name="z_mean")(x)
+z_log_var = Dense(latent_dim, name="z_log_var")(x)
+z = Sampling(name="z")([z_mean, z_log_var])          # the example: Lambda(sampling, ...)
+encoder = Model(inputs, [z_mean, z_log_var, z], name="encoder")
 
-decoder_h = Dense(intermediate_dim, activation="relu", seed=3)
-decoder_mean = Dense(original_dim, activation="sigmoid", seed=4)
-outputs = decoder_mean(decoder_h(z))
+# build decoder model
+latent_inputs = Input(shape=(latent_dim,), name="z_sampling")
+x = Dense(intermediate_dim, activation="relu")(latent_inputs)
+outputs = Dense(original_dim, activation="sigmoid")(x)
+decoder = Model(latent_inputs, outputs, name="decoder")
 
+# instantiate VAE model: the decoder called on the encoder's z shares both models' layers
+outputs = decoder(encoder(inputs)[2])
 vae = Model(inputs, outputs, name="vae_mlp")
+# the example: vae.add_loss(K.mean(binary_crossentropy(inputs, outputs) * original_dim + kl_loss));
+# here the reconstruction is the loss, summed over pixels, and the KL is Sampling's own term
 vae.compile(optimizer="adam", loss=BinaryCrossentropy(reduction="sum_over_pixels"))
 vae.summary()
-
-# the encoder (to z_mean: the code drawn below) and the generator, sharing the trained layers
-encoder = Model(inputs, z_mean, name="encoder")
-latent_inputs = Input(shape=(latent_dim,), name="z_sampling")
-generator = Model(latent_inputs, decoder_mean(decoder_h(latent_inputs)), name="decoder")
 
 # %% [markdown]
 # ## Training: the negative ELBO in nats per image
@@ -116,8 +124,8 @@ fig
 # keeps the codes near the prior's centre.
 
 # %%
-x_test_encoded = encoder.predict(x_test, batch_size=batch_size)
-fig = figures_vae.latent_scatter(x_test_encoded, y_test)
+z_mean, _, _ = encoder.predict(x_test, batch_size=batch_size)     # predict: z = z_mean
+fig = figures_vae.latent_scatter(z_mean, y_test)
 fig.savefig(os.path.join(args.out, "vae-latent.png"))
 fig
 
@@ -131,13 +139,13 @@ fig
 # %%
 n = 15
 grid = figures_vae.manifold_grid(n, span=3.0)
-fig = figures_vae.latent_manifold(generator.predict(grid), n, span=3.0)
+fig = figures_vae.latent_manifold(decoder.predict(grid), n, span=3.0)
 fig.savefig(os.path.join(args.out, "vae-manifold.png"))
 fig
 
 # %%
 z_prior = np.random.default_rng(0).standard_normal((100, latent_dim)).astype("float32")
-fig = figures_vae.prior_samples(generator.predict(z_prior))
+fig = figures_vae.prior_samples(decoder.predict(z_prior))
 fig.savefig(os.path.join(args.out, "vae-samples.png"))
 print("Figures written to", args.out)
 fig

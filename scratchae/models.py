@@ -37,7 +37,7 @@ from ._summary import summary_table
 from ._modelcheck import check_data, check_dtypes, checked_weights, require_compiled
 from ._validate import positive_int
 from .checkpoints import Checkpoint, train_one_batch
-from .graph import Node, as_tensor_list, check_layers, graph_config, trace
+from .graph import Node, SymbolicTensor, as_tensor_list, check_layers, graph_config, trace
 from .layers import InputLayer, Layer
 from .speed import PACKED, Logits
 from .training import (History, NonFiniteLossError, check_verbose, evaluate_batches, evaluate_parts,
@@ -82,6 +82,30 @@ class Model:
                         else InputLayer(t.shape[1:], dtype=t.layer.dtype) for t in ins]
         check_layers(self._layers)
         check_dtypes(self)
+
+    def __call__(self, inputs: Any, training: bool = False) -> Any:
+        """On symbolic tensors, the model's layers called again on them, in its node order:
+        `outputs = decoder(encoder(inputs)[2])` builds a VAE from an encoder and a decoder, as
+        in Keras. The new tensors hold the same layers (their weights are shared, not copied),
+        so a model made from them lists those layers flat, not the inner models. On arrays,
+        `forward(inputs, training)`."""
+        items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if not any(isinstance(t, SymbolicTensor) for t in items):
+            return self.forward(inputs, training=training)
+        as_tensor_list(items, "call inputs")
+        if len(items) != len(self._inputs):
+            raise ValueError(f"model {self.name!r} takes {len(self._inputs)} input(s), got {len(items)}")
+        for k, (t, layer) in enumerate(zip(items, self._inputs)):
+            if tuple(t.shape[1:]) != tuple(layer.input_shape):
+                raise ValueError(f"model {self.name!r}: input {k} must have shape "
+                                 f"{(None, *layer.input_shape)}, got {t.shape}")
+        values: list[SymbolicTensor] = []
+        at = lambda ref: items[-1 - ref] if ref < 0 else values[ref]
+        for node in self._nodes:
+            parents = [at(ref) for ref in node.parents]
+            values.append(node.layer(parents if node.many else parents[0]))
+        outs = [at(ref) for ref in self._outputs]
+        return outs if len(outs) > 1 else outs[0]
 
     # -- structure -------------------------------------------------------------------------
     @property

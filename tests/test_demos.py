@@ -135,3 +135,16 @@ def test_listing_changes_only_what_its_docstring_says():
     assert "mnist.load_data(subset=True)" in body
     assert "plt.show()" not in body.replace("# the article: plt.show()", "")
     assert "seaborn" not in body and "import" not in body
+
+
+def test_the_vae_demo_keeps_the_keras_examples_lines():
+    """Keras 2's MLP VAE example as written, but for Sampling and the loss (its docstring says why)."""
+    text = (DEMOS / "04_variational.py").read_text()
+    for keras_line in ['intermediate_dim = 512', 'latent_dim = 2', 'epochs = 50', 'batch_size = 128',
+                       'z_mean = Dense(latent_dim, name="z_mean")(x)',
+                       'encoder = Model(inputs, [z_mean, z_log_var, z], name="encoder")',
+                       'decoder = Model(latent_inputs, outputs, name="decoder")',
+                       'outputs = decoder(encoder(inputs)[2])',
+                       'vae = Model(inputs, outputs, name="vae_mlp")']:
+        assert keras_line in text, keras_line
+    assert "Lambda" not in text.replace("Lambda(sampling", "")

@@ -212,3 +212,52 @@ def test_train_vae_arguments_are_checked_first(argv, words, tmp_path, capsys):
     assert main(argv + ["--dataset", "mnist-5k", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert words in err and not (tmp_path / "run").exists()
+
+
+# -- a model called on tensors: Keras's encoder / decoder split ----------------------------------------
+def keras_split(width=784, hidden=16):
+    from scratchae.layers import Dense, Input, Sampling
+    from scratchae.losses import BinaryCrossentropy
+    from scratchae.models import Model
+    inputs = Input(shape=(width,), name="encoder_input")
+    x = Dense(hidden, activation="relu", seed=0)(inputs)
+    z_mean, z_log_var = Dense(2, name="z_mean", seed=1)(x), Dense(2, name="z_log_var", seed=2)(x)
+    z = Sampling(name="z")([z_mean, z_log_var])
+    encoder = Model(inputs, [z_mean, z_log_var, z], name="encoder")
+    latent_inputs = Input(shape=(2,), name="z_sampling")
+    x = Dense(hidden, activation="relu", seed=3)(latent_inputs)
+    decoder = Model(latent_inputs, Dense(width, activation="sigmoid", seed=4)(x), name="decoder")
+    vae = Model(inputs, decoder(encoder(inputs)[2]), name="vae_mlp")
+    vae.compile(optimizer="adam", loss=BinaryCrossentropy(reduction="sum_over_pixels"))
+    return vae, encoder, decoder
+
+
+def test_a_model_called_on_tensors_shares_its_layers(digits):
+    x, _ = digits
+    vae, encoder, decoder = keras_split()
+    assert vae.layers[0] is encoder.layers[0] and len(vae.layers) == 7
+    assert {l.name for l in vae.layers} == {l.name for l in encoder.layers} | {l.name for l in decoder.layers[1:]}
+    assert all(any(l is m for m in encoder.layers + decoder.layers) for l in vae.layers[1:])
+    before = encoder.predict(x)[0]
+    h = vae.fit(x, x, epochs=2, batch_size=64, verbose=0, seed=0).history
+    assert set(h) == {"loss", "reconstruction_loss", "z_kl"}           # the KL came along
+    assert not np.array_equal(encoder.predict(x)[0], before)            # the same weights trained
+    np.testing.assert_allclose(vae.predict(x), decoder.predict(encoder.predict(x)[0]), rtol=1e-6, atol=1e-7)
+    assert check_model(*_small_split()).ok
+
+
+def _small_split():
+    vae, _, _ = keras_split(width=5, hidden=3)
+    x = np.random.default_rng(1).random((4, 5))
+    return vae, x, x
+
+
+def test_a_model_call_checks_its_inputs():
+    from scratchae.layers import Input
+    vae, encoder, decoder = keras_split()
+    with pytest.raises(ValueError, match=r"input 0 must have shape \(None, 2\), got \(None, 3\)"):
+        decoder(Input(shape=(3,)))
+    with pytest.raises(ValueError, match="takes 1 input"):
+        decoder([Input(shape=(2,)), Input(shape=(2,))])
+    z = np.zeros((3, 2), np.float32)
+    np.testing.assert_array_equal(decoder(z), decoder.predict(z))       # arrays: the forward
