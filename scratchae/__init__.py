@@ -16,6 +16,8 @@ Read the modules in this order, each a chapter:
     datasets       MNIST (bundled 5k subset, or the full set, downloaded and verified)
     autoencoders   the article's models, built in one line each
     plotting       the article's figures
+    manifold       TSNE (exact t-SNE, scikit-learn's names): 2-D maps of the codes
+    metrics        roc_curve, roc_auc_score; reconstruction error as an anomaly score
     cli            the `scratchae` command
 
 The three autoencoders are one model trained three ways:
