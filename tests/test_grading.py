@@ -484,7 +484,7 @@ def test_grade_a_folder_writes_one_table(tmp_path, capsys):
     (folder / "crash.py").write_text("raise RuntimeError('nope')\n")
     (folder / "notes.txt").write_text("not a submission")
     assert main(["grade", "dense", str(folder), "--csv", str(tmp_path / "grades.csv"),
-                 "--timeout", "30", "--jobs", "2"]) == 0
+                 "--timeout", "120", "--jobs", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = {line.split()[0]: line for line in lines[1:]}
     assert set(rows) == {"crash.py", "half.py", "right.py"}
