@@ -40,14 +40,16 @@ The method (van der Maaten and Hinton, "Visualizing Data using t-SNE", JMLR 2008
    apart while the map is still cheap to rearrange.
 
 Memory: one n x n float64 matrix, P (8 n^2 bytes: 50 MB for 2,500 points, 800 MB for 10,000),
-plus the input as float64 and blocks of about `BLOCK_ELEMENTS` numbers; the distances, W and
-Q are never held whole (each iteration goes over them a block of rows at a time, see
+plus the input as float64 (and its centred copy for init="pca") and blocks of about
+`BLOCK_ELEMENTS` numbers (measured: a 91 MB peak for 2,500 x 784); the distances, W and Q are
+never held whole (each iteration goes over them a block of rows at a time, see
 `kl_gradient`). `TSNE` refuses an n whose P would exceed `max_bytes` (default `MAX_BYTES`,
 2 GiB: n <= 16,384) before allocating anything.
 
 Time: O(n^2) per iteration, about a dozen passes over n^2 numbers; the perplexity search
-another few dozen exp passes, once. Measured on 2 cores (benchmarks/tsne.py): 2,500 bundled
-digits x 1,000 iterations in about 30 s (4 times the points, 16 times the time).
+another few dozen exp passes, once. Measured on a 2-core machine (benchmarks/tsne.py): 2,500
+bundled digits x 1,000 iterations in 37 s of CPU time, 38 s wall when the machine is not
+crowded (4 times the points, 16 times the time: 10,000 points take about 10 minutes).
 """
 from __future__ import annotations
 
@@ -349,8 +351,9 @@ class TSNE:
     without exaggeration), `n_iter_` (iterations run; scikit-learn reports the index of the
     last one, one less), and beyond scikit-learn `betas_` (each point's 1 / (2 sigma^2)).
 
-    Memory: 8 n^2 bytes for P plus blocks of `BLOCK_ELEMENTS` numbers. Time: O(n^2) per
-    iteration; 2,500 points x 1,000 iterations take about 30 s on 2 cores (benchmarks/tsne.py).
+    Memory: 8 n^2 bytes for P, a copy or two of X, and blocks of `BLOCK_ELEMENTS` numbers.
+    Time: O(n^2) per iteration; 2,500 points x 1,000 iterations take about 37 s of CPU time on
+    a 2-core machine (benchmarks/tsne.py).
     """
 
     def __init__(self, n_components: int = 2, *, perplexity: float = 30.0,
