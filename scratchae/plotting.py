@@ -25,6 +25,7 @@ Histories may be a `scratchae.models.History`, its `.history` dict, or a plain l
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -48,9 +49,28 @@ LOSS_LABELS = {
 }
 
 
+def _png_bytes(fig: Figure) -> bytes:
+    """`fig` as PNG bytes, drawn exactly as `fig.savefig(path)` draws it."""
+    import io
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def inline(fig: Figure) -> Figure:
+    """Let a notebook show `fig` when a cell ends in it. A Figure made without pyplot has no
+    backend that registers it with IPython, so Jupyter would print only `<Figure size ...>`;
+    IPython's display calls an object's `_repr_png_` and shows the PNG it returns. Scripts and
+    `savefig` are unaffected, and nothing here needs IPython."""
+    fig._repr_png_ = functools.partial(_png_bytes, fig)
+    return fig
+
+
 def finish_figure(fig: Figure, title: str | None, run: str | None = None) -> Figure:
     """Give `fig` its title (a suptitle) and, when `run` is given, a 'run: ...' note in its
-    bottom-left corner; lay it out (constrained) so neither overlaps the axes."""
+    bottom-left corner; lay it out (constrained) so neither overlaps the axes; let a notebook
+    show it inline (see `inline`)."""
+    inline(fig)
     if title:
         fig.suptitle(title, fontsize=13)
     bottom = 0.0
@@ -98,7 +118,7 @@ def _image_rows(rows: Sequence[tuple[str, Any]], n: int, figsize: tuple[float, f
             ax.set_axis_off()
             if i == n // 2:
                 ax.set_title(row_title)
-    return finish_figure(fig, title, run) if (title or run) else fig
+    return finish_figure(fig, title, run) if (title or run) else inline(fig)
 
 
 def _losses(history: Any, name: str, key: str = "loss") -> list[float]:

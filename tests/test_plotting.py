@@ -281,3 +281,25 @@ def test_monitor_figures_refuse_an_empty_monitor():
         ft.gradient_norms(Monitor())
     with pytest.raises(TypeError, match="Monitor"):
         ft.update_ratios([1, 2])
+
+
+def test_every_module_s_figures_show_inline_as_the_png_savefig_writes(images):
+    """A notebook shows a cell's last value through its `_repr_png_` (IPython's display calls
+    it): the bytes are a PNG, and the picture is the one `savefig` writes for the script."""
+    import matplotlib.image
+    from scratchae import figures_code, figures_training, figures_vae
+
+    codes = np.abs(np.random.default_rng(0).standard_normal((20, 2)))
+    makers = [lambda: plotting.reconstructions(images, images),
+              lambda: plotting.reconstructions(images, images, title=None),   # the untitled path
+              lambda: figures_code.unit_sparsity({"a": codes}),
+              lambda: figures_vae.latent_scatter(codes, np.arange(20) % 3),
+              lambda: figures_training.gradient_norms(_monitor_records())]
+    for make in makers:                  # two copies: a first drawing of each, to compare
+        data = make()._repr_png_()
+        assert isinstance(data, bytes) and data[:8] == PNG_SIGNATURE, make
+        shown = matplotlib.image.imread(io.BytesIO(data), format="png")
+        np.testing.assert_array_equal(shown, _png_roundtrip(make()))
+        assert shown.std() > 0
+    # the checker catches a figure that would show only '<Figure size ...>' in a notebook
+    assert not hasattr(Figure(), "_repr_png_")
