@@ -87,7 +87,12 @@ HINT_WORDS = {"mse-no-two": "exact / 2", "kl-no-mean": "the 1/N of the mean is m
               "sampling-no-half": "the 0.5 of d exp(0.5 log_var)/d log_var = 0.5 sigma is lost",
               "gaussian-kl-sign": "the KL's sign is flipped",
               "gaussian-kl-mean-latents": "the KL is averaged over the 3 latent units: it should be summed over them",
-              "gaussian-kl-no-mean": "the 1/N of the mean over the 5 rows is missing"}
+              "gaussian-kl-no-mean": "the 1/N of the mean over the 5 rows is missing",
+              "conv2d-flipped-kernel": "the kernel rotated by 180 degrees",
+              "conv2d-wrong-channels": "summed over the input channels",
+              "conv2d-bias-mean": "N Ho Wo", "maxpool-every-input": "to every input of its window",
+              "maxpool-average": "average pooling's backward",
+              "maxpool-every-tie": "every input equal to the window's max got dy"}
 
 
 @pytest.mark.parametrize("name", LATER)

@@ -484,8 +484,10 @@ def test_end_to_end_the_documented_run_autograder_runs_as_is(tmp_path):
 
 @pytest.mark.parametrize("piece, wrong, words", [
     ("sampling", ("np.exp(0.5 * log_var)", "np.exp(log_var)"), "used as the standard deviation"),
-    ("gaussian-kl", ("terms.sum() / mu.shape[0]", "terms.mean()"), "averaged over the 3 latent units")])
-def test_end_to_end_the_vae_exercises_give_results_json(piece, wrong, words, tmp_path):
+    ("gaussian-kl", ("terms.sum() / mu.shape[0]", "terms.mean()"), "averaged over the 3 latent units"),
+    ("conv2d", ("dy @ kernel[p, q].T", "dy @ kernel[kh - 1 - p, kw - 1 - q].T"), "rotated by 180 degrees"),
+    ("maxpool", ("np.argmax(cells, axis=-1)", "3 - np.argmax(cells[..., ::-1], axis=-1)"), "goes to the arg-max")])
+def test_end_to_end_the_vae_and_conv_exercises_give_results_json(piece, wrong, words, tmp_path):
     """The two VAE exercises through the real grader: 10 / 10 for the solution, one test per
     check of their own rubric, and a mistake's hint in the failed test's output."""
     right = gs.results(grading.grade_submission(piece, SOLUTIONS / f"{piece}.py", seed=0, timeout=30))

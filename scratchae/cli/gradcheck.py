@@ -38,8 +38,8 @@ def add_commands(sub) -> None:
     p.add_argument("--broken", metavar="NAME", help="swap in a deliberately wrong backward pass")
     p.add_argument("--list", action="store_true", help="list the deliberately wrong backward passes")
     p.add_argument("--exercise", metavar="PIECE",
-                   help="dense, relu, sigmoid, bce, mse, l1, kl, bce-logits, adam, model, sampling or "
-                        "gaussian-kl")
+                   help="dense, relu, sigmoid, bce, mse, l1, kl, bce-logits, adam, model, sampling, "
+                        "gaussian-kl, conv2d or maxpool")
     p.add_argument("--init", metavar="PATH", help="with --exercise: write the template to PATH")
     p.add_argument("--force", action="store_true", help="with --init: overwrite an existing file")
     p.add_argument("--batch", type=int, default=4, help="batch size of the random inputs (default 4)")

@@ -6,10 +6,10 @@
     scratchae gradcheck --exercise dense my_dense.py            check your backward
     scratchae grade dense my_dense.py --json results.json       grade it (partial credit)
 
-Twelve exercises, in course order (docs/teaching.md): dense, relu, sigmoid, bce, mse, l1, kl,
-bce-logits, adam, model, sampling, gaussian-kl. Each template (`templates/<piece>.py`) has the
-shapes, the conventions and the formula to derive in its docstrings. The first ten have their
-forward written and one method raising NotImplementedError. The VAE's two leave the forward to
+Fourteen exercises, in course order (docs/teaching.md): dense, relu, sigmoid, bce, mse, l1, kl,
+bce-logits, adam, model, sampling, gaussian-kl, conv2d, maxpool. Each template (`templates/<piece>.py`) has the
+shapes, the conventions and the formula to derive in its docstrings. The first ten and the
+convolutional two (conv2d, maxpool) have their forward written and one method raising NotImplementedError. The VAE's two leave the forward to
 the learner as well, since their classic bugs are forward bugs (exp(log_var) used as sigma, the
 KL's sign, its reduction): `sampling` gives the forward's one draw of eps (from `self.rng`, set
 by the grader, so it can replay the noise) and asks for z and the backward; `gaussian-kl` asks
@@ -74,6 +74,11 @@ EXERCISES: dict[str, Exercise] = {e.piece: e for e in [
     Exercise("gaussian-kl", "GaussianKL", _plain,
              "the VAE's KL term: its value and gradient, summed over the latent units, averaged over "
              "the batch"),
+    Exercise("conv2d", "Conv2D", lambda cls: cls(3, 2, seed=0),
+             "a convolution's backward: the kernel's correlation with dy, the bias summed over every position, "
+             "dL/dx a full convolution with the flipped kernel, summed over the output channels"),
+    Exercise("maxpool", "MaxPooling2D", _plain,
+             "max pooling's backward: each dy to its window's arg-max only, the first max on ties"),
 ]}
 
 

@@ -3,7 +3,7 @@
 Each class subclasses a real scratchae piece and changes only its backward with one classic
 mistake. `scratchae gradcheck --broken NAME` swaps one of the article's five pieces into an
 article model; the mistakes of the later exercises (mse, kl, bce-logits, adam, model, sampling,
-gaussian-kl: `model` None below; the last two's are small classes of the exercise's interface,
+gaussian-kl, conv2d, maxpool: `model` None below; the last four's are small classes of the exercise's interface,
 each with its one mistake) are checked alone, as the exercise checks a learner's file, since they have the
 exercise's interface. Either way the checker must fail, name the piece and tensor, and give
 the hint listed in `BROKEN`. They are the checker's and the grader's negative controls too
@@ -246,6 +246,127 @@ class NoMeanGradKL(_KLTerms):
         return self.mu.copy(), 0.5 * (np.exp(self.log_var) - 1)
 
 
+class _ConvExercise:
+    """The conv2d exercise's interface and forward (stride 1, 'valid'); each subclass's backward
+    has one mistake (the right terms are written once, in `_grads`)."""
+
+    def __init__(self, in_channels, filters, kernel_size=3, seed=0):
+        rng = np.random.default_rng(seed)
+        shape = (kernel_size, kernel_size, in_channels, filters)
+        self.params = {"kernel": rng.uniform(-0.5, 0.5, shape), "bias": rng.uniform(-0.1, 0.1, filters)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        self.x = x
+        k = self.params["kernel"]
+        ho, wo = x.shape[1] - k.shape[0] + 1, x.shape[2] - k.shape[1] + 1
+        y = np.zeros((x.shape[0], ho, wo, k.shape[3]))
+        for p in range(k.shape[0]):
+            for q in range(k.shape[1]):
+                y += x[:, p:p + ho, q:q + wo, :] @ k[p, q]
+        return y + self.params["bias"]
+
+    def _grads(self, dy, kernel):
+        """(dkernel, dbias, dx) for dy, dx taken against `kernel` (the right one: the params')."""
+        kh, kw = kernel.shape[:2]
+        ho, wo = dy.shape[1:3]
+        dk, dx = np.zeros(kernel.shape), np.zeros(self.x.shape)
+        for p in range(kh):
+            for q in range(kw):
+                dk[p, q] = np.einsum("nijc,nijk->ck", self.x[:, p:p + ho, q:q + wo, :], dy)
+                dx[:, p:p + ho, q:q + wo, :] += dy @ kernel[p, q].T
+        return dk, dy.sum(axis=(0, 1, 2)), dx
+
+
+class ConvFlippedKernel(_ConvExercise):
+    """dL/dx as dy zero-padded and correlated with the unflipped kernel (the flip forgotten)."""
+
+    def backward(self, dy):
+        k = self.params["kernel"]
+        dk, db, _ = self._grads(dy, k)
+        self.grads["kernel"] += dk
+        self.grads["bias"] += db
+        kh, kw = k.shape[:2]
+        pad = np.pad(dy, ((0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1), (0, 0)))
+        h, w = self.x.shape[1:3]
+        dx = np.zeros(self.x.shape)
+        for p in range(kh):
+            for q in range(kw):
+                dx += pad[:, p:p + h, q:q + w, :] @ k[p, q].T     # the mistake: k, not k[::-1, ::-1]
+        return dx
+
+
+class ConvWrongChannels(_ConvExercise):
+    """dL/dx summed over the input channels as well as the output ones (np.sum with no axis)."""
+
+    def backward(self, dy):
+        k = self.params["kernel"]
+        dk, db, _ = self._grads(dy, k)
+        self.grads["kernel"] += dk
+        self.grads["bias"] += db
+        dx = np.zeros(self.x.shape)
+        ho, wo = dy.shape[1:3]
+        for n in range(dy.shape[0]):
+            for i in range(ho):
+                for j in range(wo):
+                    for p in range(k.shape[0]):
+                        for q in range(k.shape[1]):
+                            dx[n, i + p, j + q, :] += np.sum(k[p, q] * dy[n, i, j])   # the mistake
+        return dx
+
+
+class ConvBiasMean(_ConvExercise):
+    """dL/dbias averaged over N, Ho and Wo where it sums them."""
+
+    def backward(self, dy):
+        dk, db, dx = self._grads(dy, self.params["kernel"])
+        self.grads["kernel"] += dk
+        self.grads["bias"] += dy.mean(axis=(0, 1, 2))                  # the mistake
+        return dx
+
+
+class _PoolExercise:
+    """The maxpool exercise's interface and forward (2x2, stride 2, 'valid')."""
+
+    def forward(self, x):
+        self.x = x
+        n, h, w, c = x.shape
+        return x[:, :h // 2 * 2, :w // 2 * 2, :].reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+    def _spread(self, dy, share):
+        dx = np.zeros(self.x.shape)
+        ho, wo = dy.shape[1:3]
+        dx[:, :2 * ho, :2 * wo, :] = np.repeat(np.repeat(dy, 2, axis=1), 2, axis=2) * share
+        return dx
+
+
+class PoolEveryInput(_PoolExercise):
+    """The max's gradient sent to every input of its window (UpSampling2D's backward)."""
+
+    def backward(self, dy):
+        return self._spread(dy, 1.0)
+
+
+class PoolAverage(_PoolExercise):
+    """A quarter of dy to each input of the window (average pooling's backward)."""
+
+    def backward(self, dy):
+        return self._spread(dy, 0.25)
+
+
+class PoolEveryTie(_PoolExercise):
+    """dy to every input equal to its window's max (a mask x == max): right without ties, wrong
+    on a tie, where the first max in row-major order alone gets it."""
+
+    def backward(self, dy):
+        y = self._max()
+        return self._spread(dy, 1.0) * (self.x == self._spread(y, 1.0))
+
+    def _max(self):
+        n, h, w, c = self.x.shape
+        return self.x[:, :h // 2 * 2, :w // 2 * 2, :].reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
 class TiedAssignsKernelGradient(DenseTranspose):
     """Assigns its kernel gradient (`=`) where the contract adds (`+=`): grads["kernel"] becomes
     a new array holding the decoder's share alone, no longer the encoder's gradient array, so
@@ -445,6 +566,18 @@ BROKEN: dict[str, Broken] = {b.name: b for b in [
            "VAE KL averaged over the latent units too, value and gradient"),
     Broken("gaussian-kl-no-mean", NoMeanGradKL, "gaussian-kl", "mu", "scale", None,
            "VAE KL gradient without the 1/N of the batch mean"),
+    Broken("conv2d-flipped-kernel", ConvFlippedKernel, "conv2d", "x", "flip", None,
+           "Conv2D input gradient: dy correlated with the unflipped kernel"),
+    Broken("conv2d-wrong-channels", ConvWrongChannels, "conv2d", "x", "channels", None,
+           "Conv2D input gradient summed over the input channels as well as the output ones"),
+    Broken("conv2d-bias-mean", ConvBiasMean, "conv2d", "bias", "scale", None,
+           "Conv2D bias gradient averaged over N, Ho, Wo where it sums them"),
+    Broken("maxpool-every-input", PoolEveryInput, "maxpool", "x", "every-input", None,
+           "max pooling backward sending the max's gradient to every input of the window"),
+    Broken("maxpool-average", PoolAverage, "maxpool", "x", "average", None,
+           "max pooling backward giving a quarter of dy to each input (average pooling's)"),
+    Broken("maxpool-every-tie", PoolEveryTie, "maxpool", "x", "ties", None,
+           "max pooling backward sending dy to every input that ties with the max"),
 ]}
 
 

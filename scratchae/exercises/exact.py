@@ -112,3 +112,25 @@ def gaussian_kl(mu, log_var):
     """The gaussian-kl exercise's KL: -0.5 (1 + lv - mu^2 - exp(lv)) summed over the latent
     units (axis 1), averaged over the rows."""
     return -0.5 * np.sum(1 + log_var - mu * mu - np.exp(log_var)) / mu.shape[0]
+
+
+def conv2d(x, kernel, bias):
+    """The conv2d exercise's forward: stride 1, 'valid', channels last, no flip (a correlation)."""
+    kh, kw = kernel.shape[:2]
+    ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+    y = bias + 0 * x[:, :ho, :wo, :1]
+    for p in range(kh):
+        for q in range(kw):
+            y = y + np.einsum("nijc,ck->nijk", x[:, p:p + ho, q:q + wo, :], kernel[p, q])
+    return y
+
+
+def maxpool(x):
+    """The maxpool exercise's forward (2x2, stride 2, 'valid'): each window's first max in
+    row-major order, chosen on the real part, so the complex step sends the whole derivative
+    to that one input (the tie rule) and 0 to the others."""
+    n, h, w, c = x.shape
+    ho, wo = h // 2, w // 2
+    cells = x[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c).transpose(0, 1, 3, 5, 2, 4).reshape(n, ho, wo, c, 4)
+    win = np.argmax(np.real(cells), axis=-1)[..., None]
+    return np.take_along_axis(cells, win, axis=-1)[..., 0]

@@ -228,9 +228,53 @@ def _gaussian_kl(rng):
     return [_piece("calls", _roles(calls)), _piece("by hand", [hand])]
 
 
+def _conv2d(rng):
+    # stride 1, 'valid', C_in = 3 and C_out = 2 (unequal, so a sum over the wrong channel axis
+    # shows), the kernel moved between calls as an optimizer moves it
+    def params():
+        return {"kernel": rng.uniform(-1, 1, (3, 3, 3, 2)), "bias": rng.uniform(-0.5, 0.5, 2)}
+
+    calls = []
+    for n, h, w in ((2, 5, 5), (1, 6, 4), (3, 4, 5)):
+        calls.append(_call([rng.standard_normal((n, h, w, 3))], rng.standard_normal((n, h - 2, w - 2, 2)), params()))
+    accumulate = []
+    for n in (2, 1):
+        x, dy, ps = rng.standard_normal((n, 4, 4, 3)), rng.standard_normal((n, 2, 2, 2)), params()
+        g0 = {"kernel": rng.standard_normal((3, 3, 3, 2)), "bias": rng.standard_normal(2)}
+        accumulate.append(_call([x], dy, ps, role="zeroed"))
+        accumulate.append({**_call([x.copy()], dy.copy(), {k: v.copy() for k, v in ps.items()},
+                                   role="prefilled"), "grads": g0})
+    # x (1, 3, 3, 1), kernel (2, 2, 1, 2), dy (1, 2, 2, 2): worked in rubric_conv.py
+    hand = _call([np.array([[1.0, 2.0, 0.0], [0.0, 1.0, -1.0], [2.0, 0.0, 1.0]]).reshape(1, 3, 3, 1)],
+                 np.stack([[[1.0, 0.0], [2.0, 0.0]], [[0.0, 1.0], [0.0, 1.0]]], axis=-1)[None],
+                 {"kernel": np.stack([[[1.0, 0.0], [0.0, -1.0]], [[0.0, 2.0], [1.0, 0.0]]], axis=-1)[:, :, None, :],
+                  "bias": np.array([0.5, -1.0])}, role="hand")
+    return [_piece("calls", _roles(calls), (3, 2), {"seed": 0}), _piece("by hand", [hand], (1, 2, 2), {"seed": 0}),
+            _piece("accumulate", accumulate, (3, 2), {"seed": 0})]
+
+
+def _distinct(rng, shape):
+    """Values all different from each other (a shuffled grid, jittered less than its step): no
+    window has a tie, by construction."""
+    size = int(np.prod(shape))
+    grid = np.linspace(-2.0, 2.0, size)
+    step = 4.0 / max(size - 1, 1)
+    return rng.permutation(grid + rng.uniform(0, 0.4 * step, size)).reshape(shape)
+
+
+def _maxpool(rng):
+    calls = [_call([x], rng.standard_normal((x.shape[0], x.shape[1] // 2, x.shape[2] // 2, x.shape[3])))
+             for x in (_distinct(rng, (2, 4, 4, 3)), _distinct(rng, (3, 6, 5, 2)), _distinct(rng, (1, 5, 7, 2)))]
+    # x (1, 2, 5, 2) with ties in three windows, the fifth column in no window: worked in rubric_conv.py
+    x = np.stack([[[3.0, 3.0, 0.0, -1.0, 9.0], [2.0, 0.0, 5.0, 5.0, -9.0]],
+                  [[-1.0, -2.0, 7.0, 1.0, 8.0], [-3.0, -0.5, 2.0, 7.0, 10.0]]], axis=-1)[None]
+    hand = _call([x], np.array([[[[2.0, 0.5], [-1.0, 3.0]]]]), role="hand")
+    return [_piece("calls", _roles(calls)), _piece("by hand", [hand])]
+
+
 PLANS = {"dense": _dense, "relu": _relu, "sigmoid": _sigmoid, "bce": _bce, "mse": _mse, "l1": _l1,
          "kl": _kl, "bce-logits": _bce_logits, "adam": _adam, "model": _model, "sampling": _sampling,
-         "gaussian-kl": _gaussian_kl}
+         "gaussian-kl": _gaussian_kl, "conv2d": _conv2d, "maxpool": _maxpool}
 
 
 def plan(piece: str, rng: np.random.Generator) -> list[dict]:

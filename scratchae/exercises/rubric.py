@@ -46,6 +46,7 @@ from ..gradcheck.checks import adam_closed_form
 from ..gradcheck.hints import Hint, diagnose
 from . import exact
 from .channel import Other, Records, error, say, value
+from .rubric_conv import CASES as CONV_CASES, CONV_HAND, MAXPOOL_HAND, hint as conv_hint
 
 RTOL = 1e-8              # a derived float64 backward: 1e-13 or better; finite differences: ~1e-7
 # Adam's closed form, at gradients of 0.3 to 20 (the paper's form is within 1e-5 of Keras's
@@ -108,6 +109,8 @@ SPECS: dict[str, Spec] = {
     "kl": Spec("h", "dL/dh", lambda i, p, a: exact.kl(i[0], a[0], a[1]), scalar=True),
     "bce-logits": Spec("z", "dL/dz", lambda i, p, a: exact.bce_logits(i[0], i[1]), scalar=True,
                        reduction="mean"),
+    "conv2d": Spec("x", "dL/dx", lambda i, p, a: exact.conv2d(i[0], p["kernel"], p["bias"]), ("kernel", "bias")),
+    "maxpool": Spec("x", "dL/dx", lambda i, p, a: exact.maxpool(i[0])),
 }
 
 
@@ -130,6 +133,15 @@ def _one_tensor(label: str, *, kink: bool = False, extreme: bool = False) -> tup
     return tuple(items) + (Item("by hand", "a known answer worked by hand", 2, "hand"),)
 
 
+_DENSE_LIKE = (
+    Item("forward", "forward unchanged from the template", 1, "forward"),
+    Item("contract", "float arrays of the right shapes, no exception, inputs left unchanged", 1, "contract"),
+    Item("dL/dkernel", "dL/dkernel exact, on the first call and the later ones", 2, "tensor", "kernel"),
+    Item("dL/dbias", "dL/dbias exact, on the first call and the later ones", 1, "tensor", "bias"),
+    Item("dL/dx", "dL/dx exact, on the first call and the later ones", 2, "tensor", "x"),
+    Item("accumulates", "backward adds into grads (+=): grads filled with a known array before a "
+         "call hold it plus the call's gradient, in the same arrays", 1, "accumulate"),
+    Item("by hand", "a known answer worked by hand", 2, "hand"))
 RUBRICS: dict[str, tuple[Item, ...]] = {
     "dense": (Item("forward", "forward unchanged from the template", 1, "forward"),
               Item("contract", "float arrays of the right shapes, no exception, inputs left unchanged", 1,
@@ -186,6 +198,12 @@ RUBRICS: dict[str, tuple[Item, ...]] = {
                     Item("scale", "both gradients: the exact ones times one constant factor (a reduction off, "
                          "not the formula)", 1.5, "scale"),
                     Item("by hand", "the KL and both gradients on a case worked by hand", 1, "hand")),
+    # the convolutional two (hints and cases by hand in rubric_conv.py): conv2d is graded as Dense
+    # is, maxpool as the one-tensor pieces, its tie rule in the case by hand (the random inputs
+    # have no ties)
+    "conv2d": _DENSE_LIKE,
+    "maxpool": _one_tensor("dL/dx")[:-1] + (Item("by hand", "a known answer worked by hand, with ties: the "
+                                                 "first max in row-major window order gets it all", 2, "hand"),),
 }
 
 # the known answers (worked by hand; docs/backprop.md derives each formula)
@@ -207,6 +225,8 @@ HAND: dict[str, dict[str, np.ndarray]] = {
     "kl": {"h": np.array([[0.0, 1.25], [0.0, 1.25]])},
     # p = sigmoid(z) = [[1/2, 3/4], [1/4, 1/2]]; (p - y) / (N D), N D = 4
     "bce-logits": {"z": np.array([[-0.125, 0.1875], [0.0625, 0.0]])},
+    "conv2d": CONV_HAND,
+    "maxpool": MAXPOOL_HAND,
 }
 # Adam by hand, learning rate 0.1, p = [1, -1], g = [0.3, -20]: at t = 1, m = 0.1 g, v = 0.001 g^2,
 # a_1 = 0.1 sqrt(0.001) / 0.1, so the step is -0.1 sqrt(0.001) 0.1 g / (0.1 (sqrt(0.001) |g| + 1e-7))
@@ -487,6 +507,9 @@ def _pieces(ctx: Context, items: tuple[Item, ...]) -> list[Check]:
                 sizes["number of columns D"] = int(x0.shape[1])
             dy = c.asked.get("dy")
             dy = dy if dy is not None and np.shape(dy) == want.shape else None
+            if ctx.piece in CONV_CASES:
+                v.problem += conv_hint(ctx.piece, tensor, got, want, c.asked)
+                return v
             v.problem += _hint(got, want, spec=spec, dy=dy,
                                sizes=sizes, factor=factor, piece=ctx.piece, inputs=c.asked["inputs"])
         return v
@@ -620,7 +643,8 @@ def _hand(item: Item, hand: list[Call], spec: Spec, ctx: Context, not_run) -> Ch
             rows.append((False, bad if c.error is None else f"{label}: {say(c.error, ctx.filename)}"))
             continue
         ok = float(errors(got, answer).max(initial=0.0)) <= 1e-9
-        rows.append((ok, "" if ok else f"{label}: expected {_fmt(answer)}, got {_fmt(got)}"))
+        more = conv_hint(ctx.piece, tensor, got, answer, c.asked) if not ok and ctx.piece in CONV_CASES else ""
+        rows.append((ok, "" if ok else f"{label}: expected {_fmt(answer)}, got {_fmt(got)}{more}"))
     good = sum(ok for ok, _ in rows)
     bad = [m for ok, m in rows if not ok]
     case = _case(ctx.piece)
@@ -631,7 +655,7 @@ def _case(piece: str) -> str:
     return {"dense": "x (2, 2), kernel (2, 3), dy (2, 3)", "relu": "x = [[-1, 0.5, 2], [3, -0.5, -2]], dy",
             "sigmoid": "x = [[0, ln 3], [-ln 3, 0]], dy", "bce": "p, y (2, 2)", "mse": "p, y (2, 2)",
             "l1": "factor 0.5, h (2, 2)", "kl": "rho 0.2, beta 3, h (2, 2)",
-            "bce-logits": "z = [[0, ln 3], [-ln 3, 0]], y"}[piece]
+            "bce-logits": "z = [[0, ln 3], [-ln 3, 0]], y", **CONV_CASES}[piece]
 
 
 def _grads_entry(rec: dict | None, key: str) -> Any:
