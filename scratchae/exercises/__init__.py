@@ -7,16 +7,19 @@
     scratchae grade dense my_dense.py --json results.json       grade it (partial credit)
 
 Fourteen exercises, in course order (docs/teaching.md): dense, relu, sigmoid, bce, mse, l1, kl,
-bce-logits, adam, model, sampling, gaussian-kl, conv2d, maxpool. Each template (`templates/<piece>.py`) has the
-shapes, the conventions and the formula to derive in its docstrings. The first ten and the
-convolutional two (conv2d, maxpool) have their forward written and one method raising NotImplementedError. The VAE's two leave the forward to
-the learner as well, since their classic bugs are forward bugs (exp(log_var) used as sigma, the
-KL's sign, its reduction): `sampling` gives the forward's one draw of eps (from `self.rng`, set
-by the grader, so it can replay the noise) and asks for z and the backward; `gaussian-kl` asks
-for the KL's value and its gradient. Their forwards are graded for what they mean (z replayed
-and its moments measured over 10,000 draws; the KL's value and reduction), not as unchanged. A learner's check and a teacher's grade are one and the same run
-(`grading.py`): the file runs in a process of its own through calls the grader draws
-(`plans.py`, run by `runner.py`), and the grader scores what came back against exact answers
+bce-logits, adam, model, sampling, gaussian-kl, conv2d, maxpool. Each template
+(`templates/<piece>.py`) has the shapes, the conventions and the formula to derive in its
+docstrings. The first ten and the convolutional two (conv2d: Conv2D with stride 1 and 'valid'
+padding; maxpool: 2x2 windows, stride 2, the first max on ties) have their forward written and
+one method raising NotImplementedError. The VAE's two leave the forward to the learner as
+well, since their classic bugs are forward bugs (exp(log_var) used as sigma, the KL's sign,
+its reduction): `sampling` gives the forward's one draw of eps (from `self.rng`, set by the
+grader, so it can replay the noise) and asks for z and the backward; `gaussian-kl` asks for
+the KL's value and its gradient. Their forwards are graded for what they mean (z replayed and
+its moments measured over 10,000 draws; the KL's value and reduction), not as unchanged. A
+learner's check and a teacher's grade are one and the same run (`grading.py`): the file runs
+in a process of its own through calls the grader draws (`plans.py`, run by `runner.py`), and
+the grader scores what came back against exact answers
 (`rubric.py`, `exact.py`). No solutions ship here.
 """
 from __future__ import annotations

@@ -29,7 +29,9 @@ floor of 1e-6 of the largest exact value). Two things void the gradient checks o
 with a message saying why: a forward changed from the template's (the question would change),
 and a backward that calls forward (finite differences of one's own forward answer nothing).
 Adam and the model's backward have checks of their own (`_adam`, `_model`), and so do the
-VAE's two, sampling and gaussian-kl, whose forward the learner writes (`rubric_vae.py`). The model's
+VAE's two, sampling and gaussian-kl, whose forward the learner writes (`rubric_vae.py`). The convolutional two,
+conv2d and maxpool, are scored here (as Dense and the one-tensor pieces); their cases by hand
+and the hints that name their mistakes are in `rubric_conv.py`. The model's
 pieces add into their grads, as scratchae's layers do, and start each call holding a step
 before's gradients: `zeroes` asks the model to clear them before the backward, and `params`
 is judged against what each piece held plus the exact gradient, so forgetting to zero costs
