@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from .plotting import _as_images, _named, finish_figure
 
-__all__ = ["pca_2d", "code_space", "line_between", "code_interpolation", "unit_sparsity"]
+__all__ = ["pca_2d", "scatter_by_label", "code_space", "line_between", "code_interpolation", "unit_sparsity"]
 
 
 def pca_2d(codes: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -49,26 +49,40 @@ def pca_2d(codes: Any) -> tuple[np.ndarray, np.ndarray]:
     return points, explained
 
 
+def scatter_by_label(ax: Any, points: Any, labels: Any, *, size: float | None = None,
+                     legend: bool = True, what: str = "points") -> np.ndarray:
+    """One dot per row of the (N, 2) `points` on the Axes `ax`, coloured by its label (C0-C9,
+    one colour per distinct label, in sorted order), with a legend of the labels beside the
+    axes. size: the dots' (default 10, or 3 above 2,000 points). The labels, as an array.
+    `what` names the points in the errors. The figures of codes and maps all draw this way."""
+    pts = np.asarray(points, dtype=np.float64)
+    labels = np.asarray(labels).ravel()
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise ValueError(f"{what} must have shape (N, 2), got {pts.shape}")
+    if len(labels) != len(pts):
+        raise ValueError(f"{what} and labels differ in length: {len(pts)} vs {len(labels)}")
+    size = size if size is not None else (10 if len(pts) <= 2000 else 3)
+    for i, value in enumerate(np.unique(labels)):
+        at = labels == value
+        ax.scatter(pts[at, 0], pts[at, 1], s=size, alpha=0.7, color=f"C{i % 10}", label=str(value),
+                   linewidths=0)
+    if legend:
+        ax.legend(title="label", markerscale=2, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return labels
+
+
 def code_space(codes: Any, labels: Any, *, run: str | None = None,
                title: str | None = "The code space: test images' codes, first two principal components") -> Figure:
     """One dot per image at its code's projection on the first two principal components
     (`pca_2d`), coloured by its label (0-9); the axes say how much variance each explains."""
-    labels = np.asarray(labels).ravel()
     points, explained = pca_2d(codes)
-    if len(labels) != len(points):
-        raise ValueError(f"codes and labels differ in length: {len(points)} vs {len(labels)}")
     fig = Figure(figsize=(7.5, 6.5))
     ax = fig.add_subplot(1, 1, 1)
-    size = 10 if len(points) <= 2000 else 3
-    for i, value in enumerate(np.unique(labels)):
-        at = labels == value
-        ax.scatter(points[at, 0], points[at, 1], s=size, alpha=0.7, color=f"C{i % 10}",
-                   label=str(value), linewidths=0)
+    scatter_by_label(ax, points, labels, what="codes")
     ax.set_xlabel(f"principal component 1 ({explained[0]:.0%} of the code variance)")
     ax.set_ylabel(f"principal component 2 ({explained[1]:.0%} of the code variance)")
     width = np.shape(codes)[1]
     ax.set_title(f"{len(points):,} images; each {width}-D code projected to 2-D", fontsize=10)
-    ax.legend(title="label", markerscale=2, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return finish_figure(fig, title, run)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from .figures_code import scatter_by_label
 from .plotting import _as_images, _epoch_axis, _losses, finish_figure
 
 __all__ = ["prior_samples", "manifold_grid", "latent_manifold", "latent_scatter", "elbo_parts",
@@ -87,24 +88,13 @@ def latent_scatter(z_mean: Any, labels: Any, *, run: str | None = None,
                    title: str | None = "The test images' codes (z_mean) in the latent plane") -> Figure:
     """One dot per image at its 2-D code z_mean, coloured by its label (no projection: the
     code is the plane). For a wider code, use `figures_code.code_space` (its PCA)."""
-    z = np.asarray(z_mean, dtype=np.float64)
-    labels = np.asarray(labels).ravel()
-    if z.ndim != 2 or z.shape[1] != 2:
-        raise ValueError(f"z_mean must be 2-D codes of shape (N, 2), got {z.shape}")
-    if len(labels) != len(z):
-        raise ValueError(f"z_mean and labels differ in length: {len(z)} vs {len(labels)}")
     fig = Figure(figsize=(7.5, 6.5))
     ax = fig.add_subplot(1, 1, 1)
-    size = 10 if len(z) <= 2000 else 3
-    for i, value in enumerate(np.unique(labels)):
-        at = labels == value
-        ax.scatter(z[at, 0], z[at, 1], s=size, alpha=0.7, color=f"C{i % 10}", label=str(value),
-                   linewidths=0)
+    scatter_by_label(ax, z_mean, labels, what="z_mean")
     ax.set_xlabel("z_mean[0]")
     ax.set_ylabel("z_mean[1]")
-    ax.set_title(f"{len(z):,} images; the prior puts 99.7% of its mass within 3 of 0 on each axis",
-                 fontsize=10)
-    ax.legend(title="label", markerscale=2, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set_title(f"{len(np.asarray(labels).ravel()):,} images; the prior puts 99.7% of its mass "
+                 "within 3 of 0 on each axis", fontsize=10)
     return finish_figure(fig, title, run)
 
 

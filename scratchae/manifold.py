@@ -524,23 +524,16 @@ def plot_embedding(ax: Any, points: Any, labels: Any, *, title: str | None = Non
     """Draw a 2-D map onto a matplotlib Axes, one dot per point coloured by its label (C0-C9,
     as `figures_code.code_space` colours the PCA), with the 1-NN accuracy in the title.
     Returns the Axes."""
+    from .figures_code import scatter_by_label
+
     pts = np.asarray(points, dtype=np.float64)
-    labels = np.asarray(labels).ravel()
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise ValueError(f"points must have shape (n, 2), got {pts.shape}")
-    if len(labels) != len(pts):
-        raise ValueError(f"points and labels differ in length: {len(pts)} vs {len(labels)}")
     size = size if size is not None else (8 if len(pts) <= 2000 else 3)
-    for i, value in enumerate(np.unique(labels)):
-        at = labels == value
-        ax.scatter(pts[at, 0], pts[at, 1], s=size, alpha=0.7, color=f"C{i % 10}",
-                   label=str(value), linewidths=0)
+    labels = scatter_by_label(ax, pts, labels, size=size, legend=legend)
     accuracy = one_nn_accuracy(pts, labels)
     head = f"{title}\n" if title else ""
     ax.set_title(f"{head}{len(pts):,} points, 1-NN accuracy in 2-D {accuracy:.1%}", fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
-    if legend:
-        ax.legend(title="label", markerscale=2, fontsize=8, loc="center left",
-                  bbox_to_anchor=(1.0, 0.5))
     return ax
