@@ -86,11 +86,15 @@ def _build(sizes: list[int], code_index: int, *, input_dim: int, l1: float | Non
     model.compile(optimizer=optimizer, loss=loss)
     encoder = Model(input_img, code, name=f"{name}_encoder")
     code_input = Input(shape=(sizes[code_index],))
-    t = code_input
-    for layer in layers[code_index + 1:]:
-        t = layer(t)
-    decoder = Model(code_input, t, name=f"{name}_decoder")
+    decoder = Model(code_input, _stack(layers[code_index + 1:], code_input), name=f"{name}_decoder")
     return Autoencoder(model, encoder, decoder)
+
+
+def _stack(layers: list, t):
+    """Each layer called on the output of the one before, from the tensor t: the last output."""
+    for layer in layers:
+        t = layer(t)
+    return t
 
 
 def _layer_name(i: int, code_index: int, n: int) -> str:
@@ -157,24 +161,17 @@ def tied(code_size: int = 32, hidden_size: int | None = None, *, input_dim: int 
     else:
         encoders = [Dense(hidden_size, activation="relu", seed=rng, name="hidden_1"),
                     Dense(code_size, activation="relu", seed=rng, name="code")]
-    code = input_img
-    for layer in encoders:
-        code = layer(code)
+    code = _stack(encoders, input_img)
     names = ["output"] if hidden_size is None else ["hidden_2", "output"]
     decoders = [DenseTranspose(enc, activation="sigmoid" if name == "output" else "relu", name=name)
                 for enc, name in zip(reversed(encoders), names)]
-    out = code
-    for layer in decoders:
-        out = layer(out)
+    out = _stack(decoders, code)
     name = "tied_autoencoder"
     model = Model(input_img, out, name=name)
     model.compile(optimizer=optimizer, loss=loss)
     encoder = Model(input_img, code, name=f"{name}_encoder")
     code_input = Input(shape=(code_size,))
-    t = code_input
-    for layer in decoders:
-        t = layer(t)
-    return Autoencoder(model, encoder, Model(code_input, t, name=f"{name}_decoder"))
+    return Autoencoder(model, encoder, Model(code_input, _stack(decoders, code_input), name=f"{name}_decoder"))
 
 
 def contractive(code_size: int = 32, lam: float = DEFAULT_LAM, *, input_dim: int = 784,
@@ -285,19 +282,13 @@ def vae(latent_dim: int = 20, hidden: int = 400, *, input_dim: int = 784, beta: 
     z = sampling([z_mean, z_log_var])
     decoders = [Dense(hidden, activation="relu", seed=rng, name="hidden_2"),
                 Dense(input_dim, activation="sigmoid", seed=rng, name="output")]
-    out = z
-    for layer in decoders:
-        out = layer(out)
     name = "vae"
-    model = Model(x, out, name=name)
+    model = Model(x, _stack(decoders, z), name=name)
     model.compile(optimizer=optimizer,
                   loss=BinaryCrossentropy(reduction="sum_over_pixels") if loss is None else loss)
     code_input = Input(shape=(latent_dim,), name="z_input")
-    t = code_input
-    for layer in decoders:
-        t = layer(t)
     return VariationalAutoencoder(model, Model(x, z_mean, name=f"{name}_encoder"),
-                                  Model(code_input, t, name=f"{name}_decoder"),
+                                  Model(code_input, _stack(decoders, code_input), name=f"{name}_decoder"),
                                   posterior=Model(x, [z_mean, z_log_var], name=f"{name}_posterior"),
                                   sampling=sampling)
 
@@ -350,18 +341,10 @@ def convolutional(*, seed: int | np.random.Generator | None = None, optimizer="a
     decoder_layers = [make(s, "decoder") for s in decoder_specs]
     decoder_layers[-1].name = "output"
     input_img = Input(shape=(28, 28, 1))
-    code = input_img
-    for layer in encoder_layers:
-        code = layer(code)
-    out = code
-    for layer in decoder_layers:
-        out = layer(out)
+    code = _stack(encoder_layers, input_img)
     name = "convolutional_autoencoder"
-    model = Model(input_img, out, name=name)
+    model = Model(input_img, _stack(decoder_layers, code), name=name)
     model.compile(optimizer=optimizer, loss=loss)
     code_input = Input(shape=code.shape[1:])
-    t = code_input
-    for layer in decoder_layers:
-        t = layer(t)
     return Autoencoder(model, Model(input_img, code, name=f"{name}_encoder"),
-                       Model(code_input, t, name=f"{name}_decoder"))
+                       Model(code_input, _stack(decoder_layers, code_input), name=f"{name}_decoder"))
