@@ -271,11 +271,23 @@ def _epoch(model: Any, batches: "_Batches", threads: "_blas.Threads", epoch: int
 
 
 def largest_product(model: Any, batch_size: int) -> int:
-    """Multiply-adds of the largest matrix product of a training step, batch x the largest
-    kernel (its forward x . kernel; the two backward products have the same count), in
-    float32 terms: a float64 product takes about twice as long, so it counts double."""
-    return batch_size * max((p.size * p.itemsize // 4 for _, p, _ in model.parameters()
-                             if p.ndim == 2), default=0)
+    """Multiply-adds of the largest matrix product of a training step, in float32 terms (a
+    float64 product takes about twice as long, so it counts double). A 2-D kernel (Dense's)
+    is batch x its size (its forward x . kernel; the two backward products have the same
+    count); a 4-D one (Conv2D's, (kh, kw, C, F)) is applied at every output position, so
+    batch x Ho Wo x its size (im2col's columns . kernel, and the same for its gradients)."""
+    return batch_size * max((kernel_multiply_adds(layer, p) * p.itemsize // 4
+                             for layer in model.chain for p in layer.params.values()), default=0)
+
+
+def kernel_multiply_adds(layer: Any, p: np.ndarray) -> int:
+    """Multiply-adds per sample of the product of `layer` with its parameter p: p's size for
+    a 2-D kernel, times the output's positions Ho Wo for a 4-D one; 0 for a bias (1-D)."""
+    if p.ndim == 2:
+        return p.size
+    if p.ndim == 4 and getattr(layer, "input_shape", None) is not None:
+        return p.size * int(np.prod(layer.output_shape[1:-1]))
+    return 0
 
 
 def _check_last_update(model: Any, start: "Checkpoint", epoch: int, b: int, xb: np.ndarray,
