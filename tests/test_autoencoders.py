@@ -88,7 +88,7 @@ def test_the_models_beyond_the_article_tied_and_contractive():
     assert autoencoders.MORE == {"tied": {"epochs": 5}, "contractive": {"epochs": 20, "lam": DEFAULT_LAM},
                                  "vae": {"epochs": 10, "batch_size": 128, "latent_dim": 20, "hidden": 400,
                                          "beta": 1.0}}
-    assert autoencoders.RECIPES == {**autoencoders.ARTICLE, **autoencoders.MORE}
+    assert autoencoders.RECIPES == {**autoencoders.ARTICLE, **autoencoders.MORE, **autoencoders.CONV_RECIPES}
     a, b = autoencoders.tied(code_size=3, input_dim=10, seed=7), autoencoders.tied(code_size=3, input_dim=10, seed=7)
     for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
         np.testing.assert_array_equal(wa, wb)
