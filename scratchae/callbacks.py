@@ -12,7 +12,9 @@ order (the loop is in `scratchae.training`):
     on_train_begin(logs)
         on_epoch_begin(epoch)
             on_batch_end(batch, logs)        after every step: logs = {"loss": the batch's loss}
-        on_epoch_end(epoch, logs)            logs = the epoch's History entries
+        on_epoch_end(epoch, logs)            logs = the epoch's `History.history` entries, Keras's
+                                             keys (loss, the compiled metrics, their val_ twins);
+                                             the parts of the loss: self.model.history.parts
     on_train_end(logs)                       when fit returns, or stops on Ctrl-C, SIGTERM or SIGHUP
 
 `batch` counts from 0 within the epoch, `epoch` from `initial_epoch`. A divergence or an

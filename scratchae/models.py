@@ -40,8 +40,8 @@ from .checkpoints import Checkpoint, train_one_batch
 from .graph import Node, SymbolicTensor, as_tensor_list, check_layers, graph_config, trace
 from .layers import InputLayer, Layer
 from .speed import PACKED, Logits
-from .training import (History, NonFiniteLossError, check_verbose, evaluate_batches, evaluate_parts,
-                       fit_model, refuse_during_fit)
+from .training import (PREDICTION_METRICS, History, NonFiniteLossError, check_verbose,
+                       evaluate_batches, evaluate_parts, fit_model, refuse_during_fit)
 from .utils import global_rng
 
 __all__ = ["Model", "Sequential", "History", "NonFiniteLossError", "load_model", "Logits", "PACKED"]
@@ -58,6 +58,7 @@ class Model:
         self.loss: _losses.Loss | None = None
         self.fuse_sigmoid_bce = True
         self.pack_parameters = True
+        self._metrics: list[str] = []             # compile(metrics=[...])
         self.history: History | None = None
         #: The generator that shuffles the batches of `fit` and that the layers which draw
         #: noise draw from in training (saved with the model).
@@ -165,10 +166,19 @@ class Model:
 
     # -- compile ---------------------------------------------------------------------------
     def compile(self, optimizer: str | _optimizers.Optimizer = "adam",
-                loss: str | _losses.Loss | None = None, *, fuse_sigmoid_bce: bool = True,
-                pack_parameters: bool = True) -> None:
+                loss: str | _losses.Loss | None = None, metrics: list[str] | None = None, *,
+                fuse_sigmoid_bce: bool = True, pack_parameters: bool = True) -> None:
         """Choose the optimizer ('adam', 'sgd' or an instance) and the loss ('binary_crossentropy',
-        'mse' or an instance). The switches choose how `fit` runs the step, each giving the
+        'mse' or an instance).
+
+        metrics: as in Keras, names whose per-epoch values `fit`'s `History.history` records
+        beside `loss` (with `val_` twins for validation_data). scratchae's metrics are the parts
+        of the loss (`History.parts`): "reconstruction_loss" (the loss without the layers'
+        terms) and each layer's loss term, "<layer>_<term>" ("code_penalty", "z_kl"); `fit`
+        checks the names against the model before its first step. Keras's metrics computed
+        from the predictions ('accuracy', 'mse', ...) are not implemented.
+
+        The switches choose how `fit` runs the step, each giving the
         plain step's numbers (`scratchae.speed` says what each does): fuse_sigmoid_bce, the
         output's sigmoid and BCE as one loss on logits (`fused`); pack_parameters, one buffer
         for all parameters (the layers' arrays become views of it at the first step: keep
@@ -178,13 +188,21 @@ class Model:
         for name, flag in (("fuse_sigmoid_bce", fuse_sigmoid_bce), ("pack_parameters", pack_parameters)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be True or False, got {flag!r}")
+        metrics = _metric_list(metrics)
         self.optimizer = _optimizers.get(optimizer)
         self.loss = _losses.get(loss)
+        self._metrics = metrics
         self.fuse_sigmoid_bce = fuse_sigmoid_bce
         self.pack_parameters = pack_parameters
         self._buffers = None
         if self.rng is None:
             self.rng = np.random.default_rng(global_rng().integers(2**63))
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """Keras's: ["loss", then each metric named in compile]: `History.history`'s keys
+        (without their `val_` twins)."""
+        return ["loss", *self._metrics]
 
     @property
     def fused(self) -> bool:
@@ -321,9 +339,11 @@ class Model:
         the end of its last completed epoch: weights, optimizer state and generator. One fit
         at a time per model. The loop, and all of that, is `scratchae.training`'s.
 
-        The History has Keras's `loss` (loss terms included) and its parts,
-        `reconstruction_loss` and one `<layer>_<term>` per layer loss term (`<layer>_penalty`
-        for an activity penalty), with `val_` twins for validation_data. callbacks: e.g.
+        The History has Keras's keys: `history.history` holds `loss` (the layers' loss terms
+        included) and the metrics named in compile, with `val_` twins for validation_data;
+        `history.parts` holds the split, `reconstruction_loss` and one `<layer>_<term>` per
+        layer loss term (`<layer>_penalty` for an activity penalty), also with `val_` twins.
+        callbacks: e.g.
         `[scratchae.monitor.Monitor(every=25)]` (docs/monitoring.md).
         """
         require_compiled(self)
@@ -358,7 +378,8 @@ class Model:
         """The training loss on (x, y), loss terms included, as the sample-weighted mean over
         batches (like Keras, a penalty is added per batch: a summed L1's part grows with
         batch_size), with the layers in inference mode as Keras's (no noise drawn, Sampling's
-        z = mu: the same number twice). return_dict=True: the parts, as in `History`.
+        z = mu: the same number twice). return_dict=True: {"loss": ..., and the parts of
+        `History.parts`: "reconstruction_loss" and each "<layer>_<term>"}.
         `verbose` is checked only."""
         check_verbose(verbose)
         require_compiled(self)
@@ -407,6 +428,32 @@ class Model:
 
 #: The textbook step as defined here: `scratchae.speed` runs its fast twin only in its place.
 PLAIN_TRAIN_STEP = Model.train_step
+
+
+def _metric_list(metrics: Any) -> list[str]:
+    """compile's metrics as a list of distinct names (the names are checked against the
+    model's loss terms by `fit`, which knows them after one forward)."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
+        raise TypeError(f"metrics must be a list of names, e.g. metrics=['reconstruction_loss'], "
+                        f"got {type(metrics).__name__}")
+    for m in metrics:
+        if not isinstance(m, str):
+            raise TypeError(f"every metric must be a name (a str) such as 'reconstruction_loss', "
+                            f"got {type(m).__name__}")
+        if m in PREDICTION_METRICS:
+            raise ValueError(f"metric {m!r} is one of Keras's metrics computed from the predictions, "
+                             "which scratchae does not implement; compile's metrics are the parts of "
+                             "the loss ('reconstruction_loss', '<layer>_<term>'): compute it from "
+                             "model.predict(x), e.g. scratchae.metrics.per_image_loss")
+        if m == "loss" or m.startswith("val_"):
+            raise ValueError(f"metrics name the parts of the loss, e.g. 'reconstruction_loss'; got "
+                             f"{m!r}, which History records by itself")
+    dup = sorted({m for m in metrics if metrics.count(m) > 1})
+    if dup:
+        raise ValueError(f"metrics must be distinct, got {dup} more than once")
+    return list(metrics)
 
 
 def __getattr__(name: str) -> Any:

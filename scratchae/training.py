@@ -6,7 +6,8 @@ and call the training step: `model.train_step(xb, yb)`, the textbook step of
 what a real run needs and a learner can skip on a first read:
 
 * a progress bar and Keras's `History` (per-epoch loss, sample-weighted over the batches, and
-  its parts: the reconstruction loss and each layer's activity penalty);
+  the metrics named in compile: Keras's keys), with the parts of the loss apart in
+  `History.parts` (the reconstruction loss and each layer's loss term);
 * callbacks (`scratchae.callbacks`, e.g. `scratchae.monitor.Monitor`): at most one call per
   step, `callbacks.on_batch_end(...)`, and none at all when fit is given no callbacks;
 * divergence: a NaN or infinite loss stops training with `NonFiniteLossError`, naming the
@@ -55,37 +56,65 @@ from .utils import as_rng
 
 
 class History:
-    """What `fit` returns: `history.history["loss"]` has one value per epoch (Keras's meaning).
+    """What `fit` returns, with Keras's keys: `history.history["loss"]` has one value per epoch.
 
-    loss:                the sample-weighted mean of the batch losses of the epoch, each
-                         computed with the weights as they were at that batch (they change
-                         during the epoch), activity penalties included.
-    reconstruction_loss: the same mean of the loss alone (binary cross-entropy, say), without
-                         the penalties: what the model reconstructs, comparable between models
-                         with and without a penalty.
-    <layer>_penalty:     for each layer with an activity regularizer, the same mean of its
-                         penalty ("code_penalty" for a layer named code);
-                         loss = reconstruction_loss + the penalties.
-    val_loss, val_reconstruction_loss, val_<layer>_penalty: the same on validation_data at
-                         the end of the epoch (val_loss as `evaluate` gives it).
+    history:  exactly the keys Keras's History has, so code that walks every key of a Keras
+              history (a table or a plot per key) ports unchanged:
+                  loss            the sample-weighted mean of the batch losses of the epoch, each
+                                  computed with the weights as they were at that batch (they
+                                  change during the epoch), the layers' loss terms included
+                                  (Keras folds an activity regularizer into `loss` too);
+                  <metric>        each metric named in `compile(metrics=[...])`, in that order:
+                                  a name from `parts` below, e.g. "reconstruction_loss";
+                  val_loss, val_<metric>  the same on validation_data at the end of the epoch
+                                  (val_loss as `evaluate` gives it), after the training keys.
+              A model compiled without metrics has ["loss"], with validation_data
+              ["loss", "val_loss"], whatever penalties its layers add.
+    parts:    the split of `loss`, recorded for every model whether or not a metric names it:
+                  reconstruction_loss  the same mean of the loss alone (binary cross-entropy,
+                                       say), without the layers' terms: what the model
+                                       reconstructs, comparable between models with and
+                                       without a penalty;
+                  <layer>_<term>       each layer loss term, e.g. "code_penalty" (the activity
+                                       penalty of a layer named code), "z_kl" (a VAE's KL),
+                                       "code_contractive"; loss = reconstruction_loss + these;
+                  val_ twins of each with validation_data.
+    epoch:    the epochs recorded (counted from 0, from `initial_epoch`).
 
+    `with_parts()` gives both in one dict (what a run's saved history json holds).
     `history.blas_threads` counts the steps trained with each number of BLAS threads, e.g.
     {1: 1875}; empty when NumPy's setting was left alone (see `scratchae._blas`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: tuple[str, ...] | list[str] = ()) -> None:
         self.history: dict[str, list[float]] = {}
+        self.parts: dict[str, list[float]] = {}
         self.epoch: list[int] = []
         self.interrupted = False
         self.blas_threads: dict[int, int] = {}     # BLAS thread count -> steps trained with it
+        self._keys = ("loss", *metrics)            # Keras's keys, without the val_ prefix
 
     def _record(self, epoch: int, logs: dict[str, float]) -> None:
+        """Record one epoch from its full logs (`LossSums.logs()`, val_ ones included)."""
         self.epoch.append(epoch)
-        for k, v in logs.items():
+        for k, v in self.keras_logs(logs).items():
             self.history.setdefault(k, []).append(v)
+        for k, v in logs.items():
+            if k not in ("loss", "val_loss"):
+                self.parts.setdefault(k, []).append(v)
+
+    def keras_logs(self, logs: dict[str, float]) -> dict[str, float]:
+        """Of one epoch's full logs, the entries Keras would log, in Keras's order: loss, the
+        metrics, then their val_ twins."""
+        return {p + k: logs[p + k] for p in ("", "val_") if p + "loss" in logs for k in self._keys}
+
+    def with_parts(self) -> dict[str, list[float]]:
+        """`history` and `parts` in one dict: loss, the metrics, the parts, then the val_ ones."""
+        both = {**self.history, **self.parts}
+        return {k: both[k] for k in sorted(both, key=lambda k: k.startswith("val_"))}
 
     def __repr__(self) -> str:
-        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)}, parts={list(self.parts)})"
 
 
 def fit_model(model: Any, x: Any, y: Any, *, batch_size: int | None, epochs: int, verbose: Any,
@@ -113,10 +142,37 @@ def _checked_fit(model: Any, x: Any, y: Any, batch_size: int | None, epochs: int
         raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
     initial_epoch = int_at_least("initial_epoch", initial_epoch, 0, "an integer >= 0")
     callbacks = CallbackList(callbacks)
+    check_metrics(model, x, y)
     if seed is not None:
         model.rng = as_rng(seed)
     return _train(model, x, y, batch_size, range(initial_epoch, initial_epoch + epochs), shuffle,
                   verbose, val, callbacks)
+
+
+def metric_names(model: Any) -> tuple[str, ...]:
+    """The metrics named in the model's `compile(metrics=[...])` (Keras's `metrics_names`
+    without its leading "loss")."""
+    return tuple(getattr(model, "metrics_names", ("loss",))[1:])
+
+
+#: Keras metrics computed from the predictions, which scratchae's compile refuses by name.
+PREDICTION_METRICS = ("accuracy", "acc", "binary_accuracy", "mse", "mae", "mean_squared_error",
+                      "mean_absolute_error", "binary_crossentropy", "bce", "mape", "msle")
+
+
+def check_metrics(model: Any, x: np.ndarray, y: np.ndarray) -> None:
+    """Every metric named in compile is one of the parts of this model's loss, before any step:
+    "reconstruction_loss" or one of its layers' loss terms (found by one forward of one sample
+    in inference mode: no draw from the model's generator, no weight changed)."""
+    names = metric_names(model)
+    if not names:
+        return
+    model.compute_loss(x[:1], y[:1], training=False)
+    known = ["reconstruction_loss", *model.loss_terms()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"compile(metrics=...) of {model.name!r} names {unknown}, which this model "
+                         f"does not compute: its metrics can be the parts of its loss, {known}")
 
 
 def check_validation_data(model: Any, validation_data: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -182,7 +238,7 @@ def _train(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: ra
     `start` is always the state after the last recorded epoch: whatever stops the loop puts
     the model back to it before the exception leaves.
     """
-    history = History()
+    history = History(metric_names(model))
     model.history = history
     model._last_good = None                    # train_on_batch's undo no longer applies
     n = len(x)
@@ -208,8 +264,8 @@ def _train(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: ra
                     break
                 start = Checkpoint(model)              # first, so a failure here drops the epoch
                 history._record(epoch, logs)
-                if callbacks:
-                    callbacks.on_epoch_end(epoch, logs)
+                if callbacks:                          # Keras's logs; the parts: model.history.parts
+                    callbacks.on_epoch_end(epoch, history.keras_logs(logs))
                 if stop.requested:                     # a signal in the epoch's last batch: keep it
                     history.interrupted = True
                     break
@@ -265,8 +321,8 @@ def _epoch(model: Any, batches: "_Batches", threads: "_blas.Threads", epoch: int
         if not math.isfinite(logs["val_loss"]):
             raise _diverged(model, start, f"the loss on validation_data became {logs['val_loss']} "
                                           f"after epoch {epoch + 1}")
-    bar.finish(done, logs if losses.penalties else
-               {k: v for k, v in logs.items() if k in ("loss", "val_loss")})
+    # the bar: Keras's keys, and the parts too where there is a penalty to tell apart
+    bar.finish(done, logs if losses.penalties else model.history.keras_logs(logs))
     return logs
 
 
