@@ -8,6 +8,8 @@
     scratchae gradcheck --broken relu-no-mask    swap one in: see a failure, its place, its hint
     scratchae gradcheck --exercise dense --init my_dense.py     copy an exercise template
     scratchae gradcheck --exercise dense my_dense.py            check your backward
+    scratchae gradcheck --exercise all --init class_pack        the class pack: every template
+                                                 and a README for learners (no solutions)
     (scratchae grade dense my_dense.py: the same checks, graded with points, see cli/grade.py)
 
 Exit code 0 when everything passes, 1 when a check fails, 2 for bad arguments. The first
@@ -39,9 +41,13 @@ def add_commands(sub) -> None:
     p.add_argument("--list", action="store_true", help="list the deliberately wrong backward passes")
     p.add_argument("--exercise", metavar="PIECE",
                    help="dense, relu, sigmoid, bce, mse, l1, kl, bce-logits, adam, model, sampling, "
-                        "gaussian-kl, conv2d or maxpool")
-    p.add_argument("--init", metavar="PATH", help="with --exercise: write the template to PATH")
-    p.add_argument("--force", action="store_true", help="with --init: overwrite an existing file")
+                        "gaussian-kl, conv2d or maxpool; all (with --init FOLDER): the class pack")
+    p.add_argument("--init", metavar="PATH", help="with --exercise: write the template to PATH; "
+                                                  "with --exercise all: write the class pack into the "
+                                                  "folder PATH (a new or empty one)")
+    p.add_argument("--force", action="store_true",
+                   help="with --init: overwrite an existing file; with --exercise all: write into a "
+                        "folder that is not empty, adding only the missing files (none is replaced)")
     p.add_argument("--batch", type=int, default=4, help="batch size of the random inputs (default 4)")
     p.add_argument("-k", "--samples", type=int, default=12,
                    help="elements checked per large tensor (default 12)")
@@ -152,16 +158,19 @@ def _layer_broken(lb, seed: int, samples: int) -> int:
 
 def _exercise(args) -> int:
     from .. import exercises
+    from ..exercises.pack import TO_WRITE
     piece = args.exercise
+    if piece == "all":
+        return _pack(args)
     if piece not in exercises.EXERCISES:
-        raise UsageError(f"unknown exercise {piece!r}; choose from {', '.join(exercises.EXERCISES)}")
+        raise UsageError(f"unknown exercise {piece!r}; choose from {', '.join(exercises.EXERCISES)}, "
+                         "or all (with --init FOLDER: the class pack)")
     if args.init:
         try:
             path = exercises.write_template(piece, args.init, force=args.force)
         except (FileExistsError, FileNotFoundError, OSError) as exc:
             raise UsageError(str(exc)) from None
-        what = {"adam": "apply()", "model": "Model.backward()", "sampling": "forward()'s z and backward()",
-                "gaussian-kl": "forward() and backward()"}.get(piece, "backward()")
+        what = TO_WRITE.get(piece, "backward()")
         print(f"wrote {path}: fill in {what}, then run\n"
               f"  scratchae gradcheck --exercise {piece} {path}")
         return EXIT_OK
@@ -185,6 +194,34 @@ def _exercise(args) -> int:
         return EXIT_OK
     print(f"\nNot yet: {_why_not(grade)}.")
     return EXIT_FAILED
+
+
+def _pack(args) -> int:
+    """--exercise all --init FOLDER: every template and the learners' README in FOLDER."""
+    from ..exercises.pack import README, write_pack
+    if not args.init:
+        raise UsageError("--exercise all only goes with --init FOLDER (it writes the class pack); "
+                         "a file is checked one exercise at a time: scratchae gradcheck --exercise PIECE FILE")
+    if args.path:
+        raise UsageError(f"--exercise all --init FOLDER takes no other PATH (got {args.path!r}); "
+                         "check a file with scratchae gradcheck --exercise PIECE FILE")
+    try:
+        result = write_pack(args.init, force=args.force)
+    except OSError as exc:
+        raise UsageError(str(exc)) from None
+    folder = result.folder
+    n = len(result.written)
+    print(f"wrote {n} file{'' if n == 1 else 's'} in {folder}: {', '.join(result.written) or 'none'}")
+    same = [name for name in result.kept if name not in result.kept_differing]
+    if same:
+        print(f"  kept {len(same)} already as the pack has them: {', '.join(same)}")
+    for name in result.kept_differing:
+        print(f"  kept {folder / name} as it is: it differs from the pack's (your work?)")
+    if result.kept_differing:
+        print("  (to get the pack's own, move those files away and run this again with --force)")
+    print(f"Hand the folder out: learners start with {folder / README} (the order, the commands, "
+          "what the check's verdict means). It holds no solution.")
+    return EXIT_OK
 
 
 def _broken_alone(broken) -> int:
