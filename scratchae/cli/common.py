@@ -314,16 +314,20 @@ def run_text(label: str, data, epochs: int, args) -> str:
     return (f"{label}; {data.name} ({len(data.x_train):,} train / {len(data.x_test):,} test); "
             f"{epochs} epoch(s), batch {args.batch_size}, seed {args.seed}")
 
-def inside_figures(prefix: str, r: dict, data, run: str, out: str) -> list[tuple[str, str, str]]:
+def inside_figures(prefix: str, r: dict, data, run: str, out: str, tsne: int = 0,
+                   seed: int = 0) -> list[tuple[str, str, str]]:
     """Write the code-space figures of the autoencoder trained in `r` (from `train_one`) and, if
     it was monitored, the monitor's figures and records; return (file, heading, caption) for
-    each figure, in the order a page shows them."""
+    each figure, in the order a page shows them. tsne: map the first `tsne` test images (at
+    most all of them) with PCA and t-SNE, codes and pixels (`figures_code.maps_2d`); 0: no map.
+    The maps' 1-NN accuracies go into r["maps"]."""
     import numpy as np
 
     from .. import figures_code, figures_training
 
     ae, xt, yt = r["ae"], data.x_test, data.y_test
     codes = ae.encoder.predict(xt)                   # the clean test images (denoising too)
+    maps = _maps_figure(prefix, r, codes, xt, yt, run, tsne, seed) if tsne else []
     a = 0
     others = np.flatnonzero(yt != yt[a])
     b = int(others[0]) if len(others) else min(1, len(xt) - 1)
@@ -340,7 +344,7 @@ def inside_figures(prefix: str, r: dict, data, run: str, out: str) -> list[tuple
          "The decoder's images of the codes on the straight line from the first test image's "
          "code to the code of the first test image of another digit: does it morph smoothly, "
          "or pass through shapes that are no digit?"),
-    ]
+    ] + maps
     monitor = r["monitor"]
     if monitor is not None and monitor.steps:
         every = monitor.every
@@ -371,6 +375,41 @@ def inside_figures(prefix: str, r: dict, data, run: str, out: str) -> list[tuple
         save_json(monitor.to_dict(), os.path.join(out, f"{prefix}-monitor.json"))
     return written
 
+def _maps_figure(prefix: str, r: dict, codes, xt, yt, run: str, tsne: int, seed: int) -> list:
+    """The PCA and t-SNE maps of the first `tsne` test images, as one figure with a caption
+    computed from the run; [] when there are fewer than 4 images."""
+    import numpy as np
+
+    from .. import figures_code
+
+    n = min(tsne, len(xt))
+    if n < 4:
+        return []
+    print(f"Mapping {n:,} test images to 2-D (PCA and t-SNE of their codes and of their pixels; "
+          f"t-SNE is O(n^2): about {6 * (n / 1000) ** 2:.0f} s per map on 2 cores) ...", flush=True)
+    maps = figures_code.maps_2d(codes[:n], xt[:n], random_state=seed)
+    acc = r["maps"] = figures_code.map_accuracies(maps, yt[:n])
+    width = int(np.prod(np.shape(codes)[1:]))
+    print(map_line(acc, width))
+    return [(f"{prefix}-maps.png", "The code space, mapped by PCA and by t-SNE",
+             figures_code.code_maps(maps, yt[:n], code_width=width, run=run),
+             f"The first {n:,} test images mapped to 2-D from their {width}-number codes (top) and "
+             f"from their {int(np.prod(np.shape(xt)[1:]))} pixels (bottom), by PCA (left) and "
+             f"t-SNE (right), coloured by digit. " + map_line(acc, width))]
+
+
+def map_line(acc: dict, width: int) -> str:
+    """One sentence comparing the maps' 1-NN accuracies (from `figures_code.map_accuracies`)."""
+    c, p = acc["codes"]["t-SNE"], acc["pixels"]["t-SNE"]
+    verdict = ("keeps the digits apart better than the pixels' map" if c > p else
+               "keeps the digits apart no better than the pixels' map" if c == p else
+               "keeps the digits apart less well than the pixels' map")
+    return (f"1-NN accuracy in 2-D (the share of images whose nearest neighbour on the map is the "
+            f"same digit): t-SNE {c:.1%} from the codes, {p:.1%} from the pixels; PCA "
+            f"{acc['codes']['PCA']:.1%} and {acc['pixels']['PCA']:.1%}. Here the {width}-number "
+            f"codes' t-SNE map {verdict}.")
+
+
 def monitor_summary(monitor) -> str:
     """Two lines on what the monitor saw at its last record: the layer with the smallest
     update ratio, and the dead ReLU units."""
@@ -393,7 +432,7 @@ def loss_series(name: str, r: dict) -> dict:
 
 def train_outputs(name: str, monitor: bool) -> tuple[str, ...]:
     """The files beyond the model, history and article figures that `train NAME` writes."""
-    inside = ("code-space.png", "interpolation.png")
+    inside = ("code-space.png", "interpolation.png", "maps.png")
     if monitor:
         inside += ("gradients.png", "update-ratios.png", "unit-health.png", "activations.png", "monitor.json")
     return tuple(f"{name}-{s}" for s in inside) + ("index.html",)
@@ -407,7 +446,7 @@ def train_page(name: str, r: dict, data, settings: dict, args, first_path: str,
 
     out = args.out
     run = run_text(name, data, r["epochs"], args)
-    inside = inside_figures(name, r, data, run, out)
+    inside = inside_figures(name, r, data, run, out, tsne=getattr(args, "tsne", 0), seed=args.seed)
     first = os.path.basename(first_path)
     figures = [
         (first, "Reconstructions" if name != "denoising" else "Denoising",
