@@ -184,7 +184,7 @@ def rescue_save(model, model_path: str, json_path: str, info: dict) -> str:
     with held_interrupts(raise_after=False):       # already stopping: a second signal waits
         model.save(model_path)
         save_json(info | {"loss": done, "epochs": len(done),
-                          "history": {k: [float(v) for v in vs] for k, vs in model.history.history.items()}},
+                          "history": {k: [float(v) for v in vs] for k, vs in model.history.with_parts().items()}},
                   json_path)
     return f"saved the {len(done)} completed epoch(s) to {model_path} and {os.path.basename(json_path)}"
 
@@ -239,7 +239,7 @@ def train_one(label: str, ae, x_in, x_target, x_test_in, x_test, epochs: int, ar
         "label": label,
         "epochs": epochs,
         "loss": [float(v) for v in history.history["loss"]],
-        "reconstruction_loss": [float(v) for v in history.history["reconstruction_loss"]],
+        "reconstruction_loss": [float(v) for v in history.parts["reconstruction_loss"]],
         "test_loss": float(test["loss"]),
         "test_reconstruction_loss": float(test["reconstruction_loss"]),
         "test": test,
@@ -424,7 +424,7 @@ def monitor_summary(monitor) -> str:
 def loss_series(name: str, r: dict) -> dict:
     """The curves of a training-loss figure: the loss; and, with a penalty, its
     reconstruction part beside it."""
-    history = r["history"].history
+    history = r["history"].with_parts()            # Keras's loss and its parts (History.parts)
     if history["reconstruction_loss"] == history["loss"]:
         return {name: history["loss"]}
     return {f"{name}: loss (BCE + penalty)": history["loss"],
