@@ -337,7 +337,7 @@ def _history(name: str, r: dict, dataset_info: dict, settings: dict) -> dict:
         "model": name,
         "loss": r["loss"],
         "reconstruction_loss": r["reconstruction_loss"],
-        "history": r["history"].history,
+        "history": r["history"].with_parts(),        # Keras's keys and History.parts
         "epochs": r["epochs"],
         "test_loss": r["test_loss"],
         "test_reconstruction_loss": r["test_reconstruction_loss"],
@@ -461,7 +461,7 @@ def _kl_code(ae, rho: float, beta: float) -> None:
 
 def _jacobian_line(r: dict, lam: float) -> str:
     """One line on a contractive run: the code's Jacobian norm on the test images, the penalty."""
-    penalty = r["history"].history["code_contractive"][-1]
+    penalty = r["history"].parts["code_contractive"][-1]
     return (f"code Jacobian: mean ||dh/dx||_F^2 {r['test_jacobian_norm']:.4g} on the test images; "
             f"training penalty lam * mean ||dh/dx||_F^2 = {penalty:.4g} (lam={lam:g}) in the last epoch")
 
