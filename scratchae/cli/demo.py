@@ -179,7 +179,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         "arguments": {k: v for k, v in vars(args).items() if k != "run"},
         "models": [{**{k: r[k] for k in ("label", "epochs", "loss", "reconstruction_loss", "test_loss",
                                          "test_reconstruction_loss", "mean_code", "seconds")},
-                    "history": r["history"].history, "test": r["test"], "file": MODEL_FILES[key]}
+                    "history": r["history"].with_parts(), "test": r["test"], "file": MODEL_FILES[key]}
                    for key, r in zip(MODEL_FILES, rows)],
         "sparse_ratio": ratio,
         "training_seconds": total,
@@ -228,7 +228,7 @@ def _rescue(exc: BaseException, rows: list[dict], current, args, data) -> None:
     else:
         why = f"stopped by {type(exc).__name__}: {exc}"
     done = [{"label": r["label"], "epochs": r["epochs"], "loss": r["loss"], "file": MODEL_FILES[key],
-             "history": r["history"].history} for key, r in zip(MODEL_FILES, rows)]
+             "history": r["history"].with_parts()} for key, r in zip(MODEL_FILES, rows)]
     info = {"stopped": why, "complete": False,
             "dataset": {"name": data.name, "description": data.description},
             "arguments": {k: v for k, v in vars(args).items() if k != "run"}, "models": done}
