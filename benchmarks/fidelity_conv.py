@@ -34,6 +34,7 @@ Exits 1 if a gradient's error is over 1e-10 (float64) / 1e-4 (float32), or a tes
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -151,7 +152,7 @@ def scratchae_side(data, orders: np.ndarray, model) -> list[dict]:
 def keras(keras_python: str, seed: int, epochs: int, train: int | None, data_dir: str | None) -> bool:
     data = load(data_dir or "fashion-mnist")
     if train:
-        data.x_train = data.x_train[:train]
+        data = dataclasses.replace(data, x_train=data.x_train[:train])
     n = len(data.x_train)
     print(f"\n== {data.description}: training on {n:,}, testing on {len(data.x_test):,}; "
           f"{epochs} epochs, batch {BATCH}, Adam {LR} ==", flush=True)
@@ -180,8 +181,8 @@ def keras(keras_python: str, seed: int, epochs: int, train: int | None, data_dir
         g_train = 100 * (a["train"] - b["train"]) / b["train"]
         g_test = 100 * (a["test"] - b["test"]) / b["test"]
         worst = max(worst, abs(g_test))
-        print(f"| {i + 1} | {a['train']:.5f} | {b['train']:.5f} | {g_train:+.2f}% | {a['test']:.5f} "
-              f"| {b['test']:.5f} | {g_test:+.2f}% |")
+        print(f"| {i + 1} | {a['train']:.5f} | {b['train']:.5f} | {g_train:+.3f}% | {a['test']:.5f} "
+              f"| {b['test']:.5f} | {g_test:+.3f}% |")
     ok = worst <= GAP_LIMIT
     print(f"\nlargest test gap {worst:.2f}%: {'OK' if ok else f'OVER {GAP_LIMIT}%'}")
     print("(the two sides trained at the same time, so their epoch seconds are not a benchmark: "
