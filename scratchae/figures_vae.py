@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .figures_code import scatter_by_label
-from .plotting import _as_images, _epoch_axis, _losses, finish_figure
+from .plotting import _as_images, _epoch_axis, _losses, finish_figure, history_dict
 
 __all__ = ["prior_samples", "manifold_grid", "latent_manifold", "latent_scatter", "elbo_parts",
            "kl_units", "units_in_use", "USED_UNIT_NATS"]
@@ -102,8 +102,10 @@ def elbo_parts(history: Any, kl_key: str = "z_kl", *, run: str | None = None,
                title: str | None = "The negative ELBO per epoch, and its two parts") -> Figure:
     """Left: the training loss (the negative ELBO, nats per image, when beta = 1) and its
     reconstruction part; right: its KL part (`kl_key`, on its own scale: it is the smaller).
+    The parts come from `History.parts` ("reconstruction_loss", "z_kl"), or from a dict that
+    holds them (`History.with_parts()`, a saved history json's).
     With validation data in the history, the validation curves beside them, dashed."""
-    h = history.history if hasattr(history, "history") else history
+    h = history_dict(history)             # a History: its loss and the parts (History.parts)
     if not isinstance(h, Mapping):
         raise TypeError(f"history must be a History or a dict, got {type(history).__name__}")
     loss, recon, kl = (_losses(h, "history", k) for k in ("loss", "reconstruction_loss", kl_key))

@@ -21,7 +21,9 @@ ratios, dead units) and `scratchae.figures_code` (the code space: PCA of the cod
 decoding a straight line between two codes, each code unit's sparsity).
 
 Images may be given as rows of 784 values, (N, 28, 28) arrays, or any (N, side*side) array.
-Histories may be a `scratchae.models.History`, its `.history` dict, or a plain list of losses.
+Histories may be a `scratchae.models.History`, a dict of per-epoch lists (its `.history`, or
+`with_parts()`), or a plain list of losses. Of a History, any key of `history` or of `parts`
+can be plotted (key="reconstruction_loss" reads `History.parts`).
 """
 from __future__ import annotations
 
@@ -121,10 +123,18 @@ def _image_rows(rows: Sequence[tuple[str, Any]], n: int, figsize: tuple[float, f
     return finish_figure(fig, title, run) if (title or run) else inline(fig)
 
 
+def history_dict(history: Any) -> Any:
+    """Of a History, its Keras keys and the parts of its loss in one dict (`with_parts()`);
+    anything else (a dict of lists, a plain list) as it is."""
+    if hasattr(history, "with_parts"):
+        return history.with_parts()
+    return history.history if hasattr(history, "history") else history
+
+
 def _losses(history: Any, name: str, key: str = "loss") -> list[float]:
-    """The per-epoch values of `key` in a History or a {'loss': [...]} dict; or a plain list."""
-    if hasattr(history, "history"):
-        history = history.history
+    """The per-epoch values of `key` in a History (its `history` or `parts`) or a
+    {'loss': [...]} dict; or a plain list."""
+    history = history_dict(history)
     if isinstance(history, Mapping):
         if key not in history:
             raise ValueError(f"history {name!r} has no {key!r} entry (keys: {sorted(history)})")
@@ -207,8 +217,8 @@ def code_distributions(codes: Mapping[str, Any], bins: int = 50, *,
 def compare_losses(histories: Mapping[str, Any], key: str = "loss", *, run: str | None = None) -> Figure:
     """Training-loss curves of two (or more) models; title 'Training Loss: a 0.0933 vs b 0.1032'.
 
-    key="reconstruction_loss" plots the loss without the activity penalties (History's
-    `reconstruction_loss`), so a model with an L1 penalty is compared on what it reconstructs;
+    key="reconstruction_loss" plots the loss without the activity penalties (from
+    `History.parts`), so a model with an L1 penalty is compared on what it reconstructs;
     the title then says 'Training reconstruction loss (penalty excluded): ...'.
     """
     head = "Training Loss" if key == "loss" else (
