@@ -1,5 +1,6 @@
 """The code space mapped by PCA and t-SNE (figures_code.maps_2d / map_accuracies / code_maps),
 and `scratchae train --tsne`, which draws it on the run page."""
+import html
 import json
 
 import numpy as np
@@ -128,7 +129,7 @@ def test_train_draws_the_maps_on_its_page(tmp_path, capsys):
     kernel, bias = load_model(out / "shallow.npz").get_weights()[:2]
     codes = np.maximum(x @ kernel + bias, 0.0)
     acc = figures_code.map_accuracies(figures_code.maps_2d(codes, x, random_state=0), labels)
-    assert map_line(acc, 8) in page
+    assert html.escape(map_line(acc, 8)) in page
     assert map_line(acc, 8) in text
     record = json.loads((out / "scratchae-run.json").read_text())
     assert "shallow-maps.png" in json.dumps(record)

@@ -324,6 +324,7 @@ def inside_figures(prefix: str, r: dict, data, run: str, out: str, tsne: int = 0
     import numpy as np
 
     from .. import figures_code, figures_training
+    from .captions import unit_health_caption
 
     ae, xt, yt = r["ae"], data.x_test, data.y_test
     codes = ae.encoder.predict(xt)                   # the clean test images (denoising too)
@@ -360,9 +361,7 @@ def inside_figures(prefix: str, r: dict, data, run: str, out: str, tsne: int = 0
              "that learns slowest."),
             (f"{prefix}-unit-health.png", "Dead and saturated units",
              figures_training.unit_health(monitor, run=run),
-             "Left: the share of ReLU units that are 0 for a whole batch (they pass no "
-             "gradient); right: the share of sigmoid outputs stuck below 0.01 or above 0.99. "
-             "Look for fractions that climb and stay."),
+             unit_health_caption(monitor, xt)),
             (f"{prefix}-activations.png", "Layer outputs",
              figures_training.activation_stats(monitor, run=run),
              "Mean and spread of each layer's output: a collapsing spread means the layer "
@@ -443,6 +442,7 @@ def train_page(name: str, r: dict, data, settings: dict, args, first_path: str,
     extra: (file, heading, caption) of figures already written, shown after the first four."""
     from .. import __version__
     from ..report_html import Page, write_page
+    from .captions import loss_trend
 
     out = args.out
     run = run_text(name, data, r["epochs"], args)
@@ -454,10 +454,10 @@ def train_page(name: str, r: dict, data, settings: dict, args, first_path: str,
          + (" from their noisy versions" if name == "denoising" else "")
          + ": look at what is lost, thin strokes and unusual shapes."),
         (f"{name}-loss.png", "Training loss",
-         "The negative ELBO per epoch, its reconstruction part and its KL part (nats per image): "
-         "still falling at the end means more epochs would help." if name == "vae" else
-         "The loss per epoch (with a penalty, also its reconstruction part): still falling at "
-         "the end means more epochs would help."),
+         ("The negative ELBO per epoch, its reconstruction part and its KL part (nats per image). "
+          if name == "vae" else
+          "The loss per epoch (with a penalty, also its reconstruction part). ")
+         + loss_trend(r["history"].history["loss"], "the training loss")),
         (f"{name}-weights.png", "First-layer weights",
          "The weights into each of the first units of the first layer, as images on one colour "
          "scale (red positive, blue negative): stroke-like blobs are learned features."),

@@ -76,6 +76,17 @@ FIGURES = ("vanilla-reconstructions.png", "vanilla-weights.png", "vanilla-code-s
 OUTPUTS = FIGURES + tuple(MODEL_FILES.values()) + ("summary.json", "index.html")
 
 
+def _sparsity_caption(standard, regularized) -> str:
+    """What the L1 penalty did to the code, from the two models' test codes: mean value and
+    share of exact zeros, each model's."""
+    import numpy as np
+
+    s, r = np.asarray(standard), np.asarray(regularized)
+    return (f"Here the L1 model's code averages {r.mean():.2f} (the standard's {s.mean():.2f}) and "
+            f"is exactly 0 for {np.mean(r == 0):.0%} of its values (the standard's "
+            f"{np.mean(s == 0):.0%}).")
+
+
 def run_demo(args: argparse.Namespace) -> int:
     return run_command("demo", lambda: _run_demo(args))
 
@@ -84,6 +95,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     from .. import autoencoders, plotting
     from ..datasets import add_gaussian_noise
     from ..figures_code import unit_sparsity
+    from .captions import compare_final
 
     check_common(args)
     check_outputs(args.out, OUTPUTS, args.dataset)
@@ -158,17 +170,22 @@ def _run_demo(args: argparse.Namespace) -> int:
          unit_sparsity({"standard": standard["codes"], f"l1({factor:g})": regularized["codes"]},
                        run=sparse_run),
          "For each of the 32 code units: how often it is exactly 0 (top) and its mean "
-         "(bottom). The L1 penalty makes every unit smaller and silent more often."),
+         "(bottom). " + _sparsity_caption(standard["codes"], regularized["codes"])),
         ("sparse-losses.png", "Reconstruction, standard against L1",
          plotting.compare_losses({"standard": standard["history"], "regularized": regularized["history"]},
                                  key="reconstruction_loss", run=sparse_run),
          "The binary cross-entropy alone (the L1 penalty left out, so both measure the same "
-         "thing) per epoch: the price of sparsity is a slightly worse reconstruction."),
+         "thing) per epoch. " + compare_final(
+             {"L1 model's": regularized["history"].parts["reconstruction_loss"],
+              "standard model's": standard["history"].parts["reconstruction_loss"]},
+             "L1 model's", "standard model's")),
         ("loss-curves.png", "Every model's reconstruction loss",
          plotting.loss_curves({r["label"]: r["history"] for r in rows}, key="reconstruction_loss",
                               run=all_run),
-         "The training reconstruction loss per epoch of the four models (penalty left out). "
-         "The denoising model's is measured on noisy inputs, so it is higher."),
+         "The training reconstruction loss per epoch of the four models (penalty left out); the "
+         "denoising model's is measured on noisy inputs against clean targets. " + compare_final(
+             {"denoising": denoise["history"].parts["reconstruction_loss"],
+              "vanilla": vanilla["history"].parts["reconstruction_loss"]}, "denoising", "vanilla")),
     ]
     for name, _, fig, _ in figures:
         if fig is not None:
