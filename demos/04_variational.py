@@ -102,11 +102,14 @@ vae.summary()
 #
 # `loss` is the reconstruction (binary cross-entropy summed over the 784 pixels) plus the KL
 # from the prior, each averaged over the images: the negative ELBO, the number papers and
-# pytorch/examples print. History keeps the two parts apart: `reconstruction_loss` and `z_kl`.
+# pytorch/examples print. `history.history` has Keras's keys (`loss`, `val_loss`); the two parts
+# are apart in `history.parts`: `reconstruction_loss` and `z_kl` (name them in
+# `compile(metrics=[...])` to have them in `history.history` too, as Keras does).
 
 # %%
 history = vae.fit(x_train, x_train, epochs=epochs, batch_size=batch_size, seed=0, verbose=2,
                   validation_data=(x_test, x_test))
+print("history:", list(history.history), "  parts:", list(history.parts))
 test = vae.evaluate(x_test, x_test, return_dict=True)
 print(f"test negative ELBO {test['loss']:.2f} nats per image: reconstruction "
       f"{test['reconstruction_loss']:.2f} + KL {test['z_kl']:.2f}")
