@@ -293,15 +293,20 @@ def build_model(settings: dict, x_train=None):
         return autoencoders.contractive(settings["code_size"], settings["lam"], seed=seed, mean_image=mean)
     if settings["model"] == "vae":
         return autoencoders.vae(settings["code_size"], settings["hidden_size"], beta=settings["beta"], seed=seed)
+    if settings["model"] == "conv":
+        return autoencoders.convolutional(seed=seed)
+    if settings["model"] == "conv-denoising":
+        return autoencoders.convolutional_denoising(seed=seed)
     return autoencoders.shallow(settings["code_size"], l1=l1, seed=seed)
 
 
 def model_inputs(settings: dict, data):
-    """(training inputs, test inputs): the images, or their noisy versions for denoising."""
+    """(training inputs, test inputs): the images, or their noisy versions for the denoising
+    models (those with a noise factor: denoising, conv-denoising)."""
     from ..datasets import add_gaussian_noise
 
     x, xt = data.x_train, data.x_test
-    if settings["model"] != "denoising":
+    if settings.get("noise_factor") is None:
         return x, xt
     seed = settings["seed"]
     return (add_gaussian_noise(x, settings["noise_factor"], seed=seed),
@@ -441,6 +446,7 @@ def train_page(name: str, r: dict, data, settings: dict, args, first_path: str,
     """The code-space and monitor figures of a `train` run, then its index.html; the paths.
     extra: (file, heading, caption) of figures already written, shown after the first four."""
     from .. import __version__
+    from ..autoencoders import CONV_RECIPES
     from ..report_html import Page, write_page
     from .captions import loss_trend
 
@@ -448,19 +454,22 @@ def train_page(name: str, r: dict, data, settings: dict, args, first_path: str,
     run = run_text(name, data, r["epochs"], args)
     inside = inside_figures(name, r, data, run, out, tsne=getattr(args, "tsne", 0), seed=args.seed)
     first = os.path.basename(first_path)
+    denoising = settings.get("noise_factor") is not None
     figures = [
-        (first, "Reconstructions" if name != "denoising" else "Denoising",
+        (first, "Reconstructions" if not denoising else "Denoising",
          "Test digits the model never saw over its outputs"
-         + (" from their noisy versions" if name == "denoising" else "")
+         + (" from their noisy versions" if denoising else "")
          + ": look at what is lost, thin strokes and unusual shapes."),
         (f"{name}-loss.png", "Training loss",
          ("The negative ELBO per epoch, its reconstruction part and its KL part (nats per image). "
           if name == "vae" else
           "The loss per epoch (with a penalty, also its reconstruction part). ")
          + loss_trend(r["history"].history["loss"], "the training loss")),
+    ] + ([] if name in CONV_RECIPES else [              # a conv model's filters come in extra
         (f"{name}-weights.png", "First-layer weights",
          "The weights into each of the first units of the first layer, as images on one colour "
          "scale (red positive, blue negative): stroke-like blobs are learned features."),
+    ]) + [
         (f"{name}-codes.png", "Code values",
          "Every code value on the test images (log density): a tall bar at 0 is a sparse code."
          if name != "vae" else "Every z_mean value on the test images (log density): the prior "
