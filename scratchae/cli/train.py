@@ -34,7 +34,13 @@ from .common import (add_common_options, build_model, check_common, check_memory
 from .outfolder import check_outputs
 from .own import OWN_PIECE_EPOCHS, run_train_own
 
-MODELS = ("vanilla", "shallow", "denoising", "sparse", "tied", "contractive", "vae")
+MODELS = ("vanilla", "shallow", "denoising", "sparse", "tied", "contractive", "vae", "conv",
+          "conv-denoising")
+
+#: The Keras blog's convolutional autoencoders: (N, 28, 28, 1) images, fixed layers. The
+#: denoising one is a model of its own (as `denoising` is for the dense layers) because the
+#: blog gives it other layers (32 filters, a 7x7x32 code); --noise-factor sets its noise.
+CONV_MODELS = ("conv", "conv-denoising")
 
 #: The models --use can plug a learner's piece into (the article's).
 ARTICLE_MODELS = MODELS[:4]
@@ -55,6 +61,14 @@ beyond the article:
              -sample-400-784, loss the negative ELBO in nats per image, 10 epochs of batch 128;
              --code-size is the latent size (default 20, 2 draws the latent plane), --hidden-size
              (default 400), --beta B weighs the KL (a beta-VAE; default 1, the ELBO)
+  conv       the Keras blog's convolutional autoencoder: 28x28x1, 3x3 Conv2D 16-8-8 with
+             MaxPooling2D, code 4x4x8, then Conv2D and UpSampling2D back (4,385 parameters);
+             Adam (the blog's adadelta is not in scratchae), batch 128, 20 epochs on the bundled
+             digits unless --dataset says otherwise (about 1 minute on 2 cores; an epoch of
+             full MNIST takes about 40 s)
+  conv-denoising  the blog's convolutional denoising autoencoder: Conv2D 32-32 with pooling,
+             code 7x7x32, then back (28,353 parameters); input clip(x + 0.5 N(0,1), 0, 1)
+             (--noise-factor), target x; batch 128, 10 epochs on the bundled digits
 
 examples:
   scratchae train vanilla
@@ -66,13 +80,17 @@ examples:
   scratchae train contractive --lam 0.01 --epochs 10
   scratchae train vae --code-size 2 --hidden-size 512 --epochs 50     Keras's MLP VAE
   scratchae train vae --beta 8                          posterior collapse, unit by unit
+  scratchae train conv                                  the Keras blog's conv autoencoder
+  scratchae train conv-denoising --noise-factor 0.3 --dataset mnist
 
 writes into --out: NAME.npz (load with scratchae.models.load_model), NAME-history.json,
 NAME-reconstructions.png (denoising: NAME.png), NAME-loss.png, NAME-weights.png,
 NAME-codes.png, NAME-code-space.png, NAME-interpolation.png, index.html (the run on one
 page); vae also NAME-samples.png (from the prior), NAME-kl-units.png (the KL of each latent
 unit) and, with --code-size 2, NAME-latent.png (the test codes) and NAME-manifold.png (the
-decoder over the latent plane); with the monitor (on unless --monitor 0): NAME-gradients.png, NAME-update-ratios.png,
+decoder over the latent plane); conv and conv-denoising NAME-filters.png (the first layer's
+3x3 filters) and NAME-feature-maps.png (every layer's output on one test digit) in place of
+NAME-weights.png; with the monitor (on unless --monitor 0): NAME-gradients.png, NAME-update-ratios.png,
 NAME-unit-health.png, NAME-activations.png, NAME-monitor.json; and scratchae-run.json, which
 files this run wrote (files of earlier runs in --out are listed apart, never removed). While
 it runs, --out/.scratchae-lock names it: a second run into the same --out is refused.
@@ -108,7 +126,8 @@ def add_commands(sub) -> None:
     train.add_argument("model", choices=MODELS, metavar="MODEL", help="one of: " + ", ".join(MODELS))
     add_common_options(train, "scratchae-train", "; mnist-5k with --use")
     train.add_argument("--epochs", type=int, default=None, metavar="N",
-                       help="epochs (default: the recipe's: the article's 3/5/10/20; tied 5, contractive 20)")
+                       help="epochs (default: the recipe's: the article's 3/5/10/20; tied 5, "
+                            "contractive 20, vae 10, conv 20, conv-denoising 10)")
     train.add_argument("--hidden-size", type=int, default=None, metavar="N",
                        help="vanilla/denoising: units of the two hidden layers (default: 128); "
                             "tied: add two hidden layers of N units (default: none); vae: "
@@ -128,7 +147,8 @@ def add_commands(sub) -> None:
                        help="vae: the weight of the KL term, >= 0 (default: 1, the ELBO; more: "
                             "a beta-VAE)")
     train.add_argument("--noise-factor", type=float, default=None, metavar="F",
-                       help="denoising: noise standard deviation, in [0, 1] (default: 0.4)")
+                       help="denoising, conv-denoising: noise standard deviation, in [0, 1] "
+                            "(default: 0.4, the article's; conv-denoising 0.5, the Keras blog's)")
     train.add_argument("--tsne", type=int, default=TSNE_IMAGES, metavar="N",
                        help="map the first N test images to 2-D with t-SNE and PCA, from their "
                             "codes and from their pixels, with each map's 1-NN accuracy (NAME-maps.png; "
@@ -147,13 +167,19 @@ def _check_train(args: argparse.Namespace) -> dict:
     recipe = RECIPES[args.model]
     if args.batch_size is None:
         args.batch_size = recipe.get("batch_size", 32)
+    conv = args.model in CONV_MODELS
+    if args.dataset is None and "dataset" in recipe:        # conv: the bundled digits
+        args.dataset = recipe["dataset"]
     check_common(args)
     check_positive("--code-size", args.code_size)
     check_positive("--hidden-size", args.hidden_size)
+    if conv and (args.code_size is not None or args.hidden_size is not None):
+        raise UsageError(f"--code-size and --hidden-size apply to the dense models; {args.model} has "
+                         "the Keras blog's fixed layers")
     if not 0 <= args.tsne <= TSNE_MOST or 0 < args.tsne < 4:
         raise UsageError(f"--tsne must be 0 (no map) or a number of test images from 4 to "
                          f"{TSNE_MOST:,} (t-SNE is O(N^2)), got {args.tsne}")
-    if args.code_size is None:
+    if args.code_size is None and not conv:
         args.code_size = recipe.get("latent_dim", 32)
     deep = args.model in ("vanilla", "denoising")
     if args.beta is not None:
@@ -180,13 +206,14 @@ def _check_train(args: argparse.Namespace) -> dict:
     if args.kl is not None:
         _check_kl(args)
     if args.noise_factor is not None:
-        if args.model != "denoising":
-            raise UsageError(f"--noise-factor applies to denoising only, not {args.model}")
+        if args.model not in ("denoising", "conv-denoising"):
+            raise UsageError(f"--noise-factor applies to denoising and conv-denoising only, not {args.model}")
         if not (0.0 <= args.noise_factor <= 1.0):
             raise UsageError(f"--noise-factor must be in [0, 1], got {args.noise_factor}")
     hidden = (args.hidden_size or 128) if deep else args.hidden_size if args.model == "tied" else \
         (args.hidden_size or recipe["hidden"]) if args.model == "vae" else None
-    check_memory(args.model, hidden, args.code_size, args.batch_size)
+    if not conv:            # the conv models have no size option (and need a few MB a batch)
+        check_memory(args.model, hidden, args.code_size, args.batch_size)
     default_epochs = OWN_PIECE_EPOCHS if args.use else recipe["epochs"]
     return {
         "model": args.model,
@@ -198,7 +225,7 @@ def _check_train(args: argparse.Namespace) -> dict:
         "kl": list(args.kl) if args.kl is not None else None,
         "lam": (args.lam if args.lam is not None else recipe["lam"]) if args.model == "contractive" else None,
         "noise_factor": (args.noise_factor if args.noise_factor is not None
-                         else recipe["noise_factor"]) if args.model == "denoising" else None,
+                         else recipe["noise_factor"]) if "noise_factor" in recipe else None,
         "beta": (args.beta if args.beta is not None else recipe["beta"]) if args.model == "vae" else None,
         "seed": args.seed,
         "tsne": args.tsne,
@@ -259,6 +286,9 @@ def _run_train(args: argparse.Namespace) -> int:
         _kl_code(ae, *settings["kl"])
     x, xt = data.x_train, data.x_test
     x_in, xt_in = model_inputs(settings, data)
+    fit_data = (x_in, x, xt_in, xt)
+    if name in CONV_MODELS:
+        fit_data = _images(name, data, fit_data)
     if args.verbose:
         ae.model.summary()
     out = args.out
@@ -267,7 +297,7 @@ def _run_train(args: argparse.Namespace) -> int:
     stopped = {"model": name, "dataset": dataset_info, "arguments": settings,
                "scratchae_version": __version__}
     try:
-        r = train_one(name, ae, x_in, x, xt_in, xt, settings["epochs"], args, monitor_every=args.monitor)
+        r = train_one(name, ae, *fit_data, settings["epochs"], args, monitor_every=args.monitor)
         if name == "contractive":
             from ..contractive import frobenius_norms
 
@@ -355,11 +385,18 @@ def _figures(name: str, r: dict, data, settings: dict, args, xt, xt_in) -> list[
     """The figures and the page of a trained model; their paths."""
     from .. import figures_vae, plotting
 
-    ae, out = r["ae"], args.out
+    out = args.out
+    run = run_text(name, data, r["epochs"], args)
+    conv = name in CONV_MODELS
+    # a conv model's own figures from its (N, 28, 28, 1) images; the others, shared with the
+    # dense models, from its flat views (784 pixels in and out, a flat code)
+    extra = _conv_figures(name, r, xt_in, run, out) if conv else []
+    if conv:
+        r = r | {"ae": _flat_views(r["ae"])}
+    ae = r["ae"]
     n = min(5, len(xt))
     outputs = ae.model.predict(xt_in)
-    run = run_text(name, data, r["epochs"], args)
-    if name == "denoising":
+    if settings["noise_factor"] is not None:
         first = plotting.denoising(xt, xt_in, outputs, n=n, run=run)
         first_path = os.path.join(out, f"{name}.png")
     else:
@@ -371,11 +408,12 @@ def _figures(name: str, r: dict, data, settings: dict, args, xt, xt_in) -> list[
     written = [
         save_figure(first, first_path),
         save_figure(loss_figure, os.path.join(out, f"{name}-loss.png")),
+    ] + ([] if conv else [
         save_figure(plotting.first_layer_weights(ae.model.get_weights()[0], n=min(36, ae.model.get_weights()[0].shape[1]),
-                                                 run=run), os.path.join(out, f"{name}-weights.png")),
+                                                 run=run), os.path.join(out, f"{name}-weights.png"))]) + [
         save_figure(plotting.code_distributions({name: r["codes"]}, run=run), os.path.join(out, f"{name}-codes.png")),
     ]
-    extra = _vae_figures(r, data, settings, run, out) if name == "vae" else []
+    extra += _vae_figures(r, data, settings, run, out) if name == "vae" else []
     written += [os.path.join(out, f) for f, _, _ in extra]
     return written + train_page(name, r, data, settings, args, first_path, extra)
 
@@ -417,11 +455,75 @@ def _vae_figures(r: dict, data, settings: dict, run: str, out: str) -> list[tupl
 
 def _train_outputs(name: str) -> tuple[str, ...]:
     """The files `train NAME` writes into --out."""
-    first = f"{name}.png" if name == "denoising" else f"{name}-reconstructions.png"
+    first = f"{name}.png" if name in ("denoising", "conv-denoising") else f"{name}-reconstructions.png"
     vae = (f"{name}-samples.png", f"{name}-kl-units.png", f"{name}-latent.png",
            f"{name}-manifold.png") if name == "vae" else ()
-    return (f"{name}.npz", f"{name}-history.json", first, f"{name}-loss.png", f"{name}-weights.png",
-            f"{name}-codes.png") + vae + train_outputs(name, monitor=True)
+    weights = (f"{name}-filters.png", f"{name}-feature-maps.png") if name in CONV_MODELS else \
+        (f"{name}-weights.png",)
+    return (f"{name}.npz", f"{name}-history.json", first, f"{name}-loss.png") + weights + \
+        (f"{name}-codes.png",) + vae + train_outputs(name, monitor=True)
+
+
+# -- the convolutional models ------------------------------------------------------------------
+def _images(name: str, data, arrays: tuple) -> tuple:
+    """The flat (N, 784) arrays as the (N, 28, 28, 1) images a conv model takes; a UsageError
+    for data of another size (an IDX folder of other images)."""
+    if data.x_train.shape[1] != 28 * 28:
+        raise UsageError(f"{name} takes 28x28 images (the Keras blog's layers), but {data.name} has "
+                         f"{data.x_train.shape[1]} pixels per image")
+    return tuple(a.reshape(-1, 28, 28, 1) for a in arrays)
+
+
+def _flat_views(ae):
+    """The conv autoencoder `ae` seen as the dense ones are, for the figures they share:
+    a model and an encoder taking rows of 784 pixels, a decoder taking flat codes, the model
+    and the decoder giving rows of 784. The same layers (Reshape and Flatten around them),
+    so the same weights: nothing is copied or trained."""
+    from ..autoencoders import Autoencoder
+    from ..layers import Flatten, Input, Reshape
+    from ..models import Model
+
+    def view(inner, width: int, shape: tuple, label: str):
+        x = Input(shape=(width,))
+        h = Reshape(shape)(x)
+        for layer in inner.chain:
+            h = layer(h)
+        return Model(x, Flatten()(h), name=f"{inner.name}_{label}")
+
+    code_shape = tuple(ae.decoder.layers[0].input_shape)
+    return Autoencoder(view(ae.model, 784, (28, 28, 1), "flat"),
+                       view(ae.encoder, 784, (28, 28, 1), "flat"),
+                       view(ae.decoder, math.prod(code_shape), code_shape, "flat"))
+
+
+def _conv_figures(name: str, r: dict, xt_in, run: str, out: str) -> list[tuple[str, str, str]]:
+    """A conv model's own figures, written: its first layer's filters and the feature maps of
+    the first test image; (file, heading, caption) of each, for its page."""
+    from .. import figures_conv
+
+    model = r["ae"].model
+    first = model.chain[0]
+    kernel = first.params["kernel"]
+    kh, kw, _, f = kernel.shape
+    noisy = " (its noisy version, the model's input)" if name == "conv-denoising" else ""
+    figures = [
+        (f"{name}-filters.png", "First-layer filters",
+         figures_conv.filters(kernel, run=run,
+                              title=f"First-layer filters ({first.name}): each {kh}x{kw} kernel as an image"),
+         f"The {f} filters of the first Conv2D, each {kh}x{kw} weights on one colour scale centred "
+         "on 0 (red positive, blue negative, each weight written on its square). A filter's "
+         f"output at a pixel is the sum of its weights times the {kh}x{kw} patch of the digit "
+         "there, plus its bias, through a ReLU (a cross-correlation, as Keras's)."),
+        (f"{name}-feature-maps.png", "Feature maps",
+         figures_conv.feature_maps(figures_conv.layer_outputs(model, xt_in[0]), run=run),
+         f"The first test digit{noisy} and every layer's output on it, one small image per "
+         "channel, each layer on its own colour scale from its smallest value (dark) to its "
+         "largest (light), written beside its name; a channel dark everywhere holds the "
+         "layer's smallest value throughout."),
+    ]
+    for file, _, fig, _ in figures:
+        save_figure(fig, os.path.join(out, file))
+    return [(file, heading, caption) for file, heading, _, caption in figures]
 
 def _save_completed(model, model_path: str, info: dict) -> str:
     """Save the model and a history of its completed epochs (what fit left it at), with every
