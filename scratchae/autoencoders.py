@@ -59,7 +59,7 @@ MORE = {
 #: --dataset says otherwise); the denoising one the blog's noise factor 0.5.
 CONV_RECIPES = {
     "conv": {"epochs": 20, "batch_size": 128, "dataset": "mnist-5k"},
-    "conv-denoising": {"epochs": 5, "batch_size": 128, "dataset": "mnist-5k", "noise_factor": 0.5},
+    "conv-denoising": {"epochs": 10, "batch_size": 128, "dataset": "mnist-5k", "noise_factor": 0.5},
 }
 
 #: Every recipe, by the name `scratchae train` knows it by.
