@@ -46,5 +46,7 @@ def test_loss_trend_says_what_the_last_epoch_did():
 def test_compare_final_counts_the_epochs_where_one_curve_is_above():
     curves = {"denoising": [0.30, 0.20, 0.10, 0.09], "vanilla": [0.25, 0.21, 0.12, 0.095]}
     assert compare_final(curves, "denoising", "vanilla") == (
-        "The denoising curve is above the vanilla curve in 1 of 4 epochs; at epoch 4 it is 0.09 "
-        "against 0.095 (lower).")
+        "The denoising curve is above the vanilla curve in 1 of the 4 epochs both ran; at epoch 4 "
+        "it is 0.09 against 0.095 (lower).")
+    # only the epochs both curves have are compared
+    assert "in 0 of the 2 epochs both ran" in compare_final({"a": [1, 1, 9], "b": [2, 2]}, "a", "b")

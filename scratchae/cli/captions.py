@@ -112,5 +112,6 @@ def compare_final(curves: Mapping[str, Sequence[float]], a: str, b: str) -> str:
         return ""
     higher = sum(x[i] > y[i] for i in range(n))
     last = "higher" if x[n - 1] > y[n - 1] else "lower" if x[n - 1] < y[n - 1] else "equal"
-    return (f"The {a} curve is above the {b} curve in {higher} of {n} epochs; at epoch {n} it is "
+    return (f"The {a} curve is above the {b} curve in {higher} of the {n} epochs both ran; at "
+            f"epoch {n} it is "
             f"{x[n - 1]:.4g} against {y[n - 1]:.4g} ({last}).")
