@@ -13,7 +13,10 @@ them as they are). `$$ ... $$` display blocks are read too, wherever a document 
   \\frac with two groups, \\begin/\\end and \\left/\\right paired, no double superscript, known
   commands only (`COMMANDS`), `&` and `\\\\` only inside an environment, ASCII only (no
   Unicode minus, no ∂ or · pasted from the plain text). `test_the_checker_catches_broken_latex`
-  shows each rule failing on a broken formula.
+  shows each rule failing on a broken formula. (\\frac's groups must be braced, although TeX
+  takes \\frac12: a slide's reader should not have to know that.)
+* matplotlib's mathtext, a real parser of a subset of TeX, parses every block without an
+  environment.
 """
 from __future__ import annotations
 
@@ -512,3 +515,33 @@ def test_dollar_blocks_are_read_and_an_unclosed_one_is_refused():
     with pytest.raises(ValueError, match="never closed"):
         math_blocks("```math\nx\n")
     assert latex_problems(math_blocks("$$x^a^b$$\n")[0].tex)
+
+
+def mathtext_form(tex: str) -> str | None:
+    """`tex` as matplotlib's mathtext reads it (its subset of TeX: no \\tfrac, \\dfrac, \\bigl or
+    \\text, no environments), or None for a formula with an environment, \\substack or \\phantom."""
+    if re.search(r"\\(begin|substack|phantom)\b", tex):
+        return None
+    tex = tex.replace(r"\tfrac", r"\frac").replace(r"\dfrac", r"\frac")
+    tex = re.sub(r"\\[bB]igg?[lr]", "", tex)
+    tex = re.sub(r"\\text\{([^{}]*)\}", lambda m: r"\mathrm{" + m.group(1).replace(" ", r"\ ") + "}", tex)
+    return " ".join(tex.split())
+
+
+def test_matplotlib_mathtext_parses_every_block_it_can_read(backprop):
+    """A real TeX-like parser on the same formulas: matplotlib's mathtext (a dependency) takes
+    every block without an environment, and refuses a broken one."""
+    from matplotlib.mathtext import MathTextParser
+    parser = MathTextParser("path")
+    forms = [(b.line, mathtext_form(b.tex)) for b in math_blocks(backprop)]
+    readable = [(line, f) for line, f in forms if f is not None]
+    assert len(readable) >= 40
+    bad = []
+    for line, form in readable:
+        try:
+            parser.parse(f"${form}$")
+        except ValueError as exc:
+            bad.append(f"{BACKPROP}:{line}: {str(exc).splitlines()[0]}")
+    assert not bad, "\n".join(bad)
+    with pytest.raises(ValueError):
+        parser.parse("$" + mathtext_form(r"\frac{\partial L}{\partial x_{ni}") + "$")
