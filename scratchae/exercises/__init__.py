@@ -5,6 +5,8 @@
     scratchae gradcheck --exercise dense --init my_dense.py     copy the template
     scratchae gradcheck --exercise dense my_dense.py            check your backward
     scratchae grade dense my_dense.py --json results.json       grade it (partial credit)
+    scratchae gradcheck --exercise all --init class_pack        every template and a README
+                                                                for learners (pack.py)
 
 Fourteen exercises, in course order (docs/teaching.md): dense, relu, sigmoid, bce, mse, l1, kl,
 bce-logits, adam, model, sampling, gaussian-kl, conv2d, maxpool. Each template
