@@ -13,8 +13,8 @@
 # * as a script: `python demos/01_vanilla.py [OUT_FOLDER] [--dataset NAME]` writes the figures
 #   into OUT_FOLDER (default `./demo-output/`);
 # * in VS Code: open it and run the cells one by one ("Run Cell" above each `# %%`);
-# * in Jupyter: with jupytext installed, open the .py file as a notebook (or convert it once:
-#   `jupytext --to notebook demos/01_vanilla.py`).
+# * in Jupyter: open `demos/01_vanilla.ipynb`, the same cells made from this file by
+#   `python scripts/make_notebooks.py`; every figure shows inline.
 #
 # Every backward pass the training below runs is derived, step by step, in
 # [docs/backprop.md](../docs/backprop.md), with a tiny autoencoder worked by hand.

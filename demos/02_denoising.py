@@ -8,8 +8,8 @@
 #
 # A script and a notebook at once (percent format: `# %%` starts a code cell, `# %% [markdown]`
 # a text cell): run `python demos/02_denoising.py [OUT_FOLDER] [--dataset NAME]`, or open it in
-# VS Code (run the cells) or in Jupyter with jupytext. The backward passes of the training are
-# derived in [docs/backprop.md](../docs/backprop.md).
+# VS Code (run the cells) or in Jupyter as `demos/02_denoising.ipynb`. The backward passes of
+# the training are derived in [docs/backprop.md](../docs/backprop.md).
 
 # %%
 """Section 2 of the article: the denoising autoencoder.

@@ -9,7 +9,7 @@
 #
 # A script and a notebook at once (percent format: `# %%` starts a code cell, `# %% [markdown]`
 # a text cell): run `python demos/03_sparse.py [OUT_FOLDER] [--dataset NAME]`, or open it in
-# VS Code (run the cells) or in Jupyter with jupytext.
+# VS Code (run the cells) or in Jupyter as `demos/03_sparse.ipynb`.
 
 # %%
 """Section 3 of the article: the sparse autoencoder, with and without an L1 penalty on the code.

@@ -9,7 +9,7 @@
 #
 # A script and a notebook at once (percent format: `# %%` starts a code cell, `# %% [markdown]`
 # a text cell): run `python demos/04_variational.py [OUT_FOLDER] [--dataset NAME]`, or open it in
-# VS Code (run the cells) or in Jupyter with jupytext.
+# VS Code (run the cells) or in Jupyter as `demos/04_variational.ipynb`.
 
 # %%
 """The variational autoencoder of Keras 2's MLP example (784-512-2), its latent plane and samples.

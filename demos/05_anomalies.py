@@ -11,7 +11,7 @@
 #
 # A script and a notebook at once (percent format: `# %%` starts a code cell, `# %% [markdown]`
 # a text cell): run `python demos/05_anomalies.py [OUT_FOLDER] [--dataset NAME]`, or open it in
-# VS Code (run the cells) or in Jupyter with jupytext.
+# VS Code (run the cells) or in Jupyter as `demos/05_anomalies.ipynb`.
 
 # %%
 """Anomaly detection with the vanilla autoencoder: trained on the digits 0-4, scoring all ten.

@@ -9,7 +9,7 @@
 #
 # A script and a notebook at once (percent format: `# %%` starts a code cell, `# %% [markdown]`
 # a text cell): run `python demos/article_listing.py [OUT_FOLDER]`, or open it in VS Code (run
-# the cells) or in Jupyter with jupytext.
+# the cells) or in Jupyter as `demos/article_listing.ipynb`.
 
 # %%
 """The article's Keras code ("Applied Deep Learning, Part 3: Autoencoders"), run on scratchae.
