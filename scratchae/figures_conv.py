@@ -38,8 +38,9 @@ def filters(kernel: Any, columns: int | None = None, *, run: str | None = None,
     input channel (in rows of `columns`, default a square grid), a C x F grid for C channels
     (row c: the weights each filter gives to input channel c). One diverging colour scale for
     all, centred on 0 (red positive, blue negative, from -m to m with m the largest |weight|),
-    with its colour bar; each pixel is drawn as a square, with its weight written on it when
-    the kernel is 5x5 or smaller."""
+    with its colour bar; each weight is drawn as a square, with its value written on it when
+    the kernel is 5x5 or smaller. The images are drawn in the figure's one Axes, in order
+    (filter 0 of input 0 first)."""
     k = np.asarray(kernel)
     if k.dtype.kind not in "fiu":
         raise TypeError(f"kernel must hold numbers, got dtype {k.dtype}")
@@ -54,31 +55,60 @@ def filters(kernel: Any, columns: int | None = None, *, run: str | None = None,
     if c == 1:
         cols = min(f, columns or math.ceil(math.sqrt(f)))
         rows = math.ceil(f / cols)
-        cells = [(i // cols, i % cols, k[:, :, 0, i], f"filter {i}") for i in range(f)]
+        cells = [k[:, :, 0, i] for i in range(f)]
+        names = [f"filter {i}" for i in range(f)]
     else:
         rows, cols = c, f
-        cells = [(ch, i, k[:, :, ch, i], f"filter {i}" if ch == 0 else "") for ch in range(c) for i in range(f)]
+        cells = [k[:, :, ch, i] for ch in range(c) for i in range(f)]
+        names = [f"filter {i}" for i in range(f)] + [""] * (f * (c - 1))
     m = float(np.max(np.abs(k))) or 1.0
-    fig = Figure(figsize=(1.25 * cols + 1.6, 1.3 * rows + 1.1))
-    axes, shown = [], None
-    label = kh * kw <= 25
-    for r, col, w, name in cells:
-        ax = fig.add_subplot(rows, cols, r * cols + col + 1)
-        shown = ax.imshow(w, cmap="RdBu_r", vmin=-m, vmax=m)
-        if label:
+    fig = Figure(figsize=(1.15 * cols + 1.6, 1.1 * rows * kh / kw + 0.9))
+    ax = fig.add_subplot(1, 1, 1)
+    gap = 0.22                                  # room for each filter's name above it
+    shown = _tiles(ax, cells, cols, (-m, m), "RdBu_r", gap=gap, names=names)
+    if kh * kw <= 25:
+        for (r, col), w in zip(_places(len(cells), cols), cells):
             for (a, b), v in np.ndenumerate(w):
-                ax.text(b, a, f"{v:.1f}", ha="center", va="center", fontsize=6,
+                x, y = _pixel_centre(r, col, a, b, w.shape, gap)
+                ax.text(x, y, f"{v:.2f}", ha="center", va="center", fontsize=6,
                         color="white" if abs(v) > 0.6 * m else "black")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if name:
-            ax.set_title(name, fontsize=8, pad=2)
-        if c > 1 and col == 0:
-            ax.set_ylabel(f"input {r}", fontsize=8)
-        axes.append(ax)
-    bar = fig.colorbar(shown, ax=axes, shrink=0.8, fraction=0.04)
+    if c > 1:
+        for ch in range(c):
+            ax.text(-0.05, ch + 0.5, f"input {ch}", ha="right", va="center", fontsize=8, rotation=90)
+    bar = fig.colorbar(shown, ax=ax, shrink=0.8, fraction=0.04)
     bar.set_label("weight (unitless)")
     return finish_figure(fig, title, run)
+
+
+def _places(n: int, cols: int) -> list[tuple[int, int]]:
+    """(row, column) of the cells 0..n-1 of a grid filled row by row."""
+    return [divmod(i, cols) for i in range(n)]
+
+
+def _pixel_centre(r: int, col: int, a: int, b: int, shape: tuple, gap: float) -> tuple[float, float]:
+    """Where pixel (a, b) of the image in cell (r, col) is centred, in `_tiles`' coordinates."""
+    size = 1 - gap
+    return (col + gap / 2 + (b + 0.5) * size / shape[1], r + gap / 2 + (a + 0.5) * size / shape[0])
+
+
+def _tiles(ax, images: list, cols: int, clim: tuple[float, float], cmap: str, gap: float,
+           names: list[str] | None = None):
+    """Draw `images` in one Axes as a grid of unit cells, `cols` a row, each image filling its
+    cell but a `gap`, all on the colour limits `clim`; the cell's name above it. One Axes for
+    all (a figure with hundreds of Axes takes seconds to lay out). Returns the last image."""
+    rows = math.ceil(len(images) / cols)
+    shown = None
+    for (r, col), img in zip(_places(len(images), cols), images):
+        shown = ax.imshow(img, cmap=cmap, vmin=clim[0], vmax=clim[1], interpolation="nearest",
+                          extent=(col + gap / 2, col + 1 - gap / 2, r + 1 - gap / 2, r + gap / 2))
+    for (r, col), name in zip(_places(len(images), cols), names or []):
+        if name:
+            ax.text(col + 0.5, r + gap / 2 - 0.01, name, ha="center", va="bottom", fontsize=8)
+    ax.set_xlim(0, cols)
+    ax.set_ylim(rows, 0)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    return shown
 
 
 def layer_outputs(model: Any, image: Any) -> list[tuple[str, np.ndarray]]:
@@ -108,10 +138,11 @@ def layer_outputs(model: Any, image: Any) -> list[tuple[str, np.ndarray]]:
 
 def feature_maps(outputs: list[tuple[str, Any]], *, run: str | None = None,
                  title: str | None = "Feature maps of one test digit, layer by layer") -> Figure:
-    """One grid per layer, top to bottom: each channel of the layer's output (H, W, C) as an
-    image, up to `MAX_CHANNELS` (its first) in rows of 16, on one colour scale per layer from
-    its smallest to its largest value (written beside the layer's name). Outputs that are not
-    (H, W, C) images (a Dense layer's vector) are refused."""
+    """One grid per layer (one Axes each), top to bottom: each channel of the layer's output
+    (H, W, C) as an image of the same drawn size whatever H and W, up to `MAX_CHANNELS` (its
+    first) in rows of 16, on one colour scale per layer from its smallest to its largest value
+    (written beside the layer's name). Outputs that are not (H, W, C) images (a Dense layer's
+    vector) are refused."""
     items = list(outputs)
     if not items:
         raise ValueError("outputs must name at least one layer's output")
@@ -125,18 +156,16 @@ def feature_maps(outputs: list[tuple[str, Any]], *, run: str | None = None,
         maps.append((str(name), a))
     rows_of = [math.ceil(min(a.shape[2], MAX_CHANNELS) / ROW) for _, a in maps]
     cols = max(min(a.shape[2], ROW) for _, a in maps)
-    fig = Figure(figsize=(0.62 * cols + 0.8, 0.66 * sum(rows_of) + 0.42 * len(maps) + 1.0))
-    subfigs = fig.subfigures(len(maps), 1, height_ratios=[r + 0.6 for r in rows_of], squeeze=False)[:, 0]
-    for sub, (name, a), nrows in zip(subfigs, maps, rows_of):
+    fig = Figure(figsize=(0.62 * cols + 0.8, 0.62 * sum(rows_of) + 0.3 * len(maps) + 1.0))
+    grid = fig.add_gridspec(len(maps), 1, height_ratios=rows_of)
+    for k, ((name, a), nrows) in enumerate(zip(maps, rows_of)):
         h, w, c = a.shape
         shown = min(c, MAX_CHANNELS)
         lo, hi = float(a.min()), float(a.max())
         more = f", the first {shown} of {c} channels" if shown < c else ""
-        sub.suptitle(f"{name}: {h}x{w}, {c} channel(s){more}; scale {lo:.2g} (dark) to {hi:.2g} (light)",
-                     fontsize=8, x=0.01, ha="left")
-        for i in range(shown):
-            ax = sub.add_subplot(nrows, cols, (i // ROW) * cols + i % ROW + 1)
-            ax.imshow(a[:, :, i], cmap="viridis", vmin=lo, vmax=hi if hi > lo else lo + 1.0)
-            ax.set_xticks([])
-            ax.set_yticks([])
+        ax = fig.add_subplot(grid[k])
+        _tiles(ax, [a[:, :, i] for i in range(shown)], cols, (lo, hi if hi > lo else lo + 1.0),
+               "viridis", gap=0.08)
+        ax.set_title(f"{name}: {h}x{w}, {c} channel(s){more}; scale {lo:.2g} (dark) to {hi:.2g} (light)",
+                     fontsize=8, loc="left", pad=2)
     return finish_figure(fig, title, run)
