@@ -6,7 +6,8 @@ Channels-last, x (N, H, W, C); each channel is pooled or repeated on its own. No
                    backward: each dy[n, i, j, c] goes to the one input that was the max of its
                    window (the arg-max); every other input of the window gets nothing from it.
                    Ties: the first max in the window's row-major order (a, then b), the one
-                   np.argmax picks, gets it all; the others get 0. With 'same' padding the
+                   np.argmax picks, gets it all; the others get 0 (the backward finds the
+                   arg-max by comparing each cell with the max, in that order). With 'same' padding the
                    padded cells are -inf, so they never win.
     UpSampling2D   y[n, i, j, c] = x[n, i // s0, j // s1, c]   (nearest: each value copied to
                    an s0 x s1 block); backward sums dy over each block (a copy forward is a
@@ -38,8 +39,8 @@ class MaxPooling2D(Layer):
         self.pool_size = pair("pool_size", pool_size)
         self.strides = self.pool_size if strides is None else pair("strides", strides)
         self.padding = check_padding(padding)
-        self._arg: np.ndarray | None = None         # the winner's cell k in its window
-        self._xp_shape: tuple | None = None
+        self._xp: np.ndarray | None = None          # the padded input of the last forward
+        self._y: np.ndarray | None = None           # its output, each window's max
         self._pads: Any = None
         self._cells: list[tuple[int, int]] = []
         self._out: tuple[int, int] = (0, 0)
@@ -58,9 +59,8 @@ class MaxPooling2D(Layer):
         """y (N, Ho, Wo, C): each window's max, as a running max over the window's ph pw cells.
 
         Cell k = (a, b) of every window at once is the strided slice xp[:, a::sh, b::sw, :]
-        (`_cell`). The cells are visited in row-major order and a cell replaces the max only
-        when it is strictly greater, so on a tie the first max keeps its place: `self._arg`
-        holds, for each output, the k of the cell that won (np.argmax's choice)."""
+        (`_cell`): y = max(cell 0, cell 1, ...), ph pw - 1 elementwise maxima. Which cell won
+        is not stored: the backward finds it again by comparing each cell with y."""
         x = image_batch(self, x)
         if not self.built:
             self.build(x.shape[1:])
@@ -69,13 +69,9 @@ class MaxPooling2D(Layer):
         xp = pad_hw(x, pads, value=-np.inf)
         cells = [(a, b) for a in range(self.pool_size[0]) for b in range(self.pool_size[1])]
         y = self._cell(xp, *cells[0], out).copy()
-        arg = np.zeros(y.shape, dtype=np.int16)
-        for k, (a, b) in enumerate(cells[1:], start=1):
-            cell = self._cell(xp, a, b, out)
-            wins = cell > y                                   # strictly: ties keep the first
-            np.copyto(y, cell, where=wins)
-            arg[wins] = k
-        self._arg, self._xp_shape, self._pads, self._cells, self._out = arg, xp.shape, pads, cells, out
+        for a, b in cells[1:]:
+            np.maximum(y, self._cell(xp, a, b, out), out=y)
+        self._xp, self._y, self._pads, self._cells, self._out = xp, y, pads, cells, out
         return y
 
     def _cell(self, xp: np.ndarray, a: int, b: int, out: tuple[int, int]) -> np.ndarray:
@@ -85,21 +81,50 @@ class MaxPooling2D(Layer):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dL/dx: dy[n, i, j, c] added at the arg-max of window (n, i, j, c), zeros elsewhere
-        (added, not written: overlapping windows may share their max)."""
-        if self._arg is None:
+        (added where windows overlap: several may share their max).
+
+        The cells are visited in row-major order with `rest`, the part of dy no cell has
+        taken yet: cell k takes rest where it equals the max (share = rest * [cell == y]),
+        and rest keeps 0 there, so on a tie the first max takes it all and the later ones
+        get 0 (np.argmax's choice). Where the windows tile the input without overlapping
+        (strides = pool_size, the usual case), each input is in one window: shares are
+        written straight into dx, no zeros first."""
+        if self._y is None:
             raise RuntimeError(f"{self.name}.backward called before forward: call forward(x) first")
-        if np.shape(dy) != self._arg.shape:
-            raise ValueError(f"{self.name}: dy must have shape {self._arg.shape}, got {np.shape(dy)}")
-        dxp = np.zeros(self._xp_shape, dtype=np.result_type(dy))
+        if np.shape(dy) != self._y.shape:
+            raise ValueError(f"{self.name}: dy must have shape {self._y.shape}, got {np.shape(dy)}")
+        dtype = np.result_type(dy)
+        (sh, sw), (ph, pw), (ho, wo) = self.strides, self.pool_size, self._out
+        xp_shape = self._xp.shape
+        tiles = (sh, sw) == (ph, pw) and xp_shape[1] == ho * ph and xp_shape[2] == wo * pw
+        finite = bool(np.isfinite(dy).all())          # rest * 0 is 0 only for a finite rest
+        write = tiles and finite                      # shares written, not added to zeros
+        dxp = np.empty(xp_shape, dtype=dtype) if write else np.zeros(xp_shape, dtype=dtype)
+        rest = dy
+        last = len(self._cells) - 1
         for k, (a, b) in enumerate(self._cells):
-            self._cell(dxp, a, b, self._out)[...] += np.where(self._arg == k, dy, 0)
+            hit = self._cell(self._xp, a, b, self._out) == self._y
+            into = self._cell(dxp, a, b, self._out)
+            if write:
+                share = np.multiply(rest, hit, out=into)
+            else:
+                share = rest * hit if finite else np.where(hit, rest, 0)
+                into += share
+            if k < last:
+                rest = np.where(hit, 0, rest) if not finite else \
+                    (rest - share if k == 0 else np.subtract(rest, share, out=rest))
         (top, bottom), (left, right) = self._pads
         return dxp[:, top:dxp.shape[1] - bottom, left:dxp.shape[2] - right, :]
 
     def kink_signs(self) -> list[np.ndarray]:
-        """The winner's place in each window: it changes exactly where a finite difference
-        crosses a tie (the max is not differentiable there)."""
-        return [] if self._arg is None else [self._arg]
+        """The winner's place in each window (the first cell equal to the max): it changes
+        exactly where a finite difference crosses a tie (the max is not differentiable there)."""
+        if self._y is None:
+            return []
+        arg = np.full(self._y.shape, -1, dtype=np.int16)
+        for k, (a, b) in enumerate(self._cells):
+            arg[(arg < 0) & (self._cell(self._xp, a, b, self._out) == self._y)] = k
+        return [arg]
 
     def get_config(self) -> dict:
         return {**super().get_config(), "pool_size": list(self.pool_size),
