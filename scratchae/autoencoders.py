@@ -107,8 +107,8 @@ def _stack(layers: list, t):
 
 
 def _layer_name(i: int, code_index: int, n: int) -> str:
-    """'hidden_1', 'code', 'hidden_2', 'output': names a teacher can say (and History's keys,
-    e.g. 'code_penalty'). Unique within a model, which is all that saving needs."""
+    """'hidden_1', 'code', 'hidden_2', 'output': names a teacher can say (and the keys of
+    `History.parts`, e.g. 'code_penalty'). Unique within a model, which is all that saving needs."""
     if i == code_index:
         return "code"
     if i == n - 1:
@@ -265,8 +265,8 @@ def vae(latent_dim: int = 20, hidden: int = 400, *, input_dim: int = 784, beta: 
         loss = (1/N) sum_n sum_{pixels d} BCE(x[n, d], p[n, d])                (reconstruction)
              + beta (1/N) sum_n sum_{units j} -0.5 (1 + lv[n, j] - mu[n, j]^2 - exp(lv[n, j]))   (KL)
 
-    the first from `BinaryCrossentropy(reduction="sum_over_pixels")` (History's
-    "reconstruction_loss"), the second `Sampling`'s loss term ("z_kl"). With beta = 1 (the ELBO)
+    the first from `BinaryCrossentropy(reduction="sum_over_pixels")` (`History.parts`'s
+    "reconstruction_loss"), the second `Sampling`'s loss term (its "z_kl"). With beta = 1 (the ELBO)
     `History`'s "loss" is the number pytorch/examples prints as its average loss; beta > 1 is a
     beta-VAE (and, strong enough, posterior collapse: see `kl_per_unit`). Keras's VAE example is
     784-512-2 (`vae(2, 512)`), whose 2-D code can be drawn as a plane.

@@ -12,7 +12,7 @@ squared Frobenius norm has a closed form, no Jacobian needed:
 
     P = lam * (1/N) sum_n ||J_n||_F^2        loss_terms() -> {"contractive": P}
 
-(History's "<layer>_contractive"). P depends on the weights directly (through c) as well as
+(`History.parts["<layer>_contractive"]`). P depends on the weights directly (through c) as well as
 through the code, so the layer's backward adds dP/dW and dP/db to its gradients and dP/dx to
 the input's gradient: derived in docs/backprop.md#the-contractive-penalty.
 

@@ -41,7 +41,7 @@ class Dense(Layer):
     activity_regularizer : Regularizer or None
         A penalty on the layer's output (after the activation), e.g. `l1(1e-5)`. Its value is
         stored in `self.penalty` by forward; `loss_terms()` gives it to the model as
-        {"penalty": value} (History's "<layer>_penalty").
+        {"penalty": value} (`History.parts["<layer>_penalty"]`).
     input_dim, input_shape : int or (int,)
         Build the layer at once (otherwise it is built by its first input).
     dtype : 'float32' (default from `config.floatx()`) or 'float64'
