@@ -41,6 +41,8 @@ EXPECTED = {
     "03_sparse.py": ["sparse-code-distributions.png", "sparse-losses.png"],
     "04_variational.py": ["vae-elbo.png", "vae-latent.png", "vae-manifold.png", "vae-samples.png"],
     "05_anomalies.py": ["anomalies-roc.png", "anomalies-extremes.png", "anomalies-pitfall.png"],
+    "06_convolutional.py": ["conv-reconstructions.png", "conv-codes.png", "conv-filters.png",
+                            "conv-feature-maps.png"],
     "article_listing.py": ["listing-vanilla.png", "listing-weights.png", "listing-shallow.png",
                            "listing-denoising.png", "listing-sparse-standard.png",
                            "listing-sparse-regularized.png", "listing-code-distributions.png",
@@ -54,7 +56,7 @@ def test_every_demo_is_covered():
 
 @pytest.mark.parametrize("script", [
     "01_vanilla.py", "02_denoising.py", "03_sparse.py", "04_variational.py", "05_anomalies.py",
-    pytest.param("article_listing.py", marks=pytest.mark.slow),
+    "06_convolutional.py", pytest.param("article_listing.py", marks=pytest.mark.slow),
 ])
 def test_demo_runs_and_writes_its_figures(script, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1")
@@ -148,3 +150,19 @@ def test_the_vae_demo_keeps_the_keras_examples_lines():
                        'vae = Model(inputs, outputs, name="vae_mlp")']:
         assert keras_line in text, keras_line
     assert "Lambda" not in text.replace("Lambda(sampling", "")
+
+
+def test_the_conv_demo_keeps_the_keras_blogs_lines():
+    """The blog's convolutional autoencoder as written, but for what its docstring lists."""
+    text = (DEMOS / "06_convolutional.py").read_text()
+    for keras_line in ["input_img = Input(shape=(28, 28, 1))",
+                       "x = Conv2D(16, (3, 3), activation='relu', padding='same')(input_img)",
+                       "encoded = MaxPooling2D((2, 2), padding='same')(x)",
+                       "x = Conv2D(16, (3, 3), activation='relu')(x)",
+                       "decoded = Conv2D(1, (3, 3), activation='sigmoid', padding='same')(x)",
+                       "autoencoder = Model(input_img, decoded)",
+                       "x_train = np.reshape(x_train, (len(x_train), 28, 28, 1))",
+                       "epochs=50", "batch_size=128", "validation_data=(x_test, x_test))"]:
+        assert keras_line in text, keras_line
+    assert text.count("UpSampling2D((2, 2))(x)") == 3
+    assert "autoencoder.compile(optimizer='adam', loss='binary_crossentropy')" in text   # not adadelta
