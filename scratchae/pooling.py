@@ -171,11 +171,13 @@ class UpSampling2D(Layer):
         s0, s1 = self.size
         if np.shape(dy) != (n, h * s0, w * s1, c):
             raise ValueError(f"{self.name}: dy must have shape {(n, h * s0, w * s1, c)}, got {np.shape(dy)}")
-        dx = np.zeros(self._shape, dtype=np.result_type(dy))
-        for i in range(s0):                  # offset (i, j) inside every block at once
-            for j in range(s1):
-                dx += dy[:, i::s0, j::s1, :]
-        return dx
+        rows = dy[:, 0::s0]                  # the block's rows summed, then its columns:
+        for i in range(1, s0):               # each a strided add over the whole batch
+            rows = rows + dy[:, i::s0]
+        dx = rows[:, :, 0::s1]
+        for j in range(1, s1):
+            dx = dx + rows[:, :, j::s1]
+        return dx if s0 * s1 > 1 else np.array(dx, dtype=np.result_type(dy))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "size": list(self.size)}
