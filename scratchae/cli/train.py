@@ -85,7 +85,7 @@ examples:
   scratchae train conv-denoising --noise-factor 0.3 --dataset mnist
 
 writes into --out: NAME.npz (load with scratchae.models.load_model), NAME-history.json,
-NAME-reconstructions.png (denoising: NAME.png), NAME-loss.png, NAME-weights.png,
+NAME-reconstructions.png (denoising, conv-denoising: NAME.png), NAME-loss.png, NAME-weights.png,
 NAME-codes.png, NAME-code-space.png, NAME-interpolation.png, index.html (the run on one
 page); vae also NAME-samples.png (from the prior), NAME-kl-units.png (the KL of each latent
 unit) and, with --code-size 2, NAME-latent.png (the test codes) and NAME-manifold.png (the
@@ -100,7 +100,8 @@ train with your own piece (after scratchae gradcheck --exercise PIECE FILE passe
   scratchae train vanilla --use dense=my_dense.py
   scratchae train sparse --use l1=my_l1.py --use relu=my_relu.py
   scratchae train vanilla --use dense=broken:dense-zero-dx     a shipped wrong piece
-PIECE is dense, relu, sigmoid, bce or l1 (l1: a model with an L1 penalty, e.g. sparse).
+PIECE is dense, relu, sigmoid, bce or l1 (l1: a model with an L1 penalty, e.g. sparse);
+the article's four models only (no piece plugs into conv or conv-denoising).
 The model trains twice from the same seed and weights, with your pieces and with
 scratchae's, on mnist-5k for 2 epochs unless --dataset/--epochs say otherwise; both losses
 are printed side by side with a verdict (exit code 1 when yours does not train like
