@@ -55,12 +55,13 @@ MORE = {
 
 #: The recipes of `scratchae train conv` and `conv-denoising`: the blog's batch of 128, and on
 #: the bundled 4,000 digits (which `train` uses for these two unless --dataset says otherwise)
-#: conv the blog's 50 epochs, conv-denoising 20 (the blog trains it 100 on full MNIST); each
-#: about a minute of training on two idle cores (1.2 and 3.5 s an epoch). Adam for the blog's
+#: conv the blog's 50 epochs, conv-denoising 15 (the blog trains it 100 on full MNIST): about
+#: a minute of training each on two idle cores (1.2 and 3.5 s an epoch), twice that on a busy
+#: machine. Adam for the blog's
 #: adadelta; the denoising one the blog's noise factor 0.5.
 CONV_RECIPES = {
     "conv": {"epochs": 50, "batch_size": 128, "dataset": "mnist-5k"},
-    "conv-denoising": {"epochs": 20, "batch_size": 128, "dataset": "mnist-5k", "noise_factor": 0.5},
+    "conv-denoising": {"epochs": 15, "batch_size": 128, "dataset": "mnist-5k", "noise_factor": 0.5},
 }
 
 #: Every recipe, by the name `scratchae train` knows it by.
