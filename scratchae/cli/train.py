@@ -68,8 +68,8 @@ beyond the article:
              2 cores, 1.2 s an epoch; full MNIST, --dataset mnist, 15 times that an epoch)
   conv-denoising  the blog's convolutional denoising autoencoder: Conv2D 32-32 with pooling,
              code 7x7x32, then back (28,353 parameters); input clip(x + 0.5 N(0,1), 0, 1)
-             (--noise-factor), target x; batch 128, 20 epochs on the bundled digits (about
-             1 minute of training on 2 cores)
+             (--noise-factor), target x; batch 128, 15 epochs on the bundled digits (about
+             1 minute of training on 2 cores, 3.5 s an epoch)
 
 examples:
   scratchae train vanilla
@@ -129,7 +129,7 @@ def add_commands(sub) -> None:
     add_common_options(train, "scratchae-train", "; mnist-5k with --use")
     train.add_argument("--epochs", type=int, default=None, metavar="N",
                        help="epochs (default: the recipe's: the article's 3/5/10/20; tied 5, "
-                            "contractive 20, vae 10, conv 50, conv-denoising 20)")
+                            "contractive 20, vae 10, conv 50, conv-denoising 15)")
     train.add_argument("--hidden-size", type=int, default=None, metavar="N",
                        help="vanilla/denoising: units of the two hidden layers (default: 128); "
                             "tied: add two hidden layers of N units (default: none); vae: "
