@@ -111,7 +111,7 @@ def test_the_conv_recipes_defaults(monkeypatch):
     conv = settings_of(["train", "conv"], monkeypatch)
     assert (conv["epochs"], conv["batch_size"], conv["dataset"]) == (50, 128, "mnist-5k")
     den = settings_of(["train", "conv-denoising"], monkeypatch)
-    assert (den["epochs"], den["batch_size"], den["noise_factor"]) == (20, 128, 0.5)
+    assert (den["epochs"], den["batch_size"], den["noise_factor"]) == (15, 128, 0.5)
     assert settings_of(["train", "conv-denoising", "--noise-factor", "0.2"], monkeypatch)["noise_factor"] == 0.2
     assert settings_of(["train", "conv", "--dataset", "mnist"], monkeypatch)["dataset"] == "mnist"
     assert settings_of(["train", "vanilla"], monkeypatch)["dataset"] == "auto"       # unchanged
