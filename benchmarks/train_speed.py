@@ -196,9 +196,9 @@ class Worker:
     """A process that trains one epoch per "epoch" line and answers its seconds: calling the
     Worker runs one epoch there and returns them (a runner for `interleaved`)."""
 
-    def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, command: list[str], env: dict[str, str] | None = None, stderr=None) -> None:
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env=env)
+                                     text=True, env=env, stderr=stderr)
         self.hello = self._line()                       # "ready ...": what the worker runs
 
     def _line(self) -> str:

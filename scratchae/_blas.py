@@ -76,21 +76,26 @@ _remembered: dict[tuple, tuple[int, int, float, float]] = {}
 T = TypeVar("T")
 
 
-def _find_controls() -> tuple | None:
-    """(set, get) functions of NumPy's bundled OpenBLAS, or None."""
-    global _controls, _searched
-    if _searched:
-        return _controls
-    _searched = True
+def openblas_libraries() -> Iterator[ctypes.CDLL]:
+    """The OpenBLAS libraries NumPy's wheels bundle, loaded (none for another BLAS)."""
     import numpy as np
 
     site = os.path.dirname(os.path.dirname(np.__file__))
     for path in glob.glob(os.path.join(site, "numpy.libs", "*openblas*")) + \
             glob.glob(os.path.join(site, "numpy", ".dylibs", "*openblas*")):
         try:
-            lib = ctypes.CDLL(path)
+            yield ctypes.CDLL(path)
         except OSError:
             continue
+
+
+def _find_controls() -> tuple | None:
+    """(set, get) functions of NumPy's bundled OpenBLAS, or None."""
+    global _controls, _searched
+    if _searched:
+        return _controls
+    _searched = True
+    for lib in openblas_libraries():
         for set_name, get_name in _SYMBOLS:
             setter, getter = getattr(lib, set_name, None), getattr(lib, get_name, None)
             if setter is not None and getter is not None:

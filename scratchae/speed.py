@@ -13,6 +13,13 @@ Each is a switch, and each gives the plain step's numbers (tests/test_fast_path.
 * **no dL/dx for the data**: a layer that reads only the model's inputs and whose backward is
   scratchae's own Dense's adds its parameter gradients and skips dx = dz . kernel^T
   (`ParametersOnly`; PyTorch skips it the same way for an input without requires_grad);
+* **Adam in seven passes** (`BLAS_ADAM = True`, the default; `scratchae.blas_adam`): with
+  the packed buffer and exactly `optimizers.Adam`, the update runs through two BLAS routines
+  of NumPy's own OpenBLAS that multiply and add in one pass (axpby, axpy): seven passes over
+  the parameters instead of the readable update's twelve, the same numbers;
+* **the loss on logits into kept arrays** (`BUFFERED_LOSS = True`, the default;
+  `BufferedLogitsBCE`): the same numbers, without five new batch-sized arrays a step;
+* **no zeroing** when every gradient is written, not added (`all_written`; no switch);
 * the number of BLAS threads, which the training loop chooses (`scratchae._blas`).
 
 `step_for(model)` gives the step `fit` and `train_on_batch` run: the plain `train_step` when
@@ -27,13 +34,20 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import losses as _losses
+from . import blas_adam, losses as _losses
 from .activations import Sigmoid
 from .buffers import ParameterBuffers, holders
 from .layers import Dense
+from .optimizers import Adam
 
 #: The optimizer-state key of a model's packed parameters (not its name: a model may be renamed).
 PACKED = "packed/*"
+#: Adam's update of the packed parameters through BLAS's axpby/axpy (`scratchae.blas_adam`);
+#: False: the readable update. Read at every step.
+BLAS_ADAM = True
+#: The loss on logits into arrays kept between steps (`BufferedLogitsBCE`); False: new arrays
+#: each step. Read when `step_for` makes the step.
+BUFFERED_LOSS = True
 
 
 class FastDense:
@@ -47,7 +61,9 @@ class FastDense:
         write    backward writes x^T . dz and the sum of dz into grads (np.matmul(..., out=))
                  instead of adding them to the zeros the step has just put there: the same
                  numbers, without a temporary and a pass per parameter. Only for a layer
-                 whose arrays no other layer holds (a tied kernel must be added to).
+                 whose arrays no other layer holds (a tied kernel must be added to). When
+                 every layer's gradients are written so (`all_written`), the step does not
+                 zero them at all.
     """
 
     def __init__(self, layer: Dense, logits: bool = False, dx: bool = True, write: bool = False) -> None:
@@ -136,6 +152,60 @@ def training_loss(model: Any) -> _losses.Loss | None:
     return kept
 
 
+class BufferedLogitsBCE(_losses.BinaryCrossentropy):
+    """`BinaryCrossentropy(from_logits=True)`, the same numbers bit for bit, computed into
+    arrays kept from one step to the next (one set per batch shape) instead of five new
+    ones per step: the step 1[z >= 0] written as floats in one pass (not a boolean array
+    and its conversion), e = exp(-|z|), d = 1 + e, log d, and the gradient.
+
+    What `backward` returns is one of those arrays: it holds this step's gradient until
+    the next forward, which is how the fast step uses it (at once, by the last layer's
+    backward). `fast_step` runs it in the training loss's place (`BUFFERED_LOSS`)."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__(from_logits=True, reduction=reduction)
+        self._arrays: dict[tuple, tuple[np.ndarray, ...]] = {}
+
+    def _buffers(self, z: np.ndarray) -> tuple[np.ndarray, ...]:
+        key = (z.shape, z.dtype)
+        got = self._arrays.get(key)
+        if got is None:
+            if len(self._arrays) > 3:                    # batch sizes come and go
+                self._arrays.clear()
+            got = self._arrays[key] = tuple(np.empty_like(z) for _ in range(5))
+        return got
+
+    def _forward_logits(self, z, y):
+        step, e, d, logs, _ = self._buffers(z)
+        np.greater_equal(z, 0, out=step, casting="unsafe")          # 1.0 where z >= 0, else 0.0
+        np.abs(z, out=e)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        np.add(e, 1, out=d)
+        np.log(d, out=logs)
+        total = float(np.vdot(step, z)) + float(logs.sum()) - float(np.vdot(y, z))
+        p = _losses.select_sigmoid(e, d, step, out=e)
+        return total / self.divisor(z), (p, y)
+
+    def _backward(self, cache):
+        p, y_true = cache
+        g = self._buffers(p)[4]
+        np.subtract(p, y_true, out=g)
+        g *= 1.0 / self.divisor(p)
+        return g
+
+
+def buffered_loss(model: Any, loss: _losses.Loss | None) -> _losses.Loss | None:
+    """The loss `fast_step` runs: `loss`, or its `BufferedLogitsBCE` twin when `loss` is
+    exactly BinaryCrossentropy from logits and `BUFFERED_LOSS` is on."""
+    if not (BUFFERED_LOSS and type(loss) is _losses.BinaryCrossentropy and loss.from_logits):
+        return loss
+    kept = getattr(model, "_buffered_loss", None)
+    if kept is None or kept.reduction != loss.reduction:
+        kept = model._buffered_loss = BufferedLogitsBCE(reduction=loss.reduction)
+    return kept
+
+
 def training_pieces(model: Any, input_gradient: bool = True, write: bool = False) -> dict[int, Any]:
     """{node index: the piece run in its layer's place}: the output's `Logits` when `fuses`;
     with input_gradient=False, no dx for the library's Dense layers that read only the model's
@@ -192,14 +262,33 @@ def zero_grads(model: Any) -> None:
         model.zero_grads()
 
 
-def fast_step(model: Any, pieces: dict[int, Any], loss: Any, x: np.ndarray, y: np.ndarray) -> float:
-    """`Model.train_step` with the switches: the same forward, loss, backward and update."""
+def apply_update(model: Any) -> None:
+    """The optimizer's step after a backward: `optimizer.apply(optimizer_parameters(model))`,
+    or the same update in seven passes (`BLAS_ADAM`) where it applies."""
+    parameters, opt = optimizer_parameters(model), model.optimizer
+    if BLAS_ADAM and type(opt) is Adam and len(parameters) == 1 and blas_adam.update(opt, *parameters[0]):
+        return
+    opt.apply(parameters)
+
+
+def all_written(model: Any, pieces: dict[int, Any]) -> bool:
+    """Whether the backward writes every gradient of the model (each parameter array is a
+    `FastDense` with write's own): then zeroing them first changes nothing."""
+    written = {id(p.layer) for p in pieces.values() if p.write}
+    return all(id(layer) in written for group in holders(model) for layer, _ in group)
+
+
+def fast_step(model: Any, pieces: dict[int, Any], loss: Any, x: np.ndarray, y: np.ndarray,
+              zero: bool = True) -> float:
+    """`Model.train_step` with the switches: the same forward, loss, backward and update.
+    zero=False skips zeroing the gradients (right only when `all_written`)."""
     value = loss.forward(model.forward(x, training=True, pieces=pieces), y) + model.penalty()
     if not math.isfinite(value):
         return value
-    zero_grads(model)
+    if zero:
+        zero_grads(model)
     model.backward(loss.backward())
-    model.optimizer.apply(optimizer_parameters(model))
+    apply_update(model)
     return value
 
 
@@ -215,4 +304,5 @@ def step_for(model: Any) -> Callable[[np.ndarray, np.ndarray], float]:
     pieces = training_pieces(model, input_gradient=False, write=True)
     if not (model.pack_parameters or pieces):
         return model.train_step
-    return partial(fast_step, model, pieces, training_loss(model))
+    return partial(fast_step, model, pieces, buffered_loss(model, training_loss(model)),
+                   zero=not all_written(model, pieces))

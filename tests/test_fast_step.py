@@ -1,0 +1,153 @@
+"""The fast step's kept arrays and skipped passes (scratchae.speed): the loss on logits into
+arrays kept between steps (BUFFERED_LOSS), no zeroing when every gradient is written
+(all_written). Each gives the plain numbers, bit for bit."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from scratchae import autoencoders, speed
+from scratchae.gradcheck.core import numerical_gradient
+from scratchae.layers import Dense
+from scratchae.losses import BinaryCrossentropy
+from scratchae.models import Sequential
+from scratchae.optimizers import Adam
+from scratchae.utils import set_random_seed
+
+
+def same(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def logits(seed, shape, dtype, scale):
+    rng = np.random.default_rng(seed)
+    z = (rng.standard_normal(shape) * scale).astype(dtype)
+    z.flat[:3] = [0.0, -0.0, 500.0][:z.size]              # the step's edge, and a saturated one
+    return z, rng.uniform(0, 1, shape).astype(dtype)
+
+
+# -- the loss on logits into kept arrays -------------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 50), st.integers(0, 2**32 - 1), st.floats(0.1, 60),
+       st.sampled_from([np.float32, np.float64]), st.sampled_from(["mean", "sum_over_pixels"]))
+def test_buffered_loss_is_the_loss_on_logits_bit_for_bit(n, d, seed, scale, dtype, reduction):
+    plain, kept = BinaryCrossentropy(from_logits=True, reduction=reduction), \
+        speed.BufferedLogitsBCE(reduction=reduction)
+    for k in range(3):                                     # the arrays reused, the shape changing
+        z, y = logits(seed + k, (n if k != 1 else n + 1, d), dtype, scale)
+        assert kept.forward(z, y) == plain.forward(z, y)
+        assert same(kept.backward(), plain.backward())
+
+
+def test_the_comparison_catches_a_gradient_a_rounding_apart():
+    class Divided(speed.BufferedLogitsBCE):               # (p - y) / (N D), not (p - y) * (1 / (N D))
+        def _backward(self, cache):
+            p, y = cache
+            return (p - y) / self.divisor(p)
+    z, y = logits(0, (64, 50), np.float32, 3.0)
+    wrong, plain = Divided(), BinaryCrossentropy(from_logits=True)
+    assert wrong.forward(z, y) == plain.forward(z, y)
+    assert not same(wrong.backward(), plain.backward())
+
+
+def test_buffered_loss_known_answer_at_zero_logits():
+    # z = 0: sigmoid 1/2, softplus(0) = log 2, so L = log 2 - y . 0 = log 2 for any y, and
+    # dL/dz = (1/2 - y) / (N D)
+    y = np.array([[0.0, 1.0, 0.25]])
+    loss = speed.BufferedLogitsBCE()
+    assert loss.forward(np.zeros((1, 3)), y) == pytest.approx(np.log(2.0), rel=1e-15)
+    np.testing.assert_allclose(loss.backward(), [[0.5 / 3, -0.5 / 3, 0.25 / 3]], rtol=1e-15)
+
+
+def test_buffered_loss_backward_finite_differences_float64():
+    z, y = logits(4, (3, 5), np.float64, 2.0)
+    z.flat[2] = 1.5                                        # no saturated entry for the differences
+    loss = speed.BufferedLogitsBCE()
+    loss.forward(z, y)
+    analytic = loss.backward().copy()
+    numeric = numerical_gradient(lambda: speed.BufferedLogitsBCE().forward(z, y), z)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-10)
+
+
+def test_buffered_loss_still_checks_its_inputs():
+    with pytest.raises(ValueError, match="targets y_true in \\[0, 1\\]"):
+        speed.BufferedLogitsBCE().forward(np.zeros((2, 2), np.float32), np.full((2, 2), 255, np.float32))
+
+
+# -- the step that fit runs ---------------------------------------------------------------------
+def vanilla():
+    return autoencoders.vanilla(hidden_size=8, code_size=4, input_dim=20, seed=0).model
+
+
+X = np.random.default_rng(3).uniform(0, 1, (80, 20)).astype(np.float32)
+
+
+def test_the_vanilla_step_keeps_its_loss_arrays_and_skips_the_zeroing():
+    model = vanilla()
+    step = speed.step_for(model)
+    assert isinstance(step.args[2], speed.BufferedLogitsBCE) and step.keywords == {"zero": False}
+
+
+def test_switched_off_the_step_makes_new_arrays_and_zeroes(monkeypatch):
+    monkeypatch.setattr(speed, "BUFFERED_LOSS", False)
+    step = speed.step_for(vanilla())
+    assert type(step.args[2]) is BinaryCrossentropy and step.args[2].from_logits
+
+
+def test_a_tied_kernel_is_zeroed_first():
+    first = Dense(6, activation="relu", input_dim=6, seed=1)
+    second = Dense(6, activation="sigmoid", seed=2)
+    m = Sequential([first, second])
+    second.params["kernel"] = first.params["kernel"]       # one array, two layers: added to
+    m.compile("adam", "binary_crossentropy")
+    assert speed.step_for(m).keywords == {"zero": True}
+
+
+def fit(monkeypatch, fast: bool):
+    for switch in ("BUFFERED_LOSS", "BLAS_ADAM"):
+        monkeypatch.setattr(speed, switch, fast)
+    monkeypatch.setenv("SCRATCHAE_BLAS_THREADS", "1")
+    set_random_seed(0)
+    model = vanilla()
+    if not fast:                                           # and zero the gradients every step
+        monkeypatch.setattr(speed, "all_written", lambda *a: False)
+    history = model.fit(X, X, batch_size=16, epochs=2, verbose=0)
+    monkeypatch.undo()
+    return history.history["loss"], model.get_weights()
+
+
+def test_training_with_the_fast_pieces_is_the_plain_fast_step(monkeypatch):
+    loss_fast, w_fast = fit(monkeypatch, True)
+    loss_plain, w_plain = fit(monkeypatch, False)
+    # the loss and the zeroing bit for bit; Adam in seven passes to float32 rounding
+    np.testing.assert_allclose(loss_fast, loss_plain, rtol=1e-6)
+    for a, b in zip(w_fast, w_plain):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_without_blas_adam_the_fast_pieces_train_bit_for_bit(monkeypatch):
+    runs = []
+    for fast in (True, False):
+        monkeypatch.setattr(speed, "BUFFERED_LOSS", fast)
+        monkeypatch.setattr(speed, "BLAS_ADAM", False)
+        monkeypatch.setenv("SCRATCHAE_BLAS_THREADS", "1")
+        if not fast:
+            monkeypatch.setattr(speed, "all_written", lambda *a: False)
+        set_random_seed(0)
+        model = vanilla()
+        runs.append((model.fit(X, X, batch_size=16, epochs=2, verbose=0).history["loss"], model.get_weights()))
+        monkeypatch.undo()
+    (la, wa), (lb, wb) = runs
+    assert la == lb
+    assert all(same(a, b) for a, b in zip(wa, wb))
+
+
+def test_skipping_the_zeroing_where_gradients_are_added_would_be_caught():
+    """The deliberately wrong step: gradients added (not written) and never zeroed."""
+    a, b = vanilla(), vanilla()
+    adding = speed.training_pieces(a, input_gradient=False, write=False)
+    writing = speed.training_pieces(b, input_gradient=False, write=True)
+    for _ in range(3):
+        speed.fast_step(a, adding, speed.training_loss(a), X[:16], X[:16], zero=False)
+        speed.fast_step(b, writing, speed.training_loss(b), X[:16], X[:16], zero=False)
+    assert not all(same(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
