@@ -35,6 +35,7 @@ import json
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -133,6 +134,7 @@ def profile(model, x, batch: int) -> dict:
             m.register_full_backward_hook(lambda mod, gi, go, n=name: times[n].__setitem__(
                 1, times[n][1] + time.perf_counter() - marks[n]))]
     loss_fn = nn.BCELoss()
+    warnings.filterwarnings("ignore", message="Full backward hook is firing")   # the first conv's: no dx
     try:
         for i in range(0, len(x), batch):
             xb = x[i:i + batch]
