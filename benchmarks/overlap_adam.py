@@ -14,7 +14,7 @@ Fashion-MNIST (or the bundled digits tiled), taking turns in one process:
   overlapped  the same, each layer's update but the first's handed to a worker thread
               (the first layer's is done here: the next forward needs it at once)
 
-Every update is `blas_adam.seven_passes` on the layer's slice of the packed buffers.
+Every update is `blas_adam.eight_passes` on the layer's slice of the packed buffers.
 
     python benchmarks/overlap_adam.py --rows 32/128 256/128 --rounds 5
 """
@@ -85,7 +85,7 @@ def walked_step(model, worker: Worker | None):
         for i in reversed(range(len(chain))):
             g = chain[i].backward(g)
             s = spans[i]
-            job = (lambda s=s: blas_adam.seven_passes(opt, a_t, flat[s], grad[s], m[s], v[s], a[s]))
+            job = (lambda s=s: blas_adam.eight_passes(opt, a_t, flat[s], grad[s], m[s], v[s], a[s]))
             if worker is not None and i > 0:
                 worker.jobs.put(job)
                 handed += 1

@@ -16,6 +16,9 @@ median of each, in microseconds:
   fit loop     the median time from one step's end to the next in an epoch of `fit`, minus
                the step: the batch's gather, the loss bookkeeping, the progress bar, the
                thread policy's clock (and a callback's call, which measures it)
+  (layers in place)  tried and not kept: the layers' part with the bias and the ReLU written
+               into the product's output, against zeros kept for it (np.maximum with a
+               scalar 0 takes a slower loop), and the ReLU's mask kept as floats
 
     python benchmarks/step_profile.py                           # batch 32 and 256, hidden 128
     python benchmarks/step_profile.py --rows 32/128 256/512 --repeats 400
@@ -42,7 +45,7 @@ from scratchae.utils import set_random_seed  # noqa: E402
 
 
 #: the fast pieces issue 27 added to scratchae.speed, by the name --off takes
-PIECES = ("blas-adam", "buffered-loss", "zero-skip")
+PIECES = ("blas-adam", "overlap-adam", "buffered-loss", "zero-skip")
 
 
 def switch_off(names: list[str]) -> None:
@@ -95,12 +98,27 @@ def parts(x: np.ndarray, batch: int, hidden: int) -> dict:
                 act.backward(y)
             h.sum(axis=0)
 
+    Z = [h.copy() for h in hs]
+    zeros = [np.zeros_like(h) for h in hs]
+    masks = [np.empty_like(h) for h in hs]
+    dz = [np.empty_like(h) for h in hs]
+
+    def layers_in_place():
+        """Tried: the bias and the ReLU written into the product's output, the mask as floats."""
+        for i, h in enumerate(Z):
+            h += b[i]
+            if i < 3:
+                np.maximum(h, zeros[i], out=h)
+                np.greater(h, 0, out=masks[i], casting="unsafe")
+                np.multiply(hs[i], masks[i], out=dz[i])
+            h.sum(axis=0)
+
     flat_grad = model._buffers.flat_grad
     zeroes = getattr(step, "keywords", {}).get("zero", True)
     zero = (lambda: flat_grad.fill(0)) if zeroes else (lambda: None)     # noqa: E731
     optimizer = lambda: speed.apply_update(model)                       # noqa: E731
     return {"step": lambda: step(xb, xb), "products": products, "loss": loss_part, "layers": layers,
-            "zero grads": zero, "optimizer": optimizer}, model
+            "zero grads": zero, "optimizer": optimizer, "(layers in place)": layers_in_place}, model
 
 
 class Clock(Callback):
@@ -153,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     print(f"data: {source}; numpy {np.__version__}; {os.cpu_count()} CPUs; load average "
           f"{load[0]:.1f}; {args.threads} BLAS thread(s); off: {', '.join(args.off) or 'nothing'}; medians of {args.repeats}, microseconds per step")
-    order = ["products", "loss", "layers", "zero grads", "optimizer", "Python", "step", "fit loop"]
+    order = ["products", "loss", "layers", "zero grads", "optimizer", "Python", "step", "fit loop",
+             "(layers in place)"]
     rows = {spec: profile(x, *(int(v) for v in spec.split("/")), args.repeats, args.threads)
             for spec in args.rows}
     print(f"{'part':<12}" + "".join(f"{spec:>12}" for spec in rows))

@@ -105,6 +105,12 @@ def _find_controls() -> tuple | None:
     return None
 
 
+def current_threads() -> int | None:
+    """The BLAS threads NumPy's bundled OpenBLAS runs now, or None (another BLAS)."""
+    controls = _find_controls()
+    return None if controls is None else int(controls[1]())
+
+
 def setting() -> int | str | None:
     """SCRATCHAE_BLAS_THREADS: "auto" (unset), a number of threads, or None for "default".
     ValueError for anything else."""

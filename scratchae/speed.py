@@ -13,10 +13,15 @@ Each is a switch, and each gives the plain step's numbers (tests/test_fast_path.
 * **no dL/dx for the data**: a layer that reads only the model's inputs and whose backward is
   scratchae's own Dense's adds its parameter gradients and skips dx = dz . kernel^T
   (`ParametersOnly`; PyTorch skips it the same way for an input without requires_grad);
-* **Adam in seven passes** (`BLAS_ADAM = True`, the default; `scratchae.blas_adam`): with
-  the packed buffer and exactly `optimizers.Adam`, the update runs through two BLAS routines
-  of NumPy's own OpenBLAS that multiply and add in one pass (axpby, axpy): seven passes over
-  the parameters instead of the readable update's twelve, the same numbers;
+* **Adam in eight passes** (`BLAS_ADAM = True`, the default; `scratchae.blas_adam`): with
+  the packed buffer and exactly `optimizers.Adam`, the moments are updated by the BLAS
+  routine of NumPy's own OpenBLAS that multiplies and adds in one pass (axpby): eight passes
+  over the parameters instead of the readable update's twelve, the same numbers;
+* **Adam beside the backward** (`OVERLAP_ADAM = True`, the default; `overlapped_step`): in
+  a chain of the library's Dense layers, while BLAS runs one thread (as `fit` chooses for
+  small products: the other core is idle), each layer's update but the first's runs on a
+  second thread as soon as the layer's backward is done, while this thread computes the
+  rest of the backward; the same numbers, bit for bit (the update is elementwise);
 * **the loss on logits into kept arrays** (`BUFFERED_LOSS = True`, the default;
   `BufferedLogitsBCE`): the same numbers, without five new batch-sized arrays a step;
 * **no zeroing** when every gradient is written, not added (`all_written`; no switch);
@@ -29,12 +34,13 @@ so what is checked is what trains.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, Callable
 
 import numpy as np
 
-from . import blas_adam, losses as _losses
+from . import _blas, blas_adam, losses as _losses
 from .activations import Sigmoid
 from .buffers import ParameterBuffers, holders
 from .layers import Dense
@@ -42,9 +48,12 @@ from .optimizers import Adam
 
 #: The optimizer-state key of a model's packed parameters (not its name: a model may be renamed).
 PACKED = "packed/*"
-#: Adam's update of the packed parameters through BLAS's axpby/axpy (`scratchae.blas_adam`);
+#: Adam's update of the packed parameters in eight passes, BLAS's axpby (`scratchae.blas_adam`);
 #: False: the readable update. Read at every step.
 BLAS_ADAM = True
+#: Each layer's Adam update but the first's on a second thread during the backward, where
+#: BLAS runs one thread (`overlapped_step`); False: all after the backward. Read at every step.
+OVERLAP_ADAM = True
 #: The loss on logits into arrays kept between steps (`BufferedLogitsBCE`); False: new arrays
 #: each step. Read when `step_for` makes the step.
 BUFFERED_LOSS = True
@@ -264,7 +273,7 @@ def zero_grads(model: Any) -> None:
 
 def apply_update(model: Any) -> None:
     """The optimizer's step after a backward: `optimizer.apply(optimizer_parameters(model))`,
-    or the same update in seven passes (`BLAS_ADAM`) where it applies."""
+    or the same update in eight passes (`BLAS_ADAM`) where it applies."""
     parameters, opt = optimizer_parameters(model), model.optimizer
     if BLAS_ADAM and type(opt) is Adam and len(parameters) == 1 and blas_adam.update(opt, *parameters[0]):
         return
@@ -292,6 +301,97 @@ def fast_step(model: Any, pieces: dict[int, Any], loss: Any, x: np.ndarray, y: n
     return value
 
 
+def chain_pieces(model: Any, pieces: dict[int, Any]) -> list[Any] | None:
+    """The pieces in order when the model is a chain of them only: node i reads node i - 1
+    (the first, the model's one input), the last node is the one output, every piece a
+    `FastDense` writing its gradients, the first without dL/dx. Else None."""
+    nodes = model._nodes
+    if len(model._outputs) != 1 or model._outputs[0] != len(nodes) - 1 or len(pieces) != len(nodes):
+        return None
+    for i, node in enumerate(nodes):
+        piece = pieces.get(i)
+        if (node.parents != [i - 1 if i else -1] or not isinstance(piece, FastDense) or not piece.write
+                or piece.dx != (i > 0)):
+            return None
+    return [pieces[i] for i in range(len(nodes))]
+
+
+_second_thread: ThreadPoolExecutor | None = None
+
+
+def second_thread() -> ThreadPoolExecutor:
+    """The one worker thread the overlapped updates run on (made at first use)."""
+    global _second_thread
+    if _second_thread is None:
+        _second_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scratchae-adam")
+    return _second_thread
+
+
+def overlapped_step(model: Any, chain: list[Any], loss: Any, x: np.ndarray, y: np.ndarray,
+                    zero: bool = True) -> float:
+    """`fast_step` of a chain (`chain_pieces`) with each layer's update next to the backward.
+
+    A layer's parameters are free once its backward has computed dL/dx with its kernel: its
+    update (`blas_adam.eight_passes` on its slice of the packed buffers, with the step's
+    a_t) then goes to `second_thread`, while this thread goes on with the layers below. The
+    first layer's update runs here (the next forward needs it at once). The step returns
+    when every update is done; an error on the second thread is raised here. Where it does
+    not apply (`OVERLAP_ADAM` off, BLAS on more than one thread, no eight-pass update for
+    these arrays, an optimizer not exactly Adam), it is `fast_step`."""
+    pieces = dict(enumerate(chain))
+    value = loss.forward(model.forward(x, training=True, pieces=pieces), y) + model.penalty()
+    if not math.isfinite(value):
+        return value
+    if zero:
+        zero_grads(model)
+    parameters, opt = optimizer_parameters(model), model.optimizer
+    spans = _spans(model, chain, parameters)
+    if not (OVERLAP_ADAM and BLAS_ADAM and spans and type(opt) is Adam and _blas.current_threads() == 1):
+        model.backward(loss.backward())
+        apply_update(model)
+        return value
+    (path, flat, grad), = parameters
+    opt._a_t = a_t = opt.step_size(opt.iterations + 1)
+    opt.iterations += 1
+    m, v, a = opt._slot("momentums", path, flat), opt._slot("velocities", path, flat), opt._buffer(path, flat)
+    waiting = []
+    try:
+        g = loss.backward()
+        for i in range(len(chain) - 1, -1, -1):
+            g = chain[i].backward(g)
+            s = spans[i]
+            update = partial(blas_adam.eight_passes, opt, a_t, flat[s], grad[s], m[s], v[s], a[s])
+            if i:
+                waiting.append(second_thread().submit(update))
+            else:
+                update()
+    finally:
+        for done in waiting:
+            done.result()
+    return value
+
+
+def _spans(model: Any, chain: list[Any], parameters: list) -> list[slice] | None:
+    """Each chain layer's slice of the packed buffer (its parameters side by side), or None
+    when the parameters are not one packed vector the eight-pass update takes."""
+    if len(parameters) != 1 or parameters[0][0] != PACKED or not blas_adam.applies(*parameters[0][1:]):
+        return None
+    flat = parameters[0][1]
+    base, size = flat.ctypes.data, flat.itemsize
+    spans = []
+    for piece in chain:
+        arrays = list(piece.layer.params.values())
+        starts = sorted(((p.ctypes.data - base) // size, p.size) for p in arrays)
+        for (s0, n0), (s1, _) in zip(starts, starts[1:]):
+            if s0 + n0 != s1:
+                return None
+        start = starts[0][0]
+        if start < 0 or start + sum(n for _, n in starts) > flat.size:
+            return None
+        spans.append(slice(start, start + sum(n for _, n in starts)))
+    return spans
+
+
 def step_for(model: Any) -> Callable[[np.ndarray, np.ndarray], float]:
     """The step `fit` and `train_on_batch` run on `model`: the plain `train_step` when no
     switch applies, else `fast_step` with the pieces and the loss chosen here, once (a
@@ -304,5 +404,8 @@ def step_for(model: Any) -> Callable[[np.ndarray, np.ndarray], float]:
     pieces = training_pieces(model, input_gradient=False, write=True)
     if not (model.pack_parameters or pieces):
         return model.train_step
-    return partial(fast_step, model, pieces, buffered_loss(model, training_loss(model)),
-                   zero=not all_written(model, pieces))
+    loss, zero = buffered_loss(model, training_loss(model)), not all_written(model, pieces)
+    chain = chain_pieces(model, pieces) if model.pack_parameters else None
+    if chain is not None:
+        return partial(overlapped_step, model, chain, loss, zero=zero)
+    return partial(fast_step, model, pieces, loss, zero=zero)

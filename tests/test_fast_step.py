@@ -104,7 +104,7 @@ def test_a_tied_kernel_is_zeroed_first():
 
 
 def fit(monkeypatch, fast: bool):
-    for switch in ("BUFFERED_LOSS", "BLAS_ADAM"):
+    for switch in ("BUFFERED_LOSS", "BLAS_ADAM", "OVERLAP_ADAM"):
         monkeypatch.setattr(speed, switch, fast)
     monkeypatch.setenv("SCRATCHAE_BLAS_THREADS", "1")
     set_random_seed(0)
@@ -119,7 +119,7 @@ def fit(monkeypatch, fast: bool):
 def test_training_with_the_fast_pieces_is_the_plain_fast_step(monkeypatch):
     loss_fast, w_fast = fit(monkeypatch, True)
     loss_plain, w_plain = fit(monkeypatch, False)
-    # the loss and the zeroing bit for bit; Adam in seven passes to float32 rounding
+    # the loss and the zeroing bit for bit; Adam in eight passes to float32 rounding
     np.testing.assert_allclose(loss_fast, loss_plain, rtol=1e-6)
     for a, b in zip(w_fast, w_plain):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
@@ -151,3 +151,81 @@ def test_skipping_the_zeroing_where_gradients_are_added_would_be_caught():
         speed.fast_step(a, adding, speed.training_loss(a), X[:16], X[:16], zero=False)
         speed.fast_step(b, writing, speed.training_loss(b), X[:16], X[:16], zero=False)
     assert not all(same(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+
+
+# -- Adam beside the backward, on a second thread ------------------------------------------------
+def record_threads(monkeypatch):
+    import threading
+    from scratchae import blas_adam
+    names = []
+    real = blas_adam.eight_passes
+    monkeypatch.setattr(blas_adam, "eight_passes",
+                        lambda *a: names.append(threading.current_thread().name) or real(*a))
+    return names
+
+
+def train_overlap(monkeypatch, overlap: bool, threads: int = 1):
+    monkeypatch.setattr(speed, "OVERLAP_ADAM", overlap)
+    monkeypatch.setattr(speed._blas, "current_threads", lambda: threads)
+    monkeypatch.setenv("SCRATCHAE_BLAS_THREADS", "1")
+    set_random_seed(0)
+    model = vanilla()
+    loss = model.fit(X, X, batch_size=16, epochs=2, verbose=0).history["loss"]
+    return loss, model.get_weights(), model.optimizer.get_state()
+
+
+def test_the_vanilla_chain_steps_with_the_overlapped_update():
+    step = speed.step_for(vanilla())
+    assert step.func is speed.overlapped_step and len(step.args[1]) == 4
+
+
+def test_overlapped_updates_train_bit_for_bit_as_after_the_backward(monkeypatch):
+    names = record_threads(monkeypatch)
+    loss_a, w_a, s_a = train_overlap(monkeypatch, True)
+    on_second = [n for n in names if n.startswith("scratchae-adam")]
+    assert len(on_second) == 3 * 10                     # 3 layers of 4, 10 steps
+    names.clear()
+    loss_b, w_b, s_b = train_overlap(monkeypatch, False)
+    assert names and not any(n.startswith("scratchae-adam") for n in names)
+    # bit for bit where OpenBLAS's axpby rounds as NumPy does (x86-64 here); to rounding anywhere
+    np.testing.assert_allclose(loss_a, loss_b, rtol=1e-6)
+    for u, v in zip(w_a, w_b):
+        np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-7)
+    assert sorted(s_a) == sorted(s_b)
+    for k in s_a:
+        np.testing.assert_allclose(s_a[k], s_b[k], rtol=1e-5, atol=1e-9)
+
+
+def test_with_two_blas_threads_the_update_waits_for_the_backward(monkeypatch):
+    names = record_threads(monkeypatch)
+    train_overlap(monkeypatch, True, threads=2)
+    assert names and not any(n.startswith("scratchae-adam") for n in names)
+
+
+def test_what_is_not_a_plain_chain_steps_as_before():
+    first = Dense(6, activation="relu", input_dim=6, seed=1)
+    second = Dense(6, activation="sigmoid", seed=2)
+    tied = Sequential([first, second])
+    second.params["kernel"] = first.params["kernel"]
+    tied.compile("adam", "binary_crossentropy")
+    unpacked = vanilla()
+    unpacked.compile("adam", "binary_crossentropy", pack_parameters=False)
+    for m in (tied, unpacked):
+        assert speed.step_for(m).func is not speed.overlapped_step
+
+
+def test_an_error_on_the_second_thread_is_raised_by_the_step(monkeypatch):
+    import threading
+    from scratchae import blas_adam
+    real = blas_adam.eight_passes
+
+    def failing(*a):
+        if threading.current_thread().name.startswith("scratchae-adam"):
+            raise FloatingPointError("on the second thread")
+        return real(*a)
+    monkeypatch.setattr(blas_adam, "eight_passes", failing)
+    monkeypatch.setattr(speed._blas, "current_threads", lambda: 1)
+    model = vanilla()
+    step = speed.step_for(model)
+    with pytest.raises(FloatingPointError, match="second thread"):
+        step(X[:16], X[:16])
