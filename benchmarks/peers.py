@@ -30,6 +30,11 @@ PyTorch and JAX are never dependencies: each runs from its own environment, e.g.
     python benchmarks/peers.py --torch-python /tmp/torchenv/bin/python \\
         --jax-python /tmp/jaxenv/bin/python --rounds 5
     python benchmarks/peers.py --rows 32/128 --rounds 3 --only scratchae floor jax-jit
+    python benchmarks/peers.py --only scratchae --before --scratchae-off overlap-adam blas-adam
+
+--before adds scratchae with the fast pieces of issue 27 off (the step as it was before
+them), --scratchae-off one line per piece left out: what each piece buys, whole epochs,
+each in its own process.
 
 A peer whose environment is not given is left out; one that fails (torch.compile without a
 C++ compiler, say) is reported with the last line of its error, and the others go on.
@@ -67,10 +72,11 @@ LABELS = {"scratchae": "scratchae", "floor": "floor (products only)", "torch-eag
 def worker(kind: str, data: str, batch: int, hidden: int, threads: int, env: dict[str, str]) -> int:
     """One epoch per "epoch" line on stdin, its seconds (and a note) on stdout. env: set in
     os.environ first; PIECES=off switches issue 27's fast pieces off (the step as it was)."""
-    before = env.pop("PIECES", "") == "off"
+    off = env.pop("PIECES", "")                  # "off": all of them; "off:a,b": those
+    before = off == "off"
     os.environ.update(env)
-    if before:
-        step_profile.switch_off(list(step_profile.PIECES))
+    if off:
+        step_profile.switch_off(list(step_profile.PIECES) if before else off[4:].split(","))
     x = np.load(data)
     if kind == "floor":
         epoch = train_speed.floor_epochs(len(x), batch, hidden, threads or None)
@@ -80,7 +86,8 @@ def worker(kind: str, data: str, batch: int, hidden: int, threads: int, env: dic
     else:
         epoch = train_speed.scratchae_epochs(x, batch, hidden)        # warms up itself
         note = lambda: train_speed.threads_used(epoch.steps)          # noqa: E731
-        what = "scratchae Model.fit" + (", issue 27's fast pieces off" if before else "") + \
+        what = "scratchae Model.fit" + (", issue 27's fast pieces off" if before else
+                                        f", {off[4:]} off" if off else "") + \
             "".join(f", {k}={v}" for k, v in env.items())
     print(f"ready {what}", flush=True)
     for line in sys.stdin:
@@ -102,9 +109,10 @@ def commands(args, data: str, batch: int, hidden: int) -> dict[str, tuple[str, l
     want = set(args.only or PEERS)
     if "scratchae" in want:
         out["scratchae"] = ("scratchae", [sys.executable, ME, "--worker", "scratchae", *rb])
-        extras = (["PIECES=off"] if args.before else []) + (args.scratchae_env or [])
-        for extra in extras:
-            name = "scratchae before" if extra == "PIECES=off" else f"scratchae {extra}"
+        extras = {"scratchae before": "PIECES=off"} if args.before else {}
+        extras.update({f"scratchae without {piece}": f"PIECES=off:{piece}" for piece in args.scratchae_off or ()})
+        extras.update({f"scratchae {e}": e for e in args.scratchae_env or ()})
+        for name, extra in extras.items():
             out[name] = ("scratchae", [sys.executable, ME, "--worker", "scratchae", *rb, "--env", extra])
     if "floor" in want:
         for t in (1, 0):
@@ -233,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="+", choices=PEERS, help="measure only these")
     p.add_argument("--scratchae-env", nargs="+", metavar="VAR=VALUE",
                    help="also scratchae with this environment variable set, as its own line")
+    p.add_argument("--scratchae-off", nargs="+", choices=step_profile.PIECES, metavar="PIECE",
+                   help="also scratchae without this fast piece, one line each "
+                        f"({', '.join(step_profile.PIECES)})")
     p.add_argument("--before", action="store_true",
                    help="also scratchae with the fast pieces of issue 27 off (step_profile.PIECES): "
                         "the step as it was")
