@@ -54,6 +54,9 @@ BLAS_ADAM = True
 #: Each layer's Adam update but the first's on a second thread during the backward, where
 #: BLAS runs one thread (`overlapped_step`); False: all after the backward. Read at every step.
 OVERLAP_ADAM = True
+#: The fewest parameters a layer's update must have to go to the second thread: a smaller
+#: one costs less than handing it over (the vanilla model's 4,128 of its code layer).
+HAND_OFF = 16_384
 #: The loss on logits into arrays kept between steps (`BufferedLogitsBCE`); False: new arrays
 #: each step. Read when `step_for` makes the step.
 BUFFERED_LOSS = True
@@ -334,7 +337,8 @@ def overlapped_step(model: Any, chain: list[Any], loss: Any, x: np.ndarray, y: n
     A layer's parameters are free once its backward has computed dL/dx with its kernel: its
     update (`blas_adam.eight_passes` on its slice of the packed buffers, with the step's
     a_t) then goes to `second_thread`, while this thread goes on with the layers below. The
-    first layer's update runs here (the next forward needs it at once). The step returns
+    first layer's update runs here (the next forward needs it at once), and so does that of a
+    layer under `HAND_OFF` parameters. The step returns
     when every update is done; an error on the second thread is raised here. Where it does
     not apply (`OVERLAP_ADAM` off, BLAS on more than one thread, no eight-pass update for
     these arrays, an optimizer not exactly Adam), it is `fast_step`."""
@@ -361,7 +365,7 @@ def overlapped_step(model: Any, chain: list[Any], loss: Any, x: np.ndarray, y: n
             g = chain[i].backward(g)
             s = spans[i]
             update = partial(blas_adam.eight_passes, opt, a_t, flat[s], grad[s], m[s], v[s], a[s])
-            if i:
+            if i and s.stop - s.start >= HAND_OFF:
                 waiting.append(second_thread().submit(update))
             else:
                 update()

@@ -164,8 +164,9 @@ def record_threads(monkeypatch):
     return names
 
 
-def train_overlap(monkeypatch, overlap: bool, threads: int = 1):
+def train_overlap(monkeypatch, overlap: bool, threads: int = 1, hand_off: int = 0):
     monkeypatch.setattr(speed, "OVERLAP_ADAM", overlap)
+    monkeypatch.setattr(speed, "HAND_OFF", hand_off)                # these layers are small
     monkeypatch.setattr(speed._blas, "current_threads", lambda: threads)
     monkeypatch.setenv("SCRATCHAE_BLAS_THREADS", "1")
     set_random_seed(0)
@@ -194,6 +195,14 @@ def test_overlapped_updates_train_bit_for_bit_as_after_the_backward(monkeypatch)
     assert sorted(s_a) == sorted(s_b)
     for k in s_a:
         np.testing.assert_allclose(s_a[k], s_b[k], rtol=1e-5, atol=1e-9)
+
+
+def test_updates_under_hand_off_stay_on_this_thread(monkeypatch):
+    names = record_threads(monkeypatch)
+    # the layers: 20x8+8 = 168, 8x4+4 = 36, 4x8+8 = 40, 8x20+20 = 180 parameters
+    train_overlap(monkeypatch, True, hand_off=170)
+    on_second = [n for n in names if n.startswith("scratchae-adam")]
+    assert len(on_second) == 10                          # the last layer's, 10 steps
 
 
 def test_with_two_blas_threads_the_update_waits_for_the_backward(monkeypatch):
@@ -225,6 +234,7 @@ def test_an_error_on_the_second_thread_is_raised_by_the_step(monkeypatch):
         return real(*a)
     monkeypatch.setattr(blas_adam, "eight_passes", failing)
     monkeypatch.setattr(speed._blas, "current_threads", lambda: 1)
+    monkeypatch.setattr(speed, "HAND_OFF", 0)
     model = vanilla()
     step = speed.step_for(model)
     with pytest.raises(FloatingPointError, match="second thread"):
