@@ -34,6 +34,7 @@ so what is checked is what trains.
 from __future__ import annotations
 
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, Callable
@@ -319,15 +320,16 @@ def chain_pieces(model: Any, pieces: dict[int, Any]) -> list[Any] | None:
     return [pieces[i] for i in range(len(nodes))]
 
 
-_second_thread: ThreadPoolExecutor | None = None
+_second_thread: tuple[int, ThreadPoolExecutor] | None = None
 
 
 def second_thread() -> ThreadPoolExecutor:
-    """The one worker thread the overlapped updates run on (made at first use)."""
+    """The one worker thread the overlapped updates run on, made at first use in each process
+    (a process forked after training has no thread behind its parent's executor)."""
     global _second_thread
-    if _second_thread is None:
-        _second_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scratchae-adam")
-    return _second_thread
+    if _second_thread is None or _second_thread[0] != os.getpid():
+        _second_thread = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="scratchae-adam"))
+    return _second_thread[1]
 
 
 def overlapped_step(model: Any, chain: list[Any], loss: Any, x: np.ndarray, y: np.ndarray,

@@ -239,3 +239,15 @@ def test_an_error_on_the_second_thread_is_raised_by_the_step(monkeypatch):
     step = speed.step_for(model)
     with pytest.raises(FloatingPointError, match="second thread"):
         step(X[:16], X[:16])
+
+
+def test_a_forked_child_gets_its_own_second_thread(monkeypatch):
+    import os
+    first = speed.second_thread()
+    assert speed.second_thread() is first
+    monkeypatch.setattr(os, "getpid", lambda: -1)           # as in a child forked after training
+    child = speed.second_thread()
+    assert child is not first and child.submit(lambda: 7).result(timeout=10) == 7
+    child.shutdown()
+    monkeypatch.undo()
+    speed._second_thread = None                             # the next use makes this process's again
