@@ -1,6 +1,7 @@
 """The fast pieces, behind one door: what `fit` runs instead of the plain `Model.train_step`.
 
-Each is a switch, and each gives the plain step's numbers (tests/test_fast_path.py):
+Each is a switch, and each gives the plain step's numbers (tests/test_fast_path.py,
+tests/test_fast_step.py, tests/test_blas_adam.py; what each buys: docs/performance.md):
 
 * **the loss on logits** (`compile(fuse_sigmoid_bce=True)`, the default): when the model's
   output is scratchae's own `Dense` with its own `Sigmoid` and the loss its own
@@ -21,7 +22,7 @@ Each is a switch, and each gives the plain step's numbers (tests/test_fast_path.
   a chain of the library's Dense layers, while BLAS runs one thread (as `fit` chooses for
   small products: the other core is idle), each layer's update but the first's runs on a
   second thread as soon as the layer's backward is done, while this thread computes the
-  rest of the backward; the same numbers, bit for bit (the update is elementwise);
+  rest of the backward; the same numbers (an elementwise update: a slice's are the whole's);
 * **the loss on logits into kept arrays** (`BUFFERED_LOSS = True`, the default;
   `BufferedLogitsBCE`): the same numbers, without five new batch-sized arrays a step;
 * **no zeroing** when every gradient is written, not added (`all_written`; no switch);
