@@ -63,7 +63,7 @@ TORCH = os.path.join(HERE, "_torch_peers.py")
 JAX = os.path.join(HERE, "_jax_peers.py")
 ME = os.path.abspath(__file__)
 PEERS = ("scratchae", "floor", "torch-eager", "torch-tuned", "torch-compile", "jax-jit", "jax-scan")
-LABELS = {"scratchae": "scratchae", "floor": "floor (products only)", "torch-eager": "PyTorch eager",
+LABELS = {"scratchae": "scratchae", "floor": "floor", "torch-eager": "PyTorch eager",
           "torch-tuned": "PyTorch tuned", "torch-compile": "torch.compile", "jax-jit": "JAX jit",
           "jax-scan": "JAX scan"}
 
@@ -210,15 +210,17 @@ def summarise(batch: int, hidden: int, got: dict) -> dict:
 def print_row(row: dict) -> None:
     b, h = row["batch_size"], row["hidden_size"]
     print(f"\nbatch {b} / hidden {h}")
-    print(f"  {'peer':<34} {'median s':>9} {'best s':>7} {'/ scratchae':>11}")
+    print(f"  {'peer':<38} {'median s':>9} {'best s':>7} {'/ scratchae':>11}")
     peers = row["peers"]
     order = [p for p in PEERS if p in peers] + sorted(p for p in peers if p not in PEERS)
     for peer in order:
         r = peers[peer]
         label = LABELS.get(peer, peer)
         detail = r["worker"].split(" ", 1)[1] if " " in r["worker"] and peer in PEERS else ""
+        detail = {"tdefault": "default threads", "t1": "1 thread"}.get(detail, detail.replace("t", "") +
+                                                                       " threads" if detail else "")
         ratio = "" if r["over_scratchae"] is None or peer == "scratchae" else f"{r['over_scratchae']:.2f}"
-        print(f"  {label + (f' ({detail})' if detail else ''):<34} {r['median_s']:>9.2f} "
+        print(f"  {label + (f' ({detail})' if detail else ''):<38} {r['median_s']:>9.2f} "
               f"{r['best_s']:>7.2f} {ratio:>11}")
     if "floor" in peers and "scratchae" in peers:
         print(f"  scratchae / floor: {peers['scratchae']['median_s'] / peers['floor']['median_s']:.2f} "
