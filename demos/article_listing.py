@@ -22,8 +22,8 @@ What changed from the article, and nothing else:
 * `mnist.load_data(subset=True)`: the plain `mnist.load_data()` downloads full MNIST, which
   cannot work offline (and these machines have no route to the mirrors), so the listing uses
   the 4,000 / 1,000 digits bundled with scratchae. Drop `subset=True` to train on all 60,000.
-* figures: matplotlib's Agg backend, and `plt.savefig(...)` into OUT_FOLDER where the
-  article called `plt.show()`;
+* figures: `plt.savefig(...)` into OUT_FOLDER where the article called `plt.show()` (as a
+  script with matplotlib's Agg backend; in a notebook each figure also shows inline);
 * seaborn's `distplot` of the code values: `scratchae.plotting.code_distributions` instead
   (a histogram in NumPy and matplotlib; seaborn is not a dependency);
 * the loss comparison: `plotting.compare_losses` instead of the article's pandas helper;
@@ -41,7 +41,10 @@ HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() els
 sys.path.insert(0, os.path.join(HERE, ".."))
 
 import matplotlib
-matplotlib.use("Agg")                     # no window: figures go to PNG files
+
+IN_NOTEBOOK = "ipykernel" in sys.modules
+if not IN_NOTEBOOK:
+    matplotlib.use("Agg")                 # as a script, no window: figures go to PNG files
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -54,13 +57,16 @@ from scratchae.regularizers import l1
 
 # the output folder: the first argument of the command line (a notebook's kernel has a command
 # line of its own: there, the default)
-OUT = sys.argv[1] if len(sys.argv) > 1 and "ipykernel" not in sys.modules else "demo-output"
+OUT = sys.argv[1] if len(sys.argv) > 1 and not IN_NOTEBOOK else "demo-output"
 os.makedirs(OUT, exist_ok=True)
 
 
 def save(name):
+    """Write the current figure to OUT/name. As a script, close it; in a notebook leave it open,
+    and the cell shows it when it ends, where the article called plt.show()."""
     plt.savefig(os.path.join(OUT, name))
-    plt.close()
+    if not IN_NOTEBOOK:
+        plt.close()
     print("wrote", os.path.join(OUT, name))
 
 
@@ -256,11 +262,16 @@ print('mean code, regularized:', encoded_imgs_regularized.mean())
 
 # %%
 # the article: sns.distplot(...) for each; here one figure with both histograms
-plotting.code_distributions({'standard': encoded_imgs_standard,
-                             'regularized': encoded_imgs_regularized}).savefig(
-    os.path.join(OUT, 'listing-code-distributions.png'))
+fig = plotting.code_distributions({'standard': encoded_imgs_standard,
+                                   'regularized': encoded_imgs_regularized})
+fig.savefig(os.path.join(OUT, 'listing-code-distributions.png'))
+print('wrote', os.path.join(OUT, 'listing-code-distributions.png'))
+fig                                        # a notebook shows it (a script: nothing)
+
+# %%
 # the article: plot_compare_histories([history_standard, history_regularized], [...])
-plotting.compare_losses({'standard': history_standard,
-                         'regularized': history_regularized}).savefig(
-    os.path.join(OUT, 'listing-losses.png'))
-print('wrote', os.path.join(OUT, 'listing-code-distributions.png'), 'and listing-losses.png')
+fig = plotting.compare_losses({'standard': history_standard,
+                               'regularized': history_regularized})
+fig.savefig(os.path.join(OUT, 'listing-losses.png'))
+print('wrote', os.path.join(OUT, 'listing-losses.png'))
+fig
