@@ -24,7 +24,8 @@ W, C) become (N, C, H, W).
                    parameter's gradient by autograd, in scratchae's layout
     worker DATA    a timing worker: load the (n, 28, 28, 1) float32 array DATA.npy, then for
                    every line "epoch" on stdin train one epoch (batch 128, torch.randperm order,
-                   PyTorch's default init: the plain way) and print its seconds; "profile"
+                   PyTorch's default init: the plain way) and print its seconds ("warm": an epoch
+                   of the first 2,048 images); "profile"
                    prints the forward and backward seconds of each module over one epoch's
                    batches as JSON; anything else ends it
 """
@@ -158,9 +159,10 @@ def worker(data: str, threads: int | None, batch: int, seed: int) -> None:
     print(f"ready torch {torch.__version__} threads {torch.get_num_threads()}", flush=True)
     for line in sys.stdin:
         word = line.strip()
-        if word == "epoch":
+        if word in ("epoch", "warm"):             # warm: an epoch of the first 2,048 images
+            n = len(x) if word == "epoch" else min(len(x), 2048)
             t = time.perf_counter()
-            train_epoch(model, opt, loss_fn, x, torch.randperm(len(x), generator=gen), batch)
+            train_epoch(model, opt, loss_fn, x, torch.randperm(n, generator=gen), batch)
             print(f"{time.perf_counter() - t:.6f}", flush=True)
         elif word == "profile":
             print(json.dumps(profile(model, x, batch)), flush=True)

@@ -10,7 +10,7 @@ Three tables:
             nn.Upsample, nn.BCELoss, torch.optim.Adam; `benchmarks/_torch_conv.py`, from a
             separate environment, --torch-python), with 1 and with 2 threads each
             (SCRATCHAE_BLAS_THREADS, torch.set_num_threads). Each of the four is its own
-            process, kept alive; after a warm-up epoch each, the rounds interleave them (one
+            process, kept alive; after a warm-up (an epoch of 2,048 images) each, the rounds interleave them (one
             epoch each per round, the order rotating), so a burst of load on a shared machine
             falls on all of them. Best and median seconds per epoch, and ours / PyTorch's.
   profile   where one epoch's time goes, per layer, forward and backward, scratchae's (each
@@ -43,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from scratchae import autoencoders, datasets  # noqa: E402
+from scratchae import _blas, autoencoders, datasets  # noqa: E402
 from scratchae.layers import Conv2D  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -84,7 +84,8 @@ def timed_layers(model, times: dict[str, list[float]]):
 
 
 def our_worker(data: str, batch: int, seed: int) -> None:
-    """Train one epoch per "epoch" line on stdin and answer its seconds; "profile" answers
+    """Train one epoch per "epoch" line on stdin and answer its seconds ("warm": an epoch of
+    the first 2,048 images only); "profile" answers
     the per-layer times of one epoch as JSON; anything else ends it."""
     x = np.load(data)
     model = autoencoders.convolutional(seed=seed).model
@@ -93,9 +94,10 @@ def our_worker(data: str, batch: int, seed: int) -> None:
     for line in sys.stdin:
         word = line.strip()
         epoch += 1
-        if word == "epoch":
+        if word in ("epoch", "warm"):             # warm: an epoch of the first 2,048 images
+            xs = x if word == "epoch" else x[:2048]
             t = time.perf_counter()
-            model.fit(x, x, batch_size=batch, epochs=1, verbose=0, seed=seed + epoch)
+            model.fit(xs, xs, batch_size=batch, epochs=1, verbose=0, seed=seed + epoch)
             print(f"{time.perf_counter() - t:.6f}", flush=True)
         elif word == "profile":
             times: dict[str, list[float]] = {}
@@ -157,7 +159,7 @@ def epoch_rounds(name: str, x: np.ndarray, torch_python: str, rounds: int, seed:
     times: dict[tuple[str, int], list[float]] = {(w.side, w.threads): [] for w in workers}
     try:
         for w in workers:
-            w.epoch()                                                      # warm-up
+            w.ask("warm")                               # warm-up: an epoch of 2,048 images
         for r in range(rounds):
             turn = workers[r % len(workers):] + workers[:r % len(workers)]
             for w in turn:
@@ -256,7 +258,11 @@ def step_seconds(model, x: np.ndarray, repeats: int) -> float:
 
 
 def speedup_table(x: np.ndarray, repeats: int) -> None:
-    os.environ["SCRATCHAE_BLAS_THREADS"] = "1"
+    with _blas.threads(1):         # compute_gradients is not fit: set the BLAS threads here
+        _speedup_table(x, repeats)
+
+
+def _speedup_table(x: np.ndarray, repeats: int) -> None:
     fast = autoencoders.convolutional(seed=0).model
     naive = autoencoders.convolutional(seed=0, implementation="naive").model
     assert all(l.implementation == "naive" for l in naive.chain if isinstance(l, Conv2D))
