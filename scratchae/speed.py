@@ -19,8 +19,8 @@ tests/test_fast_step.py, tests/test_blas_adam.py; what each buys: docs/performan
   routine of NumPy's own OpenBLAS that multiplies and adds in one pass (axpby): eight passes
   over the parameters instead of the readable update's twelve, the same numbers;
 * **Adam beside the backward** (`OVERLAP_ADAM = True`, the default; `overlapped_step`): in
-  a chain of the library's Dense layers, while BLAS runs one thread (as `fit` chooses for
-  small products: the other core is idle), each layer's update but the first's runs on a
+  a chain of the library's Dense layers whose products are small enough that `fit` keeps
+  BLAS on one thread (the other core is then idle), each layer's update but the first's on a
   second thread as soon as the layer's backward is done, while this thread computes the
   rest of the backward; the same numbers (an elementwise update: a slice's are the whole's);
 * **the loss on logits into kept arrays** (`BUFFERED_LOSS = True`, the default;
@@ -334,7 +334,7 @@ def second_thread() -> ThreadPoolExecutor:
 
 
 def overlapped_step(model: Any, chain: list[Any], loss: Any, x: np.ndarray, y: np.ndarray,
-                    zero: bool = True) -> float:
+                    zero: bool = True, per_sample: int = 0) -> float:
     """`fast_step` of a chain (`chain_pieces`) with each layer's update next to the backward.
 
     A layer's parameters are free once its backward has computed dL/dx with its kernel: its
@@ -342,9 +342,14 @@ def overlapped_step(model: Any, chain: list[Any], loss: Any, x: np.ndarray, y: n
     a_t) then goes to `second_thread`, while this thread goes on with the layers below. The
     first layer's update runs here (the next forward needs it at once), and so does that of a
     layer under `HAND_OFF` parameters. The step returns
-    when every update is done; an error on the second thread is raised here. Where it does
-    not apply (`OVERLAP_ADAM` off, BLAS on more than one thread, no eight-pass update for
-    these arrays, an optimizer not exactly Adam), it is `fast_step`."""
+    when every update is done; an error on the second thread is raised here.
+
+    It applies where `fit` keeps BLAS on one thread because the products are small: the
+    largest, batch x `per_sample` multiply-adds (`training.largest_product`), under
+    `_blas.CROSSOVER`, and BLAS on one thread now. Above it, when the thread policy times one
+    thread faster than two, the machine is busy, and a second Python thread then waits for a
+    core too (measured: docs/performance.md). Elsewhere (`OVERLAP_ADAM` off, no eight-pass
+    update for these arrays, an optimizer not exactly Adam) it is `fast_step`."""
     pieces = dict(enumerate(chain))
     value = loss.forward(model.forward(x, training=True, pieces=pieces), y) + model.penalty()
     if not math.isfinite(value):
@@ -353,7 +358,8 @@ def overlapped_step(model: Any, chain: list[Any], loss: Any, x: np.ndarray, y: n
         zero_grads(model)
     parameters, opt = optimizer_parameters(model), model.optimizer
     spans = _spans(model, chain, parameters)
-    if not (OVERLAP_ADAM and BLAS_ADAM and spans and type(opt) is Adam and _blas.current_threads() == 1):
+    if not (OVERLAP_ADAM and BLAS_ADAM and spans and type(opt) is Adam
+            and len(x) * per_sample < _blas.CROSSOVER and _blas.current_threads() == 1):
         model.backward(loss.backward())
         apply_update(model)
         return value
@@ -414,5 +420,7 @@ def step_for(model: Any) -> Callable[[np.ndarray, np.ndarray], float]:
     loss, zero = buffered_loss(model, training_loss(model)), not all_written(model, pieces)
     chain = chain_pieces(model, pieces) if model.pack_parameters else None
     if chain is not None:
-        return partial(overlapped_step, model, chain, loss, zero=zero)
+        per_sample = max(p.size * p.itemsize // 4 for piece in chain for p in piece.layer.params.values()
+                         if p.ndim == 2)
+        return partial(overlapped_step, model, chain, loss, zero=zero, per_sample=per_sample)
     return partial(fast_step, model, pieces, loss, zero=zero)

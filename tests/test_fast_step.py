@@ -85,7 +85,7 @@ X = np.random.default_rng(3).uniform(0, 1, (80, 20)).astype(np.float32)
 def test_the_vanilla_step_keeps_its_loss_arrays_and_skips_the_zeroing():
     model = vanilla()
     step = speed.step_for(model)
-    assert isinstance(step.args[2], speed.BufferedLogitsBCE) and step.keywords == {"zero": False}
+    assert isinstance(step.args[2], speed.BufferedLogitsBCE) and step.keywords["zero"] is False
 
 
 def test_switched_off_the_step_makes_new_arrays_and_zeroes(monkeypatch):
@@ -100,7 +100,7 @@ def test_a_tied_kernel_is_zeroed_first():
     m = Sequential([first, second])
     second.params["kernel"] = first.params["kernel"]       # one array, two layers: added to
     m.compile("adam", "binary_crossentropy")
-    assert speed.step_for(m).keywords == {"zero": True}
+    assert speed.step_for(m).keywords["zero"] is True
 
 
 def fit(monkeypatch, fast: bool):
@@ -178,6 +178,19 @@ def train_overlap(monkeypatch, overlap: bool, threads: int = 1, hand_off: int = 
 def test_the_vanilla_chain_steps_with_the_overlapped_update():
     step = speed.step_for(vanilla())
     assert step.func is speed.overlapped_step and len(step.args[1]) == 4
+    assert step.keywords["per_sample"] == 20 * 8          # the largest kernel's multiply-adds
+
+
+def test_products_over_the_crossover_keep_the_update_after_the_backward(monkeypatch):
+    # batch 16 x 160 multiply-adds = 2,560: over a crossover of 2,000, under one of 3,000
+    names = record_threads(monkeypatch)
+    monkeypatch.setattr(speed._blas, "CROSSOVER", 2_000)
+    train_overlap(monkeypatch, True)
+    assert names and not any(n.startswith("scratchae-adam") for n in names)
+    names.clear()
+    monkeypatch.setattr(speed._blas, "CROSSOVER", 3_000)
+    train_overlap(monkeypatch, True)
+    assert any(n.startswith("scratchae-adam") for n in names)
 
 
 def test_overlapped_updates_train_bit_for_bit_as_after_the_backward(monkeypatch):
