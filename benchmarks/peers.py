@@ -30,11 +30,12 @@ PyTorch and JAX are never dependencies: each runs from its own environment, e.g.
     python benchmarks/peers.py --torch-python /tmp/torchenv/bin/python \\
         --jax-python /tmp/jaxenv/bin/python --rounds 5
     python benchmarks/peers.py --rows 32/128 --rounds 3 --only scratchae floor jax-jit
-    python benchmarks/peers.py --only scratchae --before --scratchae-off overlap-adam blas-adam
+    python benchmarks/peers.py --only scratchae --before --scratchae-off blas-adam buffered-loss \
+        --scratchae-on overlap-adam
 
 --before adds scratchae with the fast pieces of issue 27 off (the step as it was before
-them), --scratchae-off one line per piece left out: what each piece buys, whole epochs,
-each in its own process.
+them), --scratchae-off one line per piece left out, --scratchae-on one per tried piece
+switched on: what each buys, whole epochs, each in its own process.
 
 A peer whose environment is not given is left out; one that fails (torch.compile without a
 C++ compiler, say) is reported with the last line of its error, and the others go on.
@@ -72,10 +73,12 @@ LABELS = {"scratchae": "scratchae", "floor": "floor", "torch-eager": "PyTorch ea
 def worker(kind: str, data: str, batch: int, hidden: int, threads: int, env: dict[str, str]) -> int:
     """One epoch per "epoch" line on stdin, its seconds (and a note) on stdout. env: set in
     os.environ first; PIECES=off switches issue 27's fast pieces off (the step as it was)."""
-    off = env.pop("PIECES", "")                  # "off": all of them; "off:a,b": those
+    off = env.pop("PIECES", "")         # "off": all of them; "off:a,b": those; "on:a": a tried one on
     before = off == "off"
     os.environ.update(env)
-    if off:
+    if off.startswith("on:"):
+        step_profile.switch_off(off[3:].split(","), on=True)
+    elif off:
         step_profile.switch_off(list(step_profile.PIECES) if before else off[4:].split(","))
     x = np.load(data)
     if kind == "floor":
@@ -87,6 +90,7 @@ def worker(kind: str, data: str, batch: int, hidden: int, threads: int, env: dic
         epoch = train_speed.scratchae_epochs(x, batch, hidden)        # warms up itself
         note = lambda: train_speed.threads_used(epoch.steps)          # noqa: E731
         what = "scratchae Model.fit" + (", issue 27's fast pieces off" if before else
+                                        f", {off[3:]} on" if off.startswith("on:") else
                                         f", {off[4:]} off" if off else "") + \
             "".join(f", {k}={v}" for k, v in env.items())
     print(f"ready {what}", flush=True)
@@ -111,6 +115,7 @@ def commands(args, data: str, batch: int, hidden: int) -> dict[str, tuple[str, l
         out["scratchae"] = ("scratchae", [sys.executable, ME, "--worker", "scratchae", *rb])
         extras = {"scratchae before": "PIECES=off"} if args.before else {}
         extras.update({f"scratchae without {piece}": f"PIECES=off:{piece}" for piece in args.scratchae_off or ()})
+        extras.update({f"scratchae with {piece}": f"PIECES=on:{piece}" for piece in args.scratchae_on or ()})
         extras.update({f"scratchae {e}": e for e in args.scratchae_env or ()})
         for name, extra in extras.items():
             out[name] = ("scratchae", [sys.executable, ME, "--worker", "scratchae", *rb, "--env", extra])
@@ -246,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scratchae-off", nargs="+", choices=step_profile.PIECES, metavar="PIECE",
                    help="also scratchae without this fast piece, one line each "
                         f"({', '.join(step_profile.PIECES)})")
+    p.add_argument("--scratchae-on", nargs="+", choices=step_profile.TRIED, metavar="PIECE",
+                   help="also scratchae with this tried piece on, one line each "
+                        f"({', '.join(step_profile.TRIED)})")
     p.add_argument("--before", action="store_true",
                    help="also scratchae with the fast pieces of issue 27 off (step_profile.PIECES): "
                         "the step as it was")

@@ -44,17 +44,20 @@ from scratchae.callbacks import Callback  # noqa: E402
 from scratchae.utils import set_random_seed  # noqa: E402
 
 
-#: the fast pieces issue 27 added to scratchae.speed, by the name --off takes
-PIECES = ("blas-adam", "overlap-adam", "buffered-loss", "zero-skip")
+#: the fast pieces issue 27 added to scratchae.speed and kept on, by the name --off takes
+PIECES = ("blas-adam", "buffered-loss", "zero-skip")
+#: those it tried and left off, by the name --on takes
+TRIED = ("overlap-adam",)
 
 
-def switch_off(names: list[str]) -> None:
-    """Turn fast pieces of scratchae.speed off by name (see --off)."""
+def switch_off(names: list[str], on: bool = False) -> None:
+    """Turn fast pieces of scratchae.speed off (on) by name (see --off, --on)."""
     for name in names:
         if name == "zero-skip":
-            speed.all_written = lambda *a: False               # noqa: E731  zero every step
+            if not on:
+                speed.all_written = lambda *a: False           # noqa: E731  zero every step
         else:
-            setattr(speed, name.upper().replace("-", "_"), False)
+            setattr(speed, name.upper().replace("-", "_"), on)
 
 
 def parts(x: np.ndarray, batch: int, hidden: int) -> dict:
@@ -164,13 +167,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     p.add_argument("--off", nargs="*", default=[], choices=PIECES,
                    help="switch these fast pieces off (scratchae.speed)")
+    p.add_argument("--on", nargs="*", default=[], choices=TRIED,
+                   help="switch these tried pieces on (scratchae.speed)")
     p.add_argument("--data", help="folder of Fashion-MNIST IDX files")
     args = p.parse_args(argv)
     x, source = train_speed.load_data(args.data)
     switch_off(args.off)
+    switch_off(args.on, on=True)
     load = os.getloadavg()
     print(f"data: {source}; numpy {np.__version__}; {os.cpu_count()} CPUs; load average "
-          f"{load[0]:.1f}; {args.threads} BLAS thread(s); off: {', '.join(args.off) or 'nothing'}; medians of {args.repeats}, microseconds per step")
+          f"{load[0]:.1f}; {args.threads} BLAS thread(s); off: {', '.join(args.off) or 'nothing'}; "
+          f"on: {', '.join(args.on) or 'nothing'}; medians of {args.repeats}, microseconds per step")
     order = ["products", "loss", "layers", "zero grads", "optimizer", "Python", "step", "fit loop",
              "(layers in place)"]
     rows = {spec: profile(x, *(int(v) for v in spec.split("/")), args.repeats, args.threads)

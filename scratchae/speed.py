@@ -18,7 +18,8 @@ tests/test_fast_step.py, tests/test_blas_adam.py; what each buys: docs/performan
   the packed buffer and exactly `optimizers.Adam`, the moments are updated by the BLAS
   routine of NumPy's own OpenBLAS that multiplies and adds in one pass (axpby): eight passes
   over the parameters instead of the readable update's twelve, the same numbers;
-* **Adam beside the backward** (`OVERLAP_ADAM = True`, the default; `overlapped_step`): in
+* **Adam beside the backward** (`OVERLAP_ADAM = False`, the default: measured slower on a
+  quiet machine, faster only on a busy one; `overlapped_step`): in
   a chain of the library's Dense layers whose products are small enough that `fit` keeps
   BLAS on one thread (the other core is then idle), each layer's update but the first's on a
   second thread as soon as the layer's backward is done, while this thread computes the
@@ -54,8 +55,10 @@ PACKED = "packed/*"
 #: False: the readable update. Read at every step.
 BLAS_ADAM = True
 #: Each layer's Adam update but the first's on a second thread during the backward, where
-#: BLAS runs one thread (`overlapped_step`); False: all after the backward. Read at every step.
-OVERLAP_ADAM = True
+#: BLAS runs one thread (`overlapped_step`). Off: on a quiet machine it made the epoch slower
+#: (docs/performance.md, tried and dropped); kept, tested equal, to be measured again.
+#: Read at every step.
+OVERLAP_ADAM = False
 #: The fewest parameters a layer's update must have to go to the second thread: a smaller
 #: one costs less than handing it over (the vanilla model's 4,128 of its code layer).
 HAND_OFF = 16_384

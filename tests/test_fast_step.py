@@ -153,7 +153,10 @@ def test_skipping_the_zeroing_where_gradients_are_added_would_be_caught():
     assert not all(same(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
 
 
-# -- Adam beside the backward, on a second thread ------------------------------------------------
+# -- Adam beside the backward, on a second thread (tried; off by default) -----------------------
+def test_the_update_beside_the_backward_is_off_by_default():
+    assert speed.OVERLAP_ADAM is False
+
 def record_threads(monkeypatch):
     import threading
     from scratchae import blas_adam
@@ -248,6 +251,7 @@ def test_an_error_on_the_second_thread_is_raised_by_the_step(monkeypatch):
     monkeypatch.setattr(blas_adam, "eight_passes", failing)
     monkeypatch.setattr(speed._blas, "current_threads", lambda: 1)
     monkeypatch.setattr(speed, "HAND_OFF", 0)
+    monkeypatch.setattr(speed, "OVERLAP_ADAM", True)
     model = vanilla()
     step = speed.step_for(model)
     with pytest.raises(FloatingPointError, match="second thread"):
