@@ -30,8 +30,8 @@ PyTorch and JAX are never dependencies: each runs from its own environment, e.g.
     python benchmarks/peers.py --torch-python /tmp/torchenv/bin/python \\
         --jax-python /tmp/jaxenv/bin/python --rounds 5
     python benchmarks/peers.py --rows 32/128 --rounds 3 --only scratchae floor jax-jit
-    python benchmarks/peers.py --only scratchae --before --scratchae-off blas-adam buffered-loss \
-        --scratchae-on overlap-adam
+    python benchmarks/peers.py --only scratchae --before --scratchae-off blas-adam zero-skip \
+        --scratchae-on overlap-adam buffered-loss
 
 --before adds scratchae with the fast pieces of issue 27 off (the step as it was before
 them), --scratchae-off one line per piece left out, --scratchae-on one per tried piece

@@ -24,8 +24,9 @@ tests/test_fast_step.py, tests/test_blas_adam.py; what each buys: docs/performan
   BLAS on one thread (the other core is then idle), each layer's update but the first's on a
   second thread as soon as the layer's backward is done, while this thread computes the
   rest of the backward; the same numbers (an elementwise update: a slice's are the whole's);
-* **the loss on logits into kept arrays** (`BUFFERED_LOSS = True`, the default;
-  `BufferedLogitsBCE`): the same numbers, without five new batch-sized arrays a step;
+* **the loss on logits into kept arrays** (`BUFFERED_LOSS = False`, the default: whole epochs
+  measured no faster; `BufferedLogitsBCE`): the same numbers, without five new batch-sized
+  arrays a step;
 * **no zeroing** when every gradient is written, not added (`all_written`; no switch);
 * the number of BLAS threads, which the training loop chooses (`scratchae._blas`).
 
@@ -62,9 +63,10 @@ OVERLAP_ADAM = False
 #: The fewest parameters a layer's update must have to go to the second thread: a smaller
 #: one costs less than handing it over (the vanilla model's 4,128 of its code layer).
 HAND_OFF = 16_384
-#: The loss on logits into arrays kept between steps (`BufferedLogitsBCE`); False: new arrays
-#: each step. Read when `step_for` makes the step.
-BUFFERED_LOSS = True
+#: The loss on logits into arrays kept between steps (`BufferedLogitsBCE`). Off: whole epochs
+#: did not get faster (docs/performance.md, tried and dropped); kept, tested equal, to be
+#: measured again. Read when `step_for` makes the step.
+BUFFERED_LOSS = False
 
 
 class FastDense:

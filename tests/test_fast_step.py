@@ -82,16 +82,12 @@ def vanilla():
 X = np.random.default_rng(3).uniform(0, 1, (80, 20)).astype(np.float32)
 
 
-def test_the_vanilla_step_keeps_its_loss_arrays_and_skips_the_zeroing():
-    model = vanilla()
-    step = speed.step_for(model)
-    assert isinstance(step.args[2], speed.BufferedLogitsBCE) and step.keywords["zero"] is False
-
-
-def test_switched_off_the_step_makes_new_arrays_and_zeroes(monkeypatch):
-    monkeypatch.setattr(speed, "BUFFERED_LOSS", False)
+def test_the_vanilla_step_skips_the_zeroing_and_keeps_its_loss_arrays_when_asked(monkeypatch):
     step = speed.step_for(vanilla())
-    assert type(step.args[2]) is BinaryCrossentropy and step.args[2].from_logits
+    assert step.keywords["zero"] is False
+    assert type(step.args[2]) is BinaryCrossentropy and step.args[2].from_logits   # off by default
+    monkeypatch.setattr(speed, "BUFFERED_LOSS", True)
+    assert isinstance(speed.step_for(vanilla()).args[2], speed.BufferedLogitsBCE)
 
 
 def test_a_tied_kernel_is_zeroed_first():
