@@ -16,6 +16,9 @@ median of each, in microseconds:
   fit loop     the median time from one step's end to the next in an epoch of `fit`, minus
                the step: the batch's gather, the loss bookkeeping, the progress bar, the
                thread policy's clock (and a callback's call, which measures it)
+  (readable Adam), (the fill)  for comparison, in the same turns: `Adam.apply` as the
+               learner reads it (the optimizer part without BLAS_ADAM) and the gradients'
+               zeroing (the zero grads part without the skip)
   (layers in place)  tried and not kept: the layers' part with the bias and the ReLU written
                into the product's output, against zeros kept for it (np.maximum with a
                scalar 0 takes a slower loop), and the ReLU's mask kept as floats
@@ -121,8 +124,12 @@ def parts(x: np.ndarray, batch: int, hidden: int) -> dict:
     zeroes = getattr(step, "keywords", {}).get("zero", True)
     zero = (lambda: flat_grad.fill(0)) if zeroes else (lambda: None)     # noqa: E731
     optimizer = lambda: speed.apply_update(model)                       # noqa: E731
+    triples = speed.optimizer_parameters(model)
+    readable = lambda: model.optimizer.apply(triples)                   # noqa: E731
+    fill = lambda: flat_grad.fill(0)                                    # noqa: E731
     return {"step": lambda: step(xb, xb), "products": products, "loss": loss_part, "layers": layers,
-            "zero grads": zero, "optimizer": optimizer, "(layers in place)": layers_in_place}, model
+            "zero grads": zero, "optimizer": optimizer, "(layers in place)": layers_in_place,
+            "(readable Adam)": readable, "(the fill)": fill}, model
 
 
 class Clock(Callback):
@@ -180,12 +187,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{load[0]:.1f}; {args.threads} BLAS thread(s); off: {', '.join(args.off) or 'nothing'}; "
           f"on: {', '.join(args.on) or 'nothing'}; medians of {args.repeats}, microseconds per step")
     order = ["products", "loss", "layers", "zero grads", "optimizer", "Python", "step", "fit loop",
-             "(layers in place)"]
+             "(layers in place)", "(readable Adam)", "(the fill)"]
     rows = {spec: profile(x, *(int(v) for v in spec.split("/")), args.repeats, args.threads)
             for spec in args.rows}
-    print(f"{'part':<12}" + "".join(f"{spec:>12}" for spec in rows))
+    print(f"{'part':<18}" + "".join(f"{spec:>10}" for spec in rows))
     for part in order:
-        print(f"{part:<12}" + "".join(f"{r[part]:>12.0f}" for r in rows.values()))
+        print(f"{part:<18}" + "".join(f"{r[part]:>10.0f}" for r in rows.values()))
     return 0
 
 
