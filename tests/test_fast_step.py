@@ -10,7 +10,6 @@ from scratchae.gradcheck.core import numerical_gradient
 from scratchae.layers import Dense
 from scratchae.losses import BinaryCrossentropy
 from scratchae.models import Sequential
-from scratchae.optimizers import Adam
 from scratchae.utils import set_random_seed
 
 
