@@ -58,7 +58,7 @@ BLAS_ADAM = True
 #: Each layer's Adam update but the first's on a second thread during the backward, where
 #: BLAS runs one thread (`overlapped_step`). Off: on a quiet machine it made the epoch slower
 #: (docs/performance.md, tried and dropped); kept, tested equal, to be measured again.
-#: Read at every step.
+#: Read when `step_for` makes the step.
 OVERLAP_ADAM = False
 #: The fewest parameters a layer's update must have to go to the second thread: a smaller
 #: one costs less than handing it over (the vanilla model's 4,128 of its code layer).
@@ -353,8 +353,8 @@ def overlapped_step(model: Any, chain: list[Any], loss: Any, x: np.ndarray, y: n
     largest, batch x `per_sample` multiply-adds (`training.largest_product`), under
     `_blas.CROSSOVER`, and BLAS on one thread now. Above it, when the thread policy times one
     thread faster than two, the machine is busy, and a second Python thread then waits for a
-    core too (measured: docs/performance.md). Elsewhere (`OVERLAP_ADAM` off, no eight-pass
-    update for these arrays, an optimizer not exactly Adam) it is `fast_step`."""
+    core too (measured: docs/performance.md). Elsewhere (`OVERLAP_ADAM` switched off since,
+    no eight-pass update for these arrays, an optimizer not exactly Adam) it is `fast_step`."""
     pieces = dict(enumerate(chain))
     value = loss.forward(model.forward(x, training=True, pieces=pieces), y) + model.penalty()
     if not math.isfinite(value):
@@ -423,7 +423,7 @@ def step_for(model: Any) -> Callable[[np.ndarray, np.ndarray], float]:
     if not (model.pack_parameters or pieces):
         return model.train_step
     loss, zero = buffered_loss(model, training_loss(model)), not all_written(model, pieces)
-    chain = chain_pieces(model, pieces) if model.pack_parameters else None
+    chain = chain_pieces(model, pieces) if model.pack_parameters and OVERLAP_ADAM else None
     if chain is not None:
         per_sample = max(p.size * p.itemsize // 4 for piece in chain for p in piece.layer.params.values()
                          if p.ndim == 2)

@@ -173,7 +173,9 @@ def train_overlap(monkeypatch, overlap: bool, threads: int = 1, hand_off: int = 
     return loss, model.get_weights(), model.optimizer.get_state()
 
 
-def test_the_vanilla_chain_steps_with_the_overlapped_update():
+def test_the_vanilla_chain_steps_with_the_overlapped_update_when_asked(monkeypatch):
+    assert speed.step_for(vanilla()).func is speed.fast_step
+    monkeypatch.setattr(speed, "OVERLAP_ADAM", True)
     step = speed.step_for(vanilla())
     assert step.func is speed.overlapped_step and len(step.args[1]) == 4
     assert step.keywords["per_sample"] == 20 * 8          # the largest kernel's multiply-adds
@@ -230,8 +232,13 @@ def test_what_is_not_a_plain_chain_steps_as_before():
     tied.compile("adam", "binary_crossentropy")
     unpacked = vanilla()
     unpacked.compile("adam", "binary_crossentropy", pack_parameters=False)
-    for m in (tied, unpacked):
-        assert speed.step_for(m).func is not speed.overlapped_step
+    speed.OVERLAP_ADAM, keep = True, speed.OVERLAP_ADAM
+    try:
+        steps = [speed.step_for(m) for m in (tied, unpacked)]
+    finally:
+        speed.OVERLAP_ADAM = keep
+    for step in steps:
+        assert step.func is not speed.overlapped_step
 
 
 def test_an_error_on_the_second_thread_is_raised_by_the_step(monkeypatch):
